@@ -1,0 +1,146 @@
+"""Small I/O helpers shared by every stage: atomic writes, Parquet with provenance, image reading.
+
+Every output of the workflow is written through :func:`atomic_path` (write to a temporary file in the same
+folder, fsync, ``os.replace``), so a crash never leaves a half-written file under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+
+PROVENANCE_KEY = b"veiqa.provenance"
+
+
+class VeiqaError(Exception):
+    """An error a user can act on; its message names the file or setting and what is wrong."""
+
+
+class ImageError(VeiqaError):
+    """A file that cannot be read as the image it should be."""
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success it is renamed onto ``path`` atomically.
+
+    On any exception the temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def seed_from(*parts: Any) -> int:
+    """A 64-bit seed derived from strings (e.g. an image id): the same inputs give the same seed everywhere."""
+    h = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(h[:8], "little")
+
+
+def config_hash(obj: Any) -> str:
+    """SHA-256 of a JSON-serialisable object with sorted keys (short, for provenance)."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def package_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for name in ("veiqa", "torch", "torchvision", "timm", "numpy", "scipy", "scikit-image", "pillow", "pandas", "pyarrow"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def provenance(extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The provenance block stored in every Parquet file's metadata.
+
+    Deliberately free of timestamps and host names, so two runs of the same inputs give identical files.
+    """
+    prov: dict[str, Any] = {"versions": package_versions()}
+    if extra:
+        prov.update(extra)
+    return prov
+
+
+def write_parquet(df, path: str | os.PathLike, meta: Mapping[str, Any] | None = None) -> None:
+    """Write a pandas DataFrame to Parquet atomically, with ``meta`` merged into the provenance metadata."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    md = dict(table.schema.metadata or {})
+    md[PROVENANCE_KEY] = json.dumps(provenance(meta), sort_keys=True, default=str).encode()
+    table = table.replace_schema_metadata(md)
+    with atomic_path(path, suffix=".parquet") as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+
+
+def read_provenance(path: str | os.PathLike) -> dict[str, Any]:
+    import pyarrow.parquet as pq
+
+    md = pq.read_schema(path).metadata or {}
+    raw = md.get(PROVENANCE_KEY)
+    return json.loads(raw) if raw else {}
+
+
+def read_image(path: str | os.PathLike, mode: str = "RGB") -> np.ndarray:
+    """Read an image file fully into a uint8 array (H×W×3 for RGB, H×W for L).
+
+    Raises :class:`ImageError` naming the file when it is missing, truncated or not an image.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"{path}: file not found")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            arr = np.asarray(im.convert(mode))
+    except UnidentifiedImageError as e:
+        raise ImageError(f"{path}: not an image ({e})") from e
+    except (OSError, ValueError, SyntaxError) as e:
+        raise ImageError(f"{path}: cannot decode image ({e})") from e
+    return arr
+
+
+def save_png(path: str | os.PathLike, arr: np.ndarray) -> None:
+    """Save a uint8 array losslessly as PNG, atomically, with no timestamps (byte-identical reruns)."""
+    from PIL import Image
+
+    with atomic_path(path, suffix=".png") as tmp:
+        Image.fromarray(arr).save(tmp, format="PNG", optimize=False)
