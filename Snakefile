@@ -1,0 +1,19 @@
+# veiqa: explainable no-reference IQA (Ahmed et al. 2024) over whole databases.
+# The rules stay thin: every step is a function of the `veiqa` package (workflow/veiqa), called from workflow/scripts.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/stage.smk"
+include: "workflow/rules/pri.smk"
+
+
+rule all:
+    input:
+        all_targets,
+    default_target: True

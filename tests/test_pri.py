@@ -1,0 +1,87 @@
+"""Pseudo-reference images: each checked against an independent computation."""
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from veiqa import pri
+from veiqa.io import read_image, read_provenance
+
+
+@pytest.fixture()
+def photo():
+    import skimage.data
+
+    return skimage.data.chelsea()[:96, :128].copy()
+
+
+def test_mean_filter_matches_convolution_by_hand(photo):
+    from scipy.signal import convolve2d
+
+    out = pri.mean_filter(photo, 3)
+    for c in range(3):
+        padded = np.pad(photo[..., c].astype(np.float64), 1, mode="edge")
+        ref = convolve2d(padded, np.full((3, 3), 1 / 9), mode="valid")
+        np.testing.assert_array_equal(out[..., c], np.clip(np.rint(ref), 0, 255).astype(np.uint8))
+    # One pixel worked by hand: the mean of the 3x3 neighbourhood.
+    assert out[10, 20, 0] == round(photo[9:12, 19:22, 0].astype(float).mean())
+
+
+def test_noise_is_seeded_by_image_id_and_has_the_asked_sigma():
+    flat = np.full((256, 256, 3), 128, np.uint8)
+    a, _ = pri.make_pri(flat, "wn", {"sigma": 0.05}, "img_a")
+    b, _ = pri.make_pri(flat, "wn", {"sigma": 0.05}, "img_a")
+    c, _ = pri.make_pri(flat, "wn", {"sigma": 0.05}, "img_b")
+    assert a == b and a != c
+    arr = np.asarray(Image.open(io.BytesIO(a))).astype(float) - 128
+    assert abs(arr.mean()) < 0.2
+    assert arr.std() == pytest.approx(0.05 * 255, rel=0.02)
+
+
+def test_jpeg_pri_uses_the_lowest_quality_tables(photo):
+    data, ext = pri.make_pri(photo, "jpeg", {"quality": 1}, "x")
+    assert ext == ".jpg"
+    im = Image.open(io.BytesIO(data))
+    # libjpeg at quality 1 scales the standard tables by 5000% and clamps to 255 (baseline): every entry is 255.
+    for table in im.quantization.values():
+        assert set(table) == {255}
+
+
+def test_jp2k_pri_meets_the_compression_ratio(photo):
+    big = np.tile(photo, (4, 4, 1))
+    data, ext = pri.make_pri(big, "jp2k", {"ratio": 50}, "x")
+    assert ext == ".jp2"
+    ratio = big.nbytes / len(data)
+    assert 40 < ratio < 60, ratio
+    assert np.asarray(Image.open(io.BytesIO(data))).shape == big.shape
+
+
+def test_pri_shard_is_byte_identical_on_rerun_and_survives_a_bad_image(tmp_path, photo):
+    root = tmp_path / "ds"
+    root.mkdir()
+    Image.fromarray(photo).save(root / "good.png")
+    (root / "bad.png").write_bytes(b"not an image at all")
+    rows = pd.DataFrame({"image_id": ["good", "bad"], "path": ["good.png", "bad.png"]})
+    for d, params in [("wn", {"sigma": 0.1}), ("gb", {"size": 3}), ("jpeg", {"quality": 1}), ("jp2k", {"ratio": 100})]:
+        out1 = tmp_path / f"{d}1"
+        out2 = tmp_path / f"{d}2"
+        df1 = pri.write_pri_shard(rows, root, d, params, out1 / "img", out1 / "index.parquet")
+        df2 = pri.write_pri_shard(rows, root, d, params, out2 / "img", out2 / "index.parquet")
+        assert list(df1.pri_sha256) == list(df2.pri_sha256)
+        assert df1.loc[0, "error"] == "" and df1.loc[0, "pri_sha256"]
+        assert "bad.png" in df1.loc[1, "error"] and "not an image" in df1.loc[1, "error"]
+        assert read_provenance(out1 / "index.parquet")["pri_params"] == params
+        if d == "gb":
+            np.testing.assert_array_equal(read_image(df1.loc[0, "pri_path"]), pri.mean_filter(photo, 3))
+
+
+def test_identical_pri_is_flagged(tmp_path):
+    # A flat image is a fixed point of the mean filter: the PRI equals its input and says so.
+    root = tmp_path
+    Image.fromarray(np.full((16, 16, 3), 77, np.uint8)).save(root / "flat.png")
+    rows = pd.DataFrame({"image_id": ["flat"], "path": ["flat.png"]})
+    df = pri.write_pri_shard(rows, root, "gb", {"size": 3}, root / "img", root / "i.parquet")
+    assert bool(df.identical[0]) and df.mean_abs_diff[0] == 0

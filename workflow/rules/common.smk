@@ -1,0 +1,57 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
+
+import veiqa.config as vc
+from veiqa.shards import shard_names
+
+try:
+    CFG = vc.load(config, base_dir=Path.cwd(), schema_path=Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+except vc.ConfigError as e:
+    raise WorkflowError(f"{e}\n(see workflow/schemas/config.schema.yaml for every key and its allowed values)")
+
+DATASETS = list(CFG["datasets"])
+CAM_ARMS = vc.cam_arms(CFG)
+SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
+
+
+wildcard_constraints:
+    dataset=r"[A-Za-z0-9_.-]+",
+    distortion=r"gb|wn|jpeg|jp2k",
+    pri=r"[^/]+",
+    cam=r"[^/]+",
+    k=r"\d+",
+
+
+def dataset_cfg(wildcards):
+    return CFG["datasets"][wildcards.dataset]
+
+
+def manifest_of(dataset):
+    """The staged manifest; asking for it makes Snakemake wait for the `stage` checkpoint."""
+    return checkpoints.stage.get(dataset=dataset).output.manifest
+
+
+def shards_of(dataset):
+    return shard_names(manifest_of(dataset), CFG["shard_size"])
+
+
+def pri_params(wildcards):
+    return vc.pri_arms(CFG, wildcards.distortion)[wildcards.pri]
+
+
+def pri_shards(dataset):
+    return [
+        f"results/{dataset}/pri/{d}/{arm}/shard-{k}.parquet"
+        for d, k in shards_of(dataset)
+        for arm in vc.pri_arms(CFG, d)
+    ]
+
+
+def all_targets(wildcards):
+    out = []
+    for ds in DATASETS:
+        out.append(f"resources/{ds}/manifest.parquet")
+        out += pri_shards(ds)
+    return out

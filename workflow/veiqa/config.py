@@ -1,0 +1,225 @@
+"""Configuration: schema validation with defaults, presets, and the expansion of grids into arms.
+
+The Snakefile calls :func:`load` on Snakemake's ``config`` before any rule is defined, so a bad config stops the
+run before any job starts, with a message naming the key and, where the schema has them, the allowed values.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from .io import VeiqaError
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+DISTORTIONS = ("gb", "wn", "jpeg", "jp2k")
+PRI_PARAM = {"gb": "size", "wn": "sigma", "jpeg": "quality", "jp2k": "ratio"}
+PRI_LABEL = {"gb": "box", "wn": "sigma", "jpeg": "q", "jp2k": "ratio"}
+
+
+class ConfigError(VeiqaError):
+    """The configuration is invalid; the message names the key and what is allowed."""
+
+
+def load_schema(path: str | Path | None = None) -> dict:
+    with open(path or SCHEMA_PATH) as fh:
+        return yaml.safe_load(fh)
+
+
+def _validator_with_defaults(schema: dict):
+    """A Draft 2020-12 validator that fills in ``default`` values while validating (as Snakemake's validate does)."""
+    from jsonschema import Draft202012Validator, validators
+
+    base = Draft202012Validator
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for key, sub in properties.items():
+                if isinstance(sub, dict) and "default" in sub and key not in instance:
+                    instance[key] = copy.deepcopy(sub["default"])
+        yield from base.VALIDATORS["properties"](validator, properties, instance, schema)
+
+    cls = validators.extend(base, {"properties": set_defaults})
+    return cls(schema)
+
+
+def _key_path(error) -> str:
+    parts = [str(p) for p in error.absolute_path]
+    return ".".join(parts) if parts else "(top level)"
+
+
+def _allowed(schema: dict) -> list[str]:
+    """Collect allowed values / keys named by a (sub)schema, for the error message."""
+    out: list[str] = []
+    if "enum" in schema:
+        out += [repr(v) for v in schema["enum"]]
+    for alt in schema.get("oneOf", []) + schema.get("anyOf", []):
+        out += _allowed(alt)
+        if "items" in alt and isinstance(alt["items"], dict):
+            out += [f"a list of {v}" for v in _allowed(alt["items"])[:1]]
+    return out
+
+
+def _describe(error) -> str:
+    key = _key_path(error)
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        allowed = sorted(error.schema.get("properties", {}))
+        where = f"under '{key}'" if error.absolute_path else "at the top level"
+        msg = f"unknown key {', '.join(repr(e) for e in extra)} {where}"
+        if allowed:
+            msg += f"; allowed keys: {', '.join(allowed)}"
+        return msg
+    if error.validator in ("oneOf", "anyOf"):
+        # Report the most specific cause when there is one.
+        best = min(error.context, key=lambda e: len(list(e.schema_path)), default=None) if error.context else None
+        allowed = _allowed(error.schema)
+        msg = f"'{key}': {error.instance!r} is not valid"
+        if allowed:
+            msg += f"; allowed: {', '.join(dict.fromkeys(allowed))}"
+        elif best is not None:
+            msg += f" ({best.message})"
+        return msg
+    if error.validator == "enum":
+        return f"'{key}': {error.instance!r} is not allowed; allowed values: {', '.join(map(repr, error.validator_value))}"
+    if error.validator == "type":
+        return f"'{key}': {error.instance!r} has the wrong type; expected {error.validator_value}"
+    if error.validator == "required":
+        return f"'{key}': {error.message}"
+    return f"'{key}': {error.message}"
+
+
+def validate(config: dict, schema: dict | None = None) -> dict:
+    """Validate ``config`` in place (filling defaults); raise :class:`ConfigError` listing every problem."""
+    schema = schema or load_schema()
+    validator = _validator_with_defaults(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [_describe(e) for e in errors]
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(dict.fromkeys(lines)))
+    return config
+
+
+def load_preset(name: str) -> dict:
+    text = resources.files("veiqa").joinpath("presets", f"{name}.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def check_sources(config: dict, base_dir: str | Path = ".") -> None:
+    """Every non-demo dataset must name a ``source`` that exists."""
+    problems = []
+    for name, ds in config["datasets"].items():
+        src = ds.get("source")
+        if ds["loader"] == "demo":
+            if src not in (None, "builtin"):
+                problems.append(f"'datasets.{name}.source': the demo is built in; use 'builtin' or leave it out")
+            continue
+        if not src:
+            problems.append(f"'datasets.{name}.source' is missing: name the folder or archive of the {ds['loader']} release")
+            continue
+        p = Path(src).expanduser()
+        if not p.is_absolute():
+            p = Path(base_dir) / p
+        if not p.exists():
+            problems.append(f"'datasets.{name}.source': {src} does not exist (a folder or a .zip/.tar* archive of the "
+                            f"{ds['loader']} release is expected)")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+            problems.append(f"'datasets.{name}': dataset names may hold only letters, digits, '_', '.', '-'")
+    if problems:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))
+
+
+def load(config: dict, base_dir: str | Path = ".", check_paths: bool = True,
+         schema_path: str | Path | None = None) -> dict:
+    """Validate, fill defaults, apply a preset (its settings win), and check dataset sources."""
+    schema = load_schema(schema_path)
+    cfg = validate(copy.deepcopy(dict(config)), schema)
+    if cfg.get("preset"):
+        preset = load_preset(cfg["preset"])
+        cfg = validate(_deep_merge(cfg, preset), schema)
+    if check_paths:
+        check_sources(cfg, base_dir)
+    return cfg
+
+
+def as_list(v: Any) -> list:
+    return list(v) if isinstance(v, (list, tuple)) else [v]
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        s = f"{v:g}"
+    else:
+        s = str(v)
+    return s.replace(":", "").replace("/", "_")
+
+
+# --------------------------------------------------------------------------------------------- arms
+def pri_arms(cfg: dict, distortion: str) -> dict[str, dict]:
+    """PRI arms of one distortion: label (e.g. ``q1``) → parameters (e.g. ``{"quality": 1}``)."""
+    key = PRI_PARAM[distortion]
+    vals = as_list(cfg["pri"][distortion][key])
+    return {f"{PRI_LABEL[distortion]}{_fmt(v)}": {key: v} for v in vals}
+
+
+@dataclass(frozen=True)
+class CamArm:
+    label: str
+    params: dict
+
+
+def weights_label(b: dict) -> str:
+    w = b.get("weights", "pretrained")
+    if w == "pretrained":
+        return "pretrained"
+    if w == "random":
+        return f"random{b.get('seed', 0)}"
+    return "file-" + re.sub(r"[^A-Za-z0-9_.]+", "_", Path(w).stem)
+
+
+def cam_arms(cfg: dict) -> dict[str, dict]:
+    """Grad-CAM arms: the cross product of backbones and the Grad-CAM grid settings; label → engine config."""
+    g = cfg["gradcam"]
+    arms: dict[str, dict] = {}
+    for b in cfg["backbones"]:
+        for res in as_list(g["resolution"]):
+            for layer in as_list(g["layer"]):
+                for target in as_list(g["target"]):
+                    for norm in as_list(g["normalize"]):
+                        label = "-".join([b["name"], weights_label(b), res, _fmt(layer), _fmt(target), norm])
+                        arms[label] = {
+                            "name": b["name"], "weights": b.get("weights", "pretrained"), "seed": b.get("seed", 0),
+                            "resolution": res, "layer": layer if layer == "last" else layer.split("+"),
+                            "target": target, "normalize": norm, "batch_size": g["batch_size"],
+                            "num_workers": g["num_workers"], "amp": g["amp"], "device": g["device"],
+                        }
+    return arms
+
+
+def is_control(arm_label: str) -> bool:
+    """True for the random-weights control arms."""
+    return "-random" in arm_label
+
+
+def dump(cfg: dict) -> str:
+    return yaml.safe_dump(cfg, sort_keys=True)
+
+
+def datasets(cfg: dict) -> Iterable[str]:
+    return list(cfg["datasets"])
