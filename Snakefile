@@ -11,6 +11,9 @@ configfile: "config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/stage.smk"
 include: "workflow/rules/pri.smk"
+include: "workflow/rules/gradcam.smk"
+include: "workflow/rules/measures.smk"
+include: "workflow/rules/aggregate.smk"
 
 
 rule all:

@@ -49,9 +49,19 @@ def pri_shards(dataset):
     ]
 
 
+def measure_shards(dataset):
+    """Every measure shard of a dataset: each VEI arm, and the no-CNN baseline when configured."""
+    arms = list(CAM_ARMS) + (["image"] if CFG["baseline"] else [])
+    return [
+        f"results/{dataset}/measures/{d}/{p}/{arm}/shard-{k}.parquet"
+        for d, k in shards_of(dataset)
+        for p in vc.pri_arms(CFG, d)
+        for arm in arms
+    ]
+
+
 def all_targets(wildcards):
     out = []
     for ds in DATASETS:
-        out.append(f"resources/{ds}/manifest.parquet")
-        out += pri_shards(ds)
+        out.append(f"results/{ds}/scores.parquet")
     return out

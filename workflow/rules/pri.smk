@@ -10,5 +10,7 @@ rule pri:
         image_dir=lambda wc: f"results/{wc.dataset}/pri/{wc.distortion}/{wc.pri}/images",
     log:
         "logs/{dataset}/pri/{distortion}/{pri}/shard-{k}.log",
+    conda:
+        "../../envs/veiqa.yaml"
     script:
         str(SCRIPTS / "pri.py")

@@ -6,6 +6,8 @@ rule demo_source:
         references=lambda wc: CFG["datasets"][wc.dataset].get("references"),
     log:
         "logs/{dataset}/demo_source.log",
+    conda:
+        "../../envs/veiqa.yaml"
     script:
         str(SCRIPTS / "demo_source.py")
 
@@ -27,7 +29,10 @@ checkpoint stage:
     params:
         dataset=dataset_cfg,
         distortions=CFG["distortions"],
+    threads: 2
     log:
         "logs/{dataset}/stage.log",
+    conda:
+        "../../envs/veiqa.yaml"
     script:
         str(SCRIPTS / "stage.py")

@@ -3,14 +3,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
 from veiqa import pri, shards
-from veiqa.io import read_provenance
 from veiqa.smk import step
 
 smk = snakemake  # noqa: F821
 with step(smk, "pri") as log:
     manifest = shards.read_manifest(smk.input.manifest)
     rows = shards.select(manifest, smk.wildcards.distortion, int(smk.wildcards.k), smk.params.shard_size)
-    root = read_provenance(smk.input.manifest)["root"]
+    root = shards.dataset_root(smk.input.manifest)
     df = pri.write_pri_shard(rows, root, smk.wildcards.distortion, dict(smk.params.pri), smk.params.image_dir,
                              smk.output.index, meta={"dataset": smk.wildcards.dataset, "shard": int(smk.wildcards.k)},
                              log=log)

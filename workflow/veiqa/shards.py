@@ -26,6 +26,16 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
     return _read_manifest(p, os.stat(p).st_mtime_ns)
 
 
+def dataset_root(manifest_path: str | os.PathLike) -> Path:
+    """The folder the manifest's ``path`` and ``ref_path`` columns are relative to (see :mod:`veiqa.datasets`)."""
+    from .io import read_provenance
+
+    prov = read_provenance(manifest_path)
+    if prov.get("root_rel"):
+        return Path(manifest_path).parent / prov["root_rel"]
+    return Path(prov["root"])
+
+
 def shard_counts(manifest: pd.DataFrame, size: int) -> dict[str, int]:
     """Number of shards per distortion present in the manifest."""
     counts = manifest["distortion"].value_counts()

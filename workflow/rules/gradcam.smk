@@ -1,0 +1,21 @@
+rule gradcam:
+    """Grad-CAM maps of each distorted image and its PRI (one batched pass per shard; GPU where the cluster has one)."""
+    input:
+        manifest="resources/{dataset}/manifest.parquet",
+        pri="results/{dataset}/pri/{distortion}/{pri}/shard-{k}.parquet",
+    output:
+        vei="results/{dataset}/vei/{distortion}/{pri}/{cam}/shard-{k}.parquet",
+    params:
+        cam=lambda wc: CAM_ARMS[wc.cam],
+        shard_size=CFG["shard_size"],
+    threads: 2
+    resources:
+        gpu=1 if CFG["cluster"]["gpus"] else 0,
+        mem_mb=6000,
+        runtime=60,
+    log:
+        "logs/{dataset}/vei/{distortion}/{pri}/{cam}/shard-{k}.log",
+    conda:
+        "../../envs/veiqa.yaml"
+    script:
+        str(SCRIPTS / "gradcam.py")

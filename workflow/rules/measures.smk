@@ -1,0 +1,45 @@
+rule measures_vei:
+    """Similarity of each pair of heat maps, every configured measure, long format."""
+    input:
+        vei="results/{dataset}/vei/{distortion}/{pri}/{cam}/shard-{k}.parquet",
+        pri="results/{dataset}/pri/{distortion}/{pri}/shard-{k}.parquet",
+    output:
+        "results/{dataset}/measures/{distortion}/{pri}/{cam}/shard-{k}.parquet",
+    wildcard_constraints:
+        cam=r"(?!image/)[^/]+",
+    params:
+        measures=CFG["measures"],
+        size=CFG["compare"]["size"],
+        normalize=lambda wc: CAM_ARMS[wc.cam]["normalize"],
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    log:
+        "logs/{dataset}/measures/{distortion}/{pri}/{cam}/shard-{k}.log",
+    conda:
+        "../../envs/veiqa.yaml"
+    script:
+        str(SCRIPTS / "measures_vei.py")
+
+
+rule measures_image:
+    """The no-CNN baseline: the same measures on the raw distorted image and its PRI."""
+    input:
+        manifest="resources/{dataset}/manifest.parquet",
+        pri="results/{dataset}/pri/{distortion}/{pri}/shard-{k}.parquet",
+    output:
+        "results/{dataset}/measures/{distortion}/{pri}/image/shard-{k}.parquet",
+    params:
+        measures=CFG["measures"],
+        shard_size=CFG["shard_size"],
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    log:
+        "logs/{dataset}/measures/{distortion}/{pri}/image/shard-{k}.log",
+    conda:
+        "../../envs/veiqa.yaml"
+    script:
+        str(SCRIPTS / "measures_image.py")

@@ -1,0 +1,17 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
+from veiqa import pairs, shards
+from veiqa.io import write_parquet
+from veiqa.smk import step
+
+smk = snakemake  # noqa: F821
+with step(smk, "collect") as log:
+    files = {}
+    for f in smk.input.measures:
+        parts = Path(f).parts  # results/<ds>/measures/<distortion>/<pri>/<arm>/shard-<k>.parquet
+        files[f] = (parts[-4], parts[-3])
+    df = pairs.collect(files, shards.read_manifest(smk.input.manifest), smk.wildcards.dataset)
+    write_parquet(df, smk.output[0], meta={"dataset": smk.wildcards.dataset, "n_shards": len(files)})
+    log.info("%d rows from %d shards; %d NaN values", len(df), len(files), int(df.value.isna().sum()))

@@ -1,0 +1,128 @@
+"""Similarity tables for the workflow's shards: heat-map pairs (the VEI method) and raw image/PRI pairs (the
+no-CNN baseline), in the long format the aggregation reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import measures as M
+from .io import ImageError, read_image
+
+COLUMNS = ["image_id", "measure", "value", "status", "pair_kind", "arm", "pri_identical"]
+
+
+def _error_rows(ids, names, status, pair_kind, arm, pri_identical) -> pd.DataFrame:
+    k = len(names)
+    return pd.DataFrame({
+        "image_id": np.repeat(np.asarray(ids, dtype=object), k),
+        "measure": np.tile(np.asarray(names, dtype=object), len(ids)),
+        "value": np.full(len(ids) * k, np.nan),
+        "status": status,
+        "pair_kind": pair_kind,
+        "arm": arm,
+        "pri_identical": np.repeat(np.asarray(pri_identical, dtype=bool), k),
+    })
+
+
+def vei_table(vei: pd.DataFrame, names, size: int, normalize: str, arm: str,
+              pri_identical: dict[str, bool] | None = None) -> pd.DataFrame:
+    """Measures between the distorted image's map and its PRI's map for every row of a Grad-CAM shard.
+
+    Maps are upsampled (bilinear) to ``size``×``size`` (``0``: kept at layer size) and, for ``normalize="minmax"``,
+    scaled to [0, 1] each; unnormalised maps are compared with each pair scaled by its own maximum. Rows whose
+    Grad-CAM failed get NaN values with status ``error``.
+    """
+    names = list(names)
+    pri_identical = pri_identical or {}
+    parts = []
+    ok = vei["error"].fillna("") == ""
+    bad = vei[~ok]
+    if len(bad):
+        parts.append(_error_rows(bad["image_id"], names, "error", "vei", arm,
+                                 [pri_identical.get(i, False) for i in bad["image_id"]]))
+    good = vei[ok]
+    for (h, w), grp in good.groupby(["map_h", "map_w"], sort=True):
+        a = torch.from_numpy(np.stack([np.asarray(v, dtype=np.float32) for v in grp["cam_dist"]]).reshape(-1, 1, h, w))
+        b = torch.from_numpy(np.stack([np.asarray(v, dtype=np.float32) for v in grp["cam_pri"]]).reshape(-1, 1, h, w))
+        x, y = M.prepare_maps(a.double(), b.double(), size=size or None, normalize=normalize)
+        dr = 1.0 if normalize == "minmax" else None
+        t = M.measure_table(list(grp["image_id"]), x, y, names, mode="map", data_range=dr)
+        t["pair_kind"] = "vei"
+        t["arm"] = arm
+        t["pri_identical"] = t["image_id"].map(lambda i: bool(pri_identical.get(i, False)))
+        parts.append(t)
+    return _finish(parts, vei["image_id"], names)
+
+
+def image_table(rows: pd.DataFrame, root: str | Path, pri: pd.DataFrame, names, log=None) -> pd.DataFrame:
+    """Measures between each distorted image and its PRI (image mode: the reference implementations'
+    conventions, RGB in 0..255), batched by image size. Unreadable pairs get NaN with status ``error``."""
+    names = list(names)
+    pri = pri.set_index("image_id")
+    parts, groups = [], {}
+    bad_ids = []
+    for r in rows.itertuples(index=False):
+        p = pri.loc[r.image_id]
+        try:
+            if p["error"]:
+                raise ImageError(p["error"])
+            x = read_image(Path(root) / r.path)
+            y = read_image(p["pri_path"])
+        except ImageError as e:
+            if log:
+                log.warning("baseline not computed for %s: %s", r.image_id, e)
+            bad_ids.append(r.image_id)
+            continue
+        groups.setdefault(x.shape, []).append((r.image_id, x, y, bool(p["identical"])))
+    if bad_ids:
+        parts.append(_error_rows(bad_ids, names, "error", "image", "image",
+                                 [bool(pri.loc[i, "identical"]) for i in bad_ids]))
+    for shape, items in sorted(groups.items()):
+        ids = [i for i, *_ in items]
+        x = torch.from_numpy(np.stack([it[1] for it in items])).permute(0, 3, 1, 2).double()
+        y = torch.from_numpy(np.stack([it[2] for it in items])).permute(0, 3, 1, 2).double()
+        t = M.measure_table(ids, x, y, names, mode="image")
+        t["pair_kind"] = "image"
+        t["arm"] = "image"
+        ident = {it[0]: it[3] for it in items}
+        t["pri_identical"] = t["image_id"].map(ident).astype(bool)
+        parts.append(t)
+    return _finish(parts, rows["image_id"], names)
+
+
+def _finish(parts, order, names) -> pd.DataFrame:
+    df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
+    rank = {i: n for n, i in enumerate(order)}
+    mrank = {m: n for n, m in enumerate(names)}
+    df = df.assign(_r=df["image_id"].map(rank), _m=df["measure"].map(mrank)).sort_values(["_r", "_m"], kind="stable")
+    df = df.drop(columns=["_r", "_m"]).reset_index(drop=True)
+    df["value"] = df["value"].astype("float64")
+    df["pri_identical"] = df["pri_identical"].astype(bool)
+    return df[COLUMNS]
+
+
+def collect(measure_files, manifest: pd.DataFrame, dataset: str) -> pd.DataFrame:
+    """Join every measure shard of a dataset with the manifest's scores: the long table the statistics read.
+
+    ``measure_files`` maps each file to its (distortion, pri) labels. Adds ref_id, level, score, score_kind,
+    higher_is_better (score direction), measure_higher_is_better and the dataset name.
+    """
+    parts = []
+    for path, (distortion, pri) in measure_files.items():
+        t = pd.read_parquet(path)
+        t["distortion"] = distortion
+        t["pri"] = pri
+        parts.append(t)
+    df = pd.concat(parts, ignore_index=True)
+    man = manifest[["image_id", "ref_id", "level", "score", "score_kind", "higher_is_better"]]
+    df = df.merge(man, on="image_id", how="left", validate="m:1")
+    df["dataset"] = dataset
+    df["measure_higher_is_better"] = df["measure"].map({k: v.higher_is_better for k, v in M.MEASURES.items()})
+    lead = ["dataset", "distortion", "pri", "arm", "pair_kind", "measure", "image_id", "ref_id", "level", "value",
+            "status", "pri_identical", "score", "score_kind", "higher_is_better", "measure_higher_is_better"]
+    df = df[lead].sort_values(["distortion", "pri", "arm", "measure", "image_id"], kind="stable")
+    return df.reset_index(drop=True)
