@@ -1,0 +1,278 @@
+"""Batched Grad-CAM (veiqa.gradcam): agreement with pytorch-grad-cam, target-class modes, shards and runtime.
+
+References: ``pytorch_grad_cam.GradCAM`` 1.5.7 (the package), and a plain Grad-CAM written here from the definition
+(forward hook + full backward through the unfrozen network, one image and one class at a time).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import skimage.data
+import skimage.filters
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+import veiqa.gradcam as vg
+from veiqa.backbones import load_backbone
+from veiqa.gradcam import gradcam, minmax, run_shard, to_input
+from veiqa.io import VeiqaError, read_provenance
+
+# one thread: the 2 cores are shared, and OpenMP threads on oversubscribed cores are many times slower
+torch.set_num_threads(1)
+DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "tid2013_samples"
+
+
+@pytest.fixture(scope="module")
+def bb():
+    return load_backbone("efficientnet_lite0")
+
+
+def inp(bb, img):
+    return to_input(img, *bb.normalize, bb.input_size)[None]
+
+
+def blurred(img, sigma=3.0):
+    return (skimage.filters.gaussian(img, sigma=sigma, channel_axis=-1) * 255).round().astype(np.uint8)
+
+
+def reference_cam(bb, x, cls, layer="bn2"):
+    """Grad-CAM from the definition: full backward through an unfrozen copy, gradient captured by a tensor hook."""
+    model = copy.deepcopy(bb.model).requires_grad_(True)
+    store = {}
+
+    def hook(m, i, o):
+        store["a"] = o
+        o.register_hook(lambda g: store.__setitem__("g", g))
+
+    h = dict(model.named_modules())[layer].register_forward_hook(hook)
+    y = model(x)
+    h.remove()
+    y[0, cls].backward()
+    a, g = store["a"].detach()[0], store["g"][0]
+    return torch.relu((g.mean((1, 2))[:, None, None] * a).sum(0))
+
+
+def test_matches_pytorch_grad_cam(bb):
+    """Same model (efficientnet_lite0, real weights), layer bn2, class, real photos: our min-max map, upsampled with
+    cv2.resize (bilinear) and min-max'd again as pytorch-grad-cam does, agrees with GradCAM's output to 1e-5."""
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    imgs = [skimage.data.chelsea(), skimage.data.coffee()]
+    if (DATA / "i01_01_5.bmp").exists():
+        imgs.append(np.asarray(Image.open(DATA / "i01_01_5.bmp").convert("RGB")))
+    x = torch.cat([inp(bb, im) for im in imgs])
+    out = gradcam(bb, x, x, normalize="minmax")
+    ref_model = copy.deepcopy(bb.model).requires_grad_(True)  # pytorch-grad-cam needs a graph through the net
+    with GradCAM(model=ref_model, target_layers=[ref_model.bn2]) as cam:
+        theirs = cam(input_tensor=x, targets=[ClassifierOutputTarget(int(c)) for c in out["target_class"]])
+    for i in range(len(imgs)):
+        m = cv2.resize(out["cam_dist"][i].numpy(), (224, 224))  # cv2 default INTER_LINEAR, as scale_cam_image
+        m = m - m.min()
+        m = m / (1e-7 + m.max())
+        assert np.abs(m - theirs[i]).max() < 1e-5
+        assert out["cam_dist"][i].max() == 1.0 and out["cam_dist"][i].min() == 0.0
+    assert int(out["target_class"][0]) in range(281, 286)
+
+
+def test_raw_map_matches_definition_and_batch_independence(bb):
+    """normalize='none': each pair's raw map in a batch equals the single-image definition (rtol 1e-4)."""
+    a, b = skimage.data.chelsea(), skimage.data.coffee()
+    xd = torch.cat([inp(bb, a), inp(bb, b)])
+    xp = torch.cat([inp(bb, blurred(a)), inp(bb, blurred(b))])
+    out = gradcam(bb, xd, xp, normalize="none")
+    assert out["cam_dist"].shape == (2, 7, 7)
+    for i in range(2):
+        c = int(out["target_class"][i])
+        for x, key in ((xd[i : i + 1], "cam_dist"), (xp[i : i + 1], "cam_pri")):
+            ref = reference_cam(bb, x, c)
+            torch.testing.assert_close(out[key][i], ref, rtol=1e-4, atol=1e-5 * float(ref.max()))
+    # parameters stay frozen and untouched: the backward stopped at the captured activation
+    assert all(p.grad is None and not p.requires_grad for p in bb.model.parameters())
+
+
+def test_target_modes(bb):
+    a, b = skimage.data.chelsea(), skimage.data.coffee()
+    xd, xp = inp(bb, a), inp(bb, b)  # a "PRI" of another class makes the modes differ
+    with torch.no_grad():
+        pd_, pp = bb.model(xd).softmax(1)[0], bb.model(xp).softmax(1)[0]
+    shared = gradcam(bb, xd, xp, target="shared_top1", normalize="none")
+    c = int(pd_.argmax())
+    assert int(shared["target_class"][0]) == int(shared["target_class_pri"][0]) == c
+    assert int(shared["pred_class_pri"][0]) == int(pp.argmax()) != c
+    assert shared["target_prob_dist"][0] == pytest.approx(float(pd_[c]), rel=1e-5)
+    assert shared["target_prob_pri"][0] == pytest.approx(float(pp[c]), rel=1e-4)
+    torch.testing.assert_close(shared["cam_pri"][0], reference_cam(bb, xp, c), rtol=1e-4, atol=1e-6)
+
+    own = gradcam(bb, xd, xp, target="own_top1", normalize="none")
+    cp = int(pp.argmax())
+    assert int(own["target_class_pri"][0]) == cp
+    assert own["target_prob_pri"][0] == pytest.approx(float(pp[cp]), rel=1e-5)
+    torch.testing.assert_close(own["cam_pri"][0], reference_cam(bb, xp, cp), rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(own["cam_dist"][0], shared["cam_dist"][0])
+
+    top3 = gradcam(bb, xd, xp, target="topk:3", normalize="none")
+    classes = pd_.topk(3).indices.tolist()
+    ref = torch.stack([reference_cam(bb, xd, k) for k in classes]).mean(0)
+    torch.testing.assert_close(top3["cam_dist"][0], ref, rtol=1e-4, atol=1e-6)
+    ref_p = torch.stack([reference_cam(bb, xp, k) for k in classes]).mean(0)
+    torch.testing.assert_close(top3["cam_pri"][0], ref_p, rtol=1e-4, atol=1e-6)
+    assert int(top3["target_class"][0]) == classes[0]
+    for bad in ("topk:0", "top1", "topk:x"):
+        with pytest.raises(VeiqaError, match="target"):
+            gradcam(bb, xd, xp, target=bad)
+
+
+def test_multi_layer_average(bb):
+    x = inp(bb, skimage.data.chelsea())
+    out = gradcam(bb, x, x, layers=["bn2", "blocks.4"], normalize="none")
+    c = int(out["target_class"][0])
+    m1 = reference_cam(bb, x, c, "bn2")
+    m2 = reference_cam(bb, x, c, "blocks.4")  # 14x14, resized to bn2's 7x7
+    assert m2.shape == (14, 14)
+    m2 = F.interpolate(m2[None, None], size=(7, 7), mode="bilinear", align_corners=False)[0, 0]
+    torch.testing.assert_close(out["cam_dist"][0], (m1 + m2) / 2, rtol=1e-4, atol=1e-6)
+    with pytest.raises(VeiqaError, match="no layer named"):
+        gradcam(bb, x, x, layers=["nope"])
+
+
+def test_minmax():
+    m = torch.tensor([[[0.0, 2.0], [1.0, 4.0]], [[0.0, 0.0], [0.0, 0.0]], [[3.0, 3.0], [3.0, 3.0]]])
+    out = minmax(m)
+    torch.testing.assert_close(out[0], torch.tensor([[0.0, 0.5], [0.25, 1.0]]))
+    assert torch.equal(out[1], torch.zeros(2, 2)) and torch.equal(out[2], torch.zeros(2, 2))
+
+
+# ------------------------------------------------------------------------------------------------ shards
+
+
+@pytest.fixture(scope="module")
+def image_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("imgs")
+    cat = skimage.data.chelsea()[:256, :320]  # 256x320
+    cof = skimage.data.coffee()[:224, :288]  # 224x288
+    for name, im in {"cat": cat, "cof": cof, "rocket": skimage.data.rocket()[:256, :320]}.items():
+        Image.fromarray(im).save(d / f"{name}.png")
+        Image.fromarray(blurred(im)).save(d / f"{name}_pri.png")
+    (d / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    return d
+
+
+def pairs_frame(d):
+    return pd.DataFrame({
+        "image_id": ["cat", "corrupt", "cof", "missing", "rocket"],
+        "path": ["cat.png", "corrupt.png", str(d / "cof.png"), "missing.png", "rocket.png"],
+        "pri_path": ["cat_pri.png", "cat_pri.png", "cof_pri.png", "cat_pri.png", "rocket_pri.png"],
+    })
+
+
+def test_run_shard_format_errors_and_values(bb, image_dir, tmp_path):
+    out = tmp_path / "shard.parquet"
+    df = run_shard(pairs_frame(image_dir), {"batch_size": 2, "num_workers": 2}, out, device="cpu",
+                   root=image_dir)
+    t = pq.read_table(out)
+    types = {f.name: f.type for f in t.schema}
+    assert list(types) == list(vg.SHARD_COLUMNS)
+    for c in ("image_id", "backbone", "weights", "weights_sha256", "error"):
+        assert pa.types.is_string(types[c]) or pa.types.is_large_string(types[c])
+    for c in ("target_class", "pred_class_dist", "pred_class_pri"):
+        assert types[c] == pa.int64()
+    assert types["map_h"] == types["map_w"] == pa.int32()
+    assert types["target_prob_dist"] == types["target_prob_pri"] == pa.float64()
+    assert types["cam_dist"].value_type == types["cam_pri"].value_type == pa.float32()
+    assert types["zero_dist"] == types["zero_pri"] == pa.bool_()
+
+    back = t.to_pandas()
+    assert back["image_id"].tolist() == ["cat", "corrupt", "cof", "missing", "rocket"]
+    err = back.set_index("image_id")["error"]
+    assert "corrupt.png" in err["corrupt"] and "missing.png" in err["missing"]
+    assert err["cat"] == err["cof"] == err["rocket"] == ""
+    bad = back[back.error != ""]
+    assert (bad.cam_dist.map(len) == 0).all() and (bad.map_h == 0).all()
+    good = back[back.error == ""]
+    assert (good.map_h == 7).all() and (good.map_w == 7).all() and (good.cam_dist.map(len) == 49).all()
+    assert (good.backbone == "efficientnet_lite0").all() and (good.weights == "pretrained").all()
+    assert (good.weights_sha256 == bb.weights_sha256).all()
+    # values equal a direct in-process call on the same decoded pair (tolerance: float32 batch-composition noise)
+    from veiqa.io import read_image
+
+    xd = inp(bb, read_image(image_dir / "cat.png"))
+    xp = inp(bb, read_image(image_dir / "cat_pri.png"))
+    direct = gradcam(bb, xd, xp)
+    row = good.iloc[0]
+    np.testing.assert_allclose(row.cam_dist, direct["cam_dist"][0].numpy().ravel(), atol=1e-5)
+    np.testing.assert_allclose(row.cam_pri, direct["cam_pri"][0].numpy().ravel(), atol=1e-5)
+    assert row.target_class == int(direct["target_class"][0]) and row.pred_class_pri == int(direct["pred_class_pri"][0])
+    assert row.target_prob_dist == pytest.approx(float(direct["target_prob_dist"][0]), rel=1e-5)
+    assert not row.zero_dist and not row.zero_pri
+    prov = read_provenance(out)
+    assert prov["backbone"] == "efficientnet_lite0" and prov["weights_sha256"] == bb.weights_sha256
+    assert prov["device"] == "cpu" and prov["config"]["target"] == "shared_top1"
+    assert len(df) == 5
+
+
+def test_run_shard_deterministic_on_cpu(bb, image_dir, tmp_path):
+    """Same inputs and config → byte-identical Parquet; decoding in workers or in the main process gives the same
+    table (the provenance differs only by the num_workers setting)."""
+    pairs = pairs_frame(image_dir)
+    for name, workers in (("a", 2), ("b", 2), ("c", 0)):
+        run_shard(pairs, {"batch_size": 4, "num_workers": workers}, tmp_path / f"{name}.parquet", device="cpu",
+                  root=image_dir, backbone=bb)
+    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+    assert pq.read_table(tmp_path / "a.parquet").equals(pq.read_table(tmp_path / "c.parquet"))
+    assert read_provenance(tmp_path / "c.parquet")["config"]["num_workers"] == 0
+
+
+def test_run_shard_native_resolution(bb, image_dir, tmp_path):
+    df = run_shard(pairs_frame(image_dir), {"resolution": "native", "num_workers": 0, "normalize": "none"},
+                   tmp_path / "n.parquet", device="cpu", root=image_dir, backbone=bb).set_index("image_id")
+    # efficientnet's stride 32: 256x320 → 8x10, 224x288 → 7x9
+    assert (df.loc["cat", "map_h"], df.loc["cat", "map_w"]) == (8, 10)
+    assert (df.loc["cof", "map_h"], df.loc["cof", "map_w"]) == (7, 9)
+    assert len(df.loc["rocket", "cam_dist"]) == 80 and df.loc["missing", "error"] != ""
+    assert min(df.loc["cat", "cam_dist"]) >= 0 and max(df.loc["cat", "cam_dist"]) != pytest.approx(1.0)  # raw
+    from veiqa.io import read_image
+
+    x = to_input(read_image(image_dir / "cof.png"), *bb.normalize, None)[None]
+    ref = reference_cam(bb, x, int(df.loc["cof", "target_class"]))
+    np.testing.assert_allclose(df.loc["cof", "cam_dist"], ref.numpy().ravel(), rtol=1e-4, atol=1e-6)
+
+
+def test_run_shard_halves_batch_on_oom(bb, image_dir, tmp_path, monkeypatch):
+    sizes = []
+    real = vg.gradcam
+
+    def fake(backbone, d, p, **kw):
+        sizes.append(len(d))
+        if len(d) > 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(backbone, d, p, **kw)
+
+    monkeypatch.setattr(vg, "gradcam", fake)
+    pairs = pairs_frame(image_dir).iloc[[0, 2, 4]]
+    df = run_shard(pairs, {"batch_size": 4, "num_workers": 0}, tmp_path / "o.parquet", device="cpu",
+                   root=image_dir, backbone=bb)
+    assert sizes == [3, 1, 1, 1]  # one OOM at 3 pairs, then halved (3 // 2 = 1) for the rest of the run
+    assert (df.error == "").all() and (df.map_h == 7).all()
+
+
+def test_config_validation(bb, image_dir, tmp_path):
+    pairs = pairs_frame(image_dir)
+    for cfg, word in (({"resolution": "full"}, "resolution"), ({"normalize": "z"}, "normalize"),
+                      ({"batch_size": 0}, "batch_size"), ({"colour": 1}, "unknown"), ({"target": "x"}, "target")):
+        with pytest.raises(VeiqaError, match=word):
+            run_shard(pairs, cfg, tmp_path / "x.parquet", device="cpu", root=image_dir, backbone=bb)
+    with pytest.raises(VeiqaError, match="pri_path"):
+        run_shard(pairs.drop(columns="pri_path"), {}, tmp_path / "x.parquet", device="cpu", backbone=bb)
+    assert not (tmp_path / "x.parquet").exists()
+    assert json.dumps(vg.normalize_config({"layer": ["bn2"]}))  # serialisable for provenance
