@@ -1,0 +1,306 @@
+"""Tests of veiqa.stats against independent computations (SciPy correlations, synthetic logistic with known βs)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from veiqa import stats as st
+from veiqa.io import VeiqaError
+
+TRUE_BETAS = (60.0, 0.35, 28.0, 0.4, 30.0)
+
+
+def _long_table(n_refs=12, dists=("awgn", "blur"), levels=4, score_hib=True, measure_hib=True, seed=0,
+                arms=(("effnet", "vei"), ("image", "image")), noise=1.0):
+    """Synthetic long table: the score is a noisy logistic of a latent quality; the value tracks the quality
+    (increasing when measure_hib, decreasing otherwise); DMOS-like scores are 100 − MOS."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for d in dists:
+        for r in range(n_refs):
+            for lv in range(levels):
+                v_up = rng.uniform(15, 45)
+                mos = st.logistic5(v_up, *TRUE_BETAS) + rng.normal(0, noise)
+                score = mos if score_hib else 100.0 - mos
+                for arm, pk in arms:
+                    v = v_up + rng.normal(0, 0.5)
+                    value = v if measure_hib else -v
+                    rows.append(("ds", d, arm, pk, "psnr", f"{d}_{r}_{lv}", f"R{r:02d}", value, score,
+                                 score_hib, measure_hib))
+    return pd.DataFrame(rows, columns=list(st.REQUIRED_COLUMNS))
+
+
+# --------------------------------------------------------------------------------------------------- logistic fit
+
+def test_logistic_recovers_known_curve():
+    rng = np.random.default_rng(3)
+    x = rng.uniform(10, 50, 400)
+    truth = st.logistic5(x, *TRUE_BETAS)
+    y = truth + rng.normal(0, 1.0, x.size)
+    fit = st.fit_logistic(x, y)
+    assert fit.ok and fit.n == 400
+    # predictions within 1 score unit (noise sd 1, 400 points) of the noise-free curve everywhere on the data range
+    grid = np.linspace(10, 50, 200)
+    assert np.max(np.abs(fit.predict(grid) - st.logistic5(grid, *TRUE_BETAS))) < 1.0
+    # and the fit is at least as good as the truth in least-squares terms
+    assert fit.rss <= np.sum((truth - y) ** 2) + 1e-6
+    # a decreasing (DMOS-like) version is fitted just as well: the logistic handles either sign
+    fit_d = st.fit_logistic(x, 100 - y)
+    assert fit_d.ok
+    assert np.max(np.abs(fit_d.predict(grid) - (100 - st.logistic5(grid, *TRUE_BETAS)))) < 1.0
+
+
+def test_logistic5_formula_by_hand():
+    # x = β3 → ½ − ½ = 0: q = β4 β3 + β5
+    assert st.logistic5(28.0, *TRUE_BETAS) == pytest.approx(0.4 * 28 + 30, abs=1e-12)
+    # x = β3 + 1/β2 → ½ − 1/(1+e) = 0.2310585786...
+    x = 28.0 + 1 / 0.35
+    assert st.logistic5(x, *TRUE_BETAS) == pytest.approx(60 * (0.5 - 1 / (1 + np.e)) + 0.4 * x + 30, abs=1e-9)
+    # extreme arguments do not overflow
+    assert np.all(np.isfinite(st.logistic5(np.array([-1e6, 1e6]), *TRUE_BETAS)))
+
+
+def test_failed_fit_reported_not_dropped():
+    x = np.full(50, 3.0)
+    y = np.linspace(0, 1, 50)
+    fit = st.fit_logistic(x, y)
+    assert fit.status == "failed" and "constant" in fit.message
+    assert np.all(np.isnan(fit.betas))
+    small = st.fit_logistic([1, 2, 3], [1, 2, 3])
+    assert small.status == "failed" and "3 finite points" in small.message
+
+    # in the table: a group whose values are constant keeps its row, fit_status failed, PLCC NaN, SROCC NaN
+    df = _long_table(n_refs=6, dists=("awgn",), arms=(("effnet", "vei"),))
+    df["value"] = 1.0
+    res = st.correlations(df, n_boot=50, k=3)
+    assert len(res.corr) == 4  # awgn + all, 2 protocols
+    assert (res.corr["fit_status"] == "failed").all()
+    assert (res.corr["mapping"] == "none").all()
+    assert res.corr["plcc"].isna().all() and res.corr["srocc"].isna().all()
+    assert (res.fits["fit_status"] == "failed").all()
+    assert res.fits["fit_message"].str.contains("constant").all()
+
+
+def test_failed_fit_linear_fallback_matches_raw_plcc():
+    # 5 points: too few for the logistic → linear fallback; its PLCC equals |Pearson| of the raw values
+    x = np.array([1.0, 2.0, 4.0, 7.0, 8.0])
+    y = np.array([2.0, 1.5, 5.0, 6.0, 9.0])
+    row, fits, pred = st.evaluate_group(x, y, list("abcde"), protocol="paper", n_boot=0)
+    assert row["fit_status"] == "failed" and row["mapping"] == "linear_fallback"
+    assert row["plcc"] == pytest.approx(abs(sps.pearsonr(x, y)[0]), abs=1e-12)
+    b, a = np.polyfit(x, y, 1)
+    assert row["rmse"] == pytest.approx(np.sqrt(np.mean((a + b * x - y) ** 2)), abs=1e-12)
+
+
+# ----------------------------------------------------------------------------------------- correlation engine
+
+def test_point_statistics_match_scipy():
+    rng = np.random.default_rng(5)
+    x = np.round(rng.normal(size=80), 1)  # ties on purpose
+    y = np.round(x + rng.normal(size=80), 1)
+    pred = 0.5 * x + 0.1
+    o = st.weighted_stats(x, y, pred, np.ones((1, 80)))
+    assert o["plcc"][0] == pytest.approx(sps.pearsonr(pred, y)[0], abs=1e-12)
+    assert o["plcc_raw"][0] == pytest.approx(sps.pearsonr(x, y)[0], abs=1e-12)
+    assert o["srocc"][0] == pytest.approx(sps.spearmanr(x, y)[0], abs=1e-12)
+    assert o["krocc"][0] == pytest.approx(sps.kendalltau(x, y)[0], abs=1e-12)  # τ-b
+    assert o["rmse"][0] == pytest.approx(np.sqrt(np.mean((pred - y) ** 2)), abs=1e-12)
+
+
+@pytest.mark.parametrize("matrix_max_n", [10_000, 10])  # sign-matrix path and per-resample SciPy path
+def test_weighted_statistics_equal_scipy_on_expanded_samples(matrix_max_n):
+    rng = np.random.default_rng(7)
+    n = 60
+    x = np.round(rng.normal(size=n), 1)
+    y = np.round(-x + rng.normal(size=n), 1)
+    pred = rng.normal(size=n)
+    W = st.bootstrap_weights(n, 5, rng)
+    o = st.weighted_stats(x, y, pred, W, orientation=-1.0, kendall_matrix_max_n=matrix_max_n)
+    for b in range(5):
+        rep = W[b].astype(int)
+        xe, ye, pe = np.repeat(x, rep), np.repeat(y, rep), np.repeat(pred, rep)
+        assert o["plcc"][b] == pytest.approx(sps.pearsonr(pe, ye)[0], abs=1e-10)
+        assert o["srocc"][b] == pytest.approx(-sps.spearmanr(xe, ye)[0], abs=1e-10)
+        assert o["krocc"][b] == pytest.approx(-sps.kendalltau(xe, ye)[0], abs=1e-10)
+        assert o["rmse"][b] == pytest.approx(np.sqrt(np.mean((pe - ye) ** 2)), abs=1e-10)
+
+
+def test_correlations_paper_protocol_match_scipy_per_group():
+    df = _long_table()
+    res = st.correlations(df, n_boot=0, protocols=("paper",))
+    assert set(res.corr["distortion"]) == {"awgn", "blur", "all"}
+    for _, row in res.corr.iterrows():
+        g = df[(df.arm == row.arm) & (df.pair_kind == row.pair_kind)]
+        if row.distortion != "all":
+            g = g[g.distortion == row.distortion]
+        assert row.n == len(g)
+        assert row.srocc == pytest.approx(sps.spearmanr(g.value, g.score)[0], abs=1e-12)
+        assert row.krocc == pytest.approx(sps.kendalltau(g.value, g.score)[0], abs=1e-12)
+        # PLCC after mapping: Pearson between the reported fit's predictions and the score
+        f = res.fits[(res.fits.arm == row.arm) & (res.fits.distortion == row.distortion)
+                     & (res.fits.pair_kind == row.pair_kind)].iloc[0]
+        pred = st.logistic5(g.value.to_numpy(), *f[list(st.BETA_NAMES)].to_numpy(float))
+        assert row.plcc == pytest.approx(sps.pearsonr(pred, g.score)[0], abs=1e-10)
+        assert row.rmse == pytest.approx(np.sqrt(np.mean((pred - g.score.to_numpy()) ** 2)), abs=1e-10)
+        assert f.n_fit == row.n
+        # the mapping improves on a straight line (nonlinear truth)
+        assert row.plcc >= abs(row.plcc_raw) - 1e-9
+
+
+def test_nan_values_dropped_and_counted():
+    df = _long_table(dists=("awgn",), arms=(("effnet", "vei"),))
+    df.loc[[0, 5, 9], "value"] = np.nan
+    res = st.correlations(df, n_boot=0, protocols=("paper",))
+    row = res.corr[res.corr.distortion == "awgn"].iloc[0]
+    assert row.n_nan == 3 and row.n == len(df) - 3
+    good = df.dropna(subset=["value"])
+    assert row.srocc == pytest.approx(sps.spearmanr(good.value, good.score)[0], abs=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------------- direction
+
+def test_direction_dmos_and_lower_better_measure():
+    """Orientation = sign(score direction) × sign(measure direction); better agreement is positive."""
+    base = st.correlations(_long_table(), n_boot=0, protocols=("paper",)).corr
+    dmos = st.correlations(_long_table(score_hib=False), n_boot=0, protocols=("paper",)).corr
+    lowb = st.correlations(_long_table(measure_hib=False), n_boot=0, protocols=("paper",)).corr
+    both = st.correlations(_long_table(score_hib=False, measure_hib=False), n_boot=0, protocols=("paper",)).corr
+    assert (base.srocc > 0.8).all()
+    for other, orient in ((dmos, -1), (lowb, -1), (both, 1)):
+        assert (other.orientation == orient).all()
+        # same data up to a flip of direction → identical oriented statistics, all positive
+        for s in ("srocc", "krocc", "plcc_raw", "plcc", "rmse"):
+            np.testing.assert_allclose(other[s].to_numpy(), base[s].to_numpy(), atol=1e-6, err_msg=s)
+    # the raw (unoriented) SciPy correlation of the DMOS table is negative: the reported value is −1 × it
+    raw = _long_table(score_hib=False)
+    g = raw[(raw.distortion == "awgn") & (raw.arm == "effnet")]
+    r = dmos[(dmos.distortion == "awgn") & (dmos.arm == "effnet")].iloc[0]
+    assert sps.spearmanr(g.value, g.score)[0] < 0
+    assert r.srocc == pytest.approx(-sps.spearmanr(g.value, g.score)[0], abs=1e-12)
+
+
+def test_direction_must_be_constant_per_dataset():
+    df = _long_table()
+    df.loc[0, "higher_is_better"] = False
+    with pytest.raises(VeiqaError, match="higher_is_better"):
+        st.correlations(df, n_boot=0)
+
+
+def test_missing_column_named():
+    df = _long_table().drop(columns=["ref_id"])
+    with pytest.raises(VeiqaError, match="ref_id"):
+        st.correlations(df, n_boot=0)
+
+
+# ----------------------------------------------------------------------------------------- content separation
+
+def test_kfold_never_shares_ref_between_train_and_test():
+    df = _long_table(n_refs=13)
+    res = st.correlations(df, n_boot=0, k=4, protocols=("content_separated",))
+    folds = res.folds
+    assert folds.groupby("dataset")["ref_id"].apply(lambda s: s.is_unique).all()
+    assert sorted(folds.fold.unique()) == [0, 1, 2, 3]
+    sizes = folds.fold.value_counts()
+    assert sizes.max() - sizes.min() <= 1
+    pr = res.predictions
+    # every image's fold is its content's fold; within a group, each ref_id sits in exactly one fold
+    assert (pr.groupby(["arm", "distortion", "ref_id"])["fold"].nunique() == 1).all()
+    merged = pr.merge(folds, on=["dataset", "ref_id"], suffixes=("", "_assigned"))
+    assert (merged.fold == merged.fold_assigned).all()
+    # train set of fold f = images of other folds: its refs never meet the test refs
+    for f in range(4):
+        test_refs = set(pr.loc[pr.fold == f, "ref_id"])
+        train_refs = set(pr.loc[pr.fold != f, "ref_id"])
+        assert test_refs and train_refs and not (test_refs & train_refs)
+    # one fit per fold per group, each on the training rows only
+    fits = res.fits[(res.fits.arm == "effnet") & (res.fits.distortion == "awgn")]
+    assert sorted(fits.fold) == [0, 1, 2, 3]
+    n_group = len(df[(df.arm == "effnet") & (df.distortion == "awgn")])
+    for _, f in fits.iterrows():
+        n_test = int((pr[(pr.arm == "effnet") & (pr.distortion == "awgn")].fold == f.fold).sum())
+        assert f.n_fit == n_group - n_test
+
+
+def test_content_separated_out_of_fold_predictions():
+    """The out-of-fold prediction of fold f equals a logistic fitted independently on the other folds' rows."""
+    df = _long_table(n_refs=10, dists=("awgn",), arms=(("effnet", "vei"),))
+    res = st.correlations(df, n_boot=0, k=5, protocols=("content_separated",))
+    pr = res.predictions[res.predictions.distortion == "awgn"]
+    row = res.corr[res.corr.distortion == "awgn"].iloc[0]
+    for f in range(5):
+        tr, te = pr[pr.fold != f], pr[pr.fold == f]
+        fit = st.fit_logistic(tr.value, tr.score, n_starts=9)  # independent, more starts, no warm start
+        # same optimum up to solver tolerance (score units, scores span ~0..100)
+        np.testing.assert_allclose(te.prediction, fit.predict(te.value), atol=0.05)
+    # primary = pooled out-of-fold; fold means are also reported
+    assert row.plcc == pytest.approx(sps.pearsonr(pr.prediction, pr.score)[0], abs=1e-12)
+    per_fold = [sps.pearsonr(pr[pr.fold == f].prediction, pr[pr.fold == f].score)[0] for f in range(5)]
+    assert row.plcc_fold_mean == pytest.approx(np.mean(per_fold), abs=1e-12)
+    per_fold_s = [sps.spearmanr(pr[pr.fold == f].value, pr[pr.fold == f].score)[0] for f in range(5)]
+    assert row.srocc_fold_mean == pytest.approx(np.mean(per_fold_s), abs=1e-12)
+    # held-out PLCC cannot beat the in-sample one by much
+    paper = st.correlations(df, n_boot=0, protocols=("paper",)).corr
+    assert row.plcc <= paper[paper.distortion == "awgn"].plcc.iloc[0] + 1e-3
+
+
+# ----------------------------------------------------------------------------------------------------- bootstrap
+
+def test_bootstrap_ci_contains_estimate_narrows_with_n_and_is_deterministic():
+    small = _long_table(n_refs=8, dists=("awgn",), arms=(("effnet", "vei"),), noise=8.0, seed=1)
+    large = _long_table(n_refs=64, dists=("awgn",), arms=(("effnet", "vei"),), noise=8.0, seed=1)
+    rs = st.correlations(small, n_boot=400, seed=11).corr
+    rl = st.correlations(large, n_boot=400, seed=11).corr
+    for r in (rs, rl):
+        for s in st.STATS:
+            assert (r[f"{s}_ci_low"] <= r[s] + 1e-12).all(), s
+            assert (r[s] <= r[f"{s}_ci_high"] + 1e-12).all(), s
+    for s in ("plcc", "srocc", "krocc"):
+        w_small = (rs[f"{s}_ci_high"] - rs[f"{s}_ci_low"]).to_numpy()
+        w_large = (rl[f"{s}_ci_high"] - rl[f"{s}_ci_low"]).to_numpy()
+        assert (w_large < w_small).all(), s  # 8× more images: roughly √8 narrower
+    again = st.correlations(small, n_boot=400, seed=11).corr
+    pd.testing.assert_frame_equal(rs, again)
+    other = st.correlations(small, n_boot=400, seed=12).corr
+    assert not np.allclose(other["srocc_ci_low"], rs["srocc_ci_low"])
+    # every cluster resample of 8 contents gave a finite statistic
+    cs = rs[rs.protocol == "content_separated"]
+    assert (cs.n_boot_valid == 400).all()
+
+
+def test_cluster_bootstrap_weights_resample_whole_contents():
+    rng = np.random.default_rng(0)
+    clusters = np.repeat(np.arange(6), 4)  # 6 contents × 4 images
+    W = st.bootstrap_weights(clusters.size, 200, rng, clusters)
+    # all images of a content share one weight; each resample draws 6 contents
+    assert (W.reshape(200, 6, 4).std(axis=2) == 0).all()
+    np.testing.assert_array_equal(W.reshape(200, 6, 4)[:, :, 0].sum(axis=1), 6)
+    Wi = st.bootstrap_weights(24, 200, rng)
+    np.testing.assert_array_equal(Wi.sum(axis=1), 24)
+
+
+def test_bootstrap_percentile_matches_explicit_resampling():
+    """The vectorised SROCC bootstrap equals SciPy on explicitly resampled index arrays with the same draws."""
+    rng = np.random.default_rng(4)
+    n = 40
+    x = rng.normal(size=n)
+    y = x + rng.normal(size=n)
+    W = st.bootstrap_weights(n, 300, np.random.default_rng(99))
+    o = st.weighted_stats(x, y, x, W)
+    ref = np.array([sps.spearmanr(np.repeat(x, w.astype(int)), np.repeat(y, w.astype(int)))[0] for w in W])
+    np.testing.assert_allclose(o["srocc"], ref, atol=1e-10)
+
+
+def test_save_results_roundtrip(tmp_path):
+    from veiqa.io import read_provenance
+
+    res = st.correlations(_long_table(n_refs=6, dists=("awgn",), arms=(("effnet", "vei"),)), n_boot=20, k=3)
+    paths = st.save_results(res, tmp_path, meta={"rule": "correlations"})
+    for name, path in paths.items():
+        back = pd.read_parquet(path)
+        pd.testing.assert_frame_equal(back, getattr(res, name), check_dtype=False)
+        assert read_provenance(path)["rule"] == "correlations"
+    fits = pd.read_parquet(paths["fits"])
+    assert {"b1", "b2", "b3", "b4", "b5", "fit_status", "fit_message", "n_fit"} <= set(fits.columns)

@@ -1,0 +1,200 @@
+"""Figures: scatter plots of objective value against the human score with the fitted logistic, and the paper's
+Figure 2 (distorted image, its PRI and their Grad-CAM heat maps overlaid).
+
+matplotlib with the Agg backend (set on import of this module's figure code, independent of the user's backend);
+PNGs are written atomically with ``metadata={"Software": None}`` so no version/timestamp text chunk varies between
+runs: the same inputs give byte-identical files with the same library versions.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .io import VeiqaError, atomic_path
+from .stats import BETA_NAMES, logistic5
+
+PNG_METADATA = {"Software": None}
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path, dpi: int) -> str:
+    plt = _plt()
+    path = os.fspath(path)
+    try:
+        with atomic_path(path, suffix=".png") as tmp:
+            fig.savefig(tmp, format="png", dpi=dpi, metadata=PNG_METADATA)
+    finally:
+        plt.close(fig)
+    return path
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "-", str(name)).strip("-") or "x"
+
+
+# ------------------------------------------------------------------------------------------------- scatter plots
+
+def plot_scatter(points: pd.DataFrame, fits: pd.DataFrame, path: str | os.PathLike, title: str | None = None,
+                 pool_label: str = "all", ncols: int = 4, dpi: int = 100, score_label: str = "score",
+                 value_label: str = "objective value") -> str:
+    """One PNG with a panel per distortion (plus a ``pool_label`` panel with all points, last): the objective
+    values (x) against the scores (y) and the fitted 5-parameter logistic of that distortion.
+
+    ``points``: columns distortion, value, score (one dataset × arm × pair_kind × measure; NaNs are skipped).
+    ``fits``: rows of :attr:`veiqa.stats.CorrelationResult.fits` for the same selection and one fit per distortion
+    (normally protocol "paper", fold −1) with columns distortion, b1..b5, fit_status. A failed fit is drawn as
+    points only, with "fit failed" in the panel title.
+    """
+    plt = _plt()
+    pts = points[np.isfinite(points["value"].to_numpy(float)) & np.isfinite(points["score"].to_numpy(float))]
+    dists = sorted(set(pts["distortion"].astype(str)))
+    panels = [(d, pts[pts["distortion"].astype(str) == d]) for d in dists]
+    if pool_label in set(fits["distortion"]) and len(dists) > 1:
+        panels.append((pool_label, pts))
+    if not panels:
+        raise VeiqaError(f"{path}: no finite points to plot")
+    ncols = max(1, min(ncols, len(panels)))
+    nrows = math.ceil(len(panels) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.8 * nrows), squeeze=False)
+    for ax in axes.ravel()[len(panels):]:
+        ax.set_visible(False)
+    for ax, (d, sub) in zip(axes.ravel(), panels):
+        x = sub["value"].to_numpy(float)
+        y = sub["score"].to_numpy(float)
+        ax.scatter(x, y, s=6, alpha=0.6, color="tab:blue", linewidths=0)
+        f = fits[fits["distortion"].astype(str) == d]
+        status = ""
+        if len(f):
+            f = f.iloc[0]
+            if f["fit_status"] == "ok" and x.size:
+                grid = np.linspace(x.min(), x.max(), 200)
+                ax.plot(grid, logistic5(grid, *[float(f[b]) for b in BETA_NAMES]), color="tab:red", lw=1.5)
+            else:
+                status = ", fit failed"
+        else:
+            status = ", no fit"
+        ax.set_title(f"{d} (n={x.size}{status})", fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in axes[-1]:
+        ax.set_xlabel(value_label, fontsize=8)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(score_label, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path, dpi)
+
+
+def scatter_plots(long_df: pd.DataFrame, fits: pd.DataFrame, outdir: str | os.PathLike, protocol: str = "paper",
+                  pool_label: str = "all", dpi: int = 100) -> list[str]:
+    """Write one scatter PNG per dataset × arm × measure into ``outdir`` (see :func:`plot_scatter`).
+
+    File name ``<dataset>__<arm>__<measure>.png`` (``__<pair_kind>`` appended when an arm has several pair
+    kinds). Curves are the all-points fits (fold −1) of ``protocol``. Returns the paths written, sorted.
+    """
+    fsel = fits[(fits["protocol"] == protocol) & (fits["fold"] == -1)]
+    paths = []
+    kinds_per_arm = long_df.groupby(["dataset", "arm"])["pair_kind"].nunique()
+    for (ds, arm, pk, meas), pts in long_df.groupby(["dataset", "arm", "pair_kind", "measure"], sort=True):
+        name = f"{_safe(ds)}__{_safe(arm)}__{_safe(meas)}"
+        if kinds_per_arm.loc[(ds, arm)] > 1:
+            name += f"__{_safe(pk)}"
+        f = fsel[(fsel["dataset"] == ds) & (fsel["arm"] == arm) & (fsel["pair_kind"] == pk)
+                 & (fsel["measure"] == meas)]
+        score_label = "MOS" if bool(pts["higher_is_better"].iloc[0]) else "DMOS (lower is better)"
+        paths.append(plot_scatter(pts, f, os.path.join(os.fspath(outdir), name + ".png"),
+                                  title=f"{ds} / {arm} ({pk}) / {meas} — {protocol} fit", pool_label=pool_label,
+                                  dpi=dpi, score_label=score_label, value_label=str(meas)))
+    return sorted(paths)
+
+
+# ---------------------------------------------------------------------------------------------------- Figure 2
+
+def upsample(cam: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of a float heat map to ``shape`` = (H, W) (PIL "F" mode, as Grad-CAM maps are upsampled)."""
+    from PIL import Image
+
+    cam = np.asarray(cam, dtype=np.float32)
+    if cam.ndim != 2:
+        raise VeiqaError(f"heat map must be 2-D, got shape {cam.shape}")
+    h, w = shape
+    if cam.shape == (h, w):
+        return cam.copy()
+    return np.asarray(Image.fromarray(cam, mode="F").resize((w, h), Image.BILINEAR), dtype=np.float32)
+
+
+def overlay_heatmap(img: np.ndarray, cam: np.ndarray, alpha: float = 0.5, cmap: str = "jet",
+                    value_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+    """Blend a heat map onto an RGB uint8 image: ``(1 − alpha)·img + alpha·255·cmap((cam − lo)/(hi − lo))``.
+
+    ``cam`` (h × w float) is upsampled bilinearly to the image size and clipped to ``value_range`` before the
+    colormap (a matplotlib colormap name) is applied. Returns H × W × 3 uint8 (rounded).
+    """
+    from matplotlib import colormaps
+
+    img = np.asarray(img)
+    if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+        raise VeiqaError(f"image must be H×W×3 uint8, got shape {img.shape} dtype {img.dtype}")
+    lo, hi = value_range
+    cam_up = upsample(cam, img.shape[:2]).astype(np.float64)
+    norm = np.clip((cam_up - lo) / (hi - lo) if hi > lo else np.zeros_like(cam_up), 0.0, 1.0)
+    heat = colormaps[cmap](norm)[..., :3] * 255.0
+    out = (1.0 - alpha) * img.astype(np.float64) + alpha * heat
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _pair_range(cam_a: np.ndarray, cam_b: np.ndarray) -> tuple[float, float]:
+    lo = float(min(np.nanmin(cam_a), np.nanmin(cam_b)))
+    hi = float(max(np.nanmax(cam_a), np.nanmax(cam_b)))
+    if lo >= 0.0 and hi <= 1.0:
+        return 0.0, 1.0
+    return lo, hi
+
+
+def figure2(samples: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+            path: str | os.PathLike, alpha: float = 0.5, cmap: str = "jet", dpi: int = 100,
+            panel_inches: float = 2.4) -> str:
+    """The paper's Figure 2: one row per sample with the distorted image, its PRI, and the two Grad-CAM heat maps
+    (upsampled bilinearly and overlaid on their image with :func:`overlay_heatmap`).
+
+    ``samples``: list of (image_id, dist_img H×W×3 uint8, pri_img H×W×3 uint8, cam_dist h×w float, cam_pri h×w
+    float). The two heat maps of a row share one colour scale, so their difference is visible: [0, 1] when both
+    lie in it (Grad-CAM output), else the joint min–max of the pair.
+    """
+    plt = _plt()
+    samples = list(samples)
+    if not samples:
+        raise VeiqaError(f"{path}: figure 2 needs at least one sample")
+    fig, axes = plt.subplots(len(samples), 4, figsize=(4 * panel_inches, panel_inches * len(samples)),
+                             squeeze=False)
+    titles = ("distorted", "PRI", "VEI (distorted)", "VEI (PRI)")
+    for i, (image_id, dist, pri, cam_d, cam_p) in enumerate(samples):
+        dist = np.asarray(dist)
+        pri = np.asarray(pri)
+        if dist.shape != pri.shape:
+            raise VeiqaError(f"sample {image_id!r}: distorted {dist.shape} and PRI {pri.shape} differ in shape")
+        rng = _pair_range(np.asarray(cam_d, float), np.asarray(cam_p, float))
+        panels = (dist, pri, overlay_heatmap(dist, cam_d, alpha, cmap, rng), overlay_heatmap(pri, cam_p, alpha, cmap,
+                                                                                            rng))
+        for j, (ax, im) in enumerate(zip(axes[i], panels)):
+            ax.imshow(im, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(titles[j] if i == 0 else "", fontsize=9)
+        axes[i, 0].set_ylabel(str(image_id), fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path, dpi)

@@ -1,0 +1,235 @@
+"""The paper's result tables (Tables 3, 4, 5 of Ahmed et al. 2024) built from the correlation frame of
+:func:`veiqa.stats.correlations`, as DataFrames, CSV and Markdown.
+
+Every table puts the no-CNN baseline (``pair_kind == "image"``: the similarity measure computed between the distorted
+image and its PRI directly) beside the VEI method (``pair_kind == "vei"``), statistic by statistic: columns
+``"<STAT> image"`` and ``"<STAT> VEI"`` for STAT in PLCC, SROCC, KROCC, RMSE, plus ``N`` (images in the VEI group).
+The caption (``df.attrs["caption"]``) names the dataset, the selection, the protocol and the sign convention.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .io import VeiqaError, atomic_path
+
+STAT_LABELS = {"plcc": "PLCC", "srocc": "SROCC", "krocc": "KROCC", "rmse": "RMSE"}
+DEFAULT_STATS = ("plcc", "srocc", "krocc", "rmse")
+METHOD_LABELS = {"image": "image", "vei": "VEI"}
+
+PROTOCOL_TEXT = {
+    "paper": 'Protocol "paper": logistic fitted and evaluated on the same images',
+    "content_separated": ('Protocol "content_separated": k-fold over reference contents, logistic fitted on the '
+                          'training contents, statistics on the pooled out-of-fold predictions of held-out contents'),
+}
+SIGN_TEXT = ("PLCC and RMSE (score units) after the 5-parameter logistic mapping; SROCC and KROCC signed so that "
+             "positive means agreement with the human scores (multiplied by -1 for DMOS-like scores or "
+             "lower-is-better measures).")
+
+
+def column_name(stat: str, pair_kind: str) -> str:
+    """Column label of ``stat`` for ``pair_kind`` ("image" → "PLCC image", "vei" → "PLCC VEI")."""
+    return f"{STAT_LABELS[stat]} {METHOD_LABELS[pair_kind]}"
+
+
+def _select(corr: pd.DataFrame, **eq) -> pd.DataFrame:
+    m = np.ones(len(corr), bool)
+    for k, v in eq.items():
+        m &= (corr[k] == v).to_numpy()
+    return corr[m]
+
+
+def _baseline_arm(base: pd.DataFrame, arm: str | None, baseline_arm: str | None) -> str:
+    arms = sorted(set(base["arm"]))
+    if baseline_arm is not None:
+        if baseline_arm not in arms:
+            raise VeiqaError(f"baseline arm {baseline_arm!r} has no pair_kind 'image' rows (available: {arms})")
+        return baseline_arm
+    if arm is not None and arm in arms:
+        return arm
+    if len(arms) == 1:
+        return arms[0]
+    if not arms:
+        raise VeiqaError("no pair_kind 'image' (no-CNN baseline) rows for this selection")
+    raise VeiqaError(f"several baseline arms {arms}: pass baseline_arm=")
+
+
+def _sort_rows(keys: Sequence[str], pool_label: str = "all") -> list[str]:
+    keys = sorted(set(keys))
+    if pool_label in keys:
+        keys.remove(pool_label)
+        keys.append(pool_label)
+    return keys
+
+
+def _assemble(row_key: str, rows: list[str], vei: pd.DataFrame, base_for: dict, stats: Sequence[str],
+              with_ci: bool) -> tuple[pd.DataFrame, list[str]]:
+    out = []
+    failed = []
+    for r in rows:
+        v = vei[vei[row_key] == r]
+        b = base_for.get(r)
+        rec = {row_key: r, "N": int(v["n"].iloc[0]) if len(v) else np.nan}
+        for s in stats:
+            for kind, sel in (("image", b), ("vei", v)):
+                val = float(sel[s].iloc[0]) if sel is not None and len(sel) else np.nan
+                rec[column_name(s, kind)] = val
+                if with_ci:
+                    if sel is not None and len(sel):
+                        lo, hi = float(sel[f"{s}_ci_low"].iloc[0]), float(sel[f"{s}_ci_high"].iloc[0])
+                    else:
+                        lo = hi = np.nan
+                    rec[column_name(s, kind) + " CI low"] = lo
+                    rec[column_name(s, kind) + " CI high"] = hi
+        for kind, sel in (("image", b), ("vei", v)):
+            if sel is not None and len(sel) and (sel["fit_status"].iloc[0] != "ok"):
+                failed.append(f"{r} ({METHOD_LABELS[kind]}: {sel['mapping'].iloc[0]})")
+        out.append(rec)
+    return pd.DataFrame(out), failed
+
+
+def _caption(title: str, dataset: str, what: str, protocol: str, baseline: str, failed: list[str],
+             ci_level: float | None) -> str:
+    cap = (f"{title} {dataset}: {what}. No-CNN baseline (pair_kind 'image', arm '{baseline}') beside the VEI "
+           f"method (pair_kind 'vei'). {PROTOCOL_TEXT.get(protocol, 'Protocol ' + repr(protocol))}. {SIGN_TEXT}")
+    if ci_level is not None:
+        cap += f" CI: {100 * ci_level:g}% percentile bootstrap."
+    if failed:
+        cap += " Failed logistic fits (PLCC/RMSE from the fallback mapping named): " + ", ".join(failed) + "."
+    return cap
+
+
+def _ci_level(sel: pd.DataFrame, with_ci: bool):
+    if not with_ci or not len(sel):
+        return None
+    return float(sel["ci_level"].iloc[0])
+
+
+def table_per_distortion(corr: pd.DataFrame, dataset: str, arm: str, measure: str = "psnr",
+                         protocol: str = "paper", stats: Sequence[str] = DEFAULT_STATS,
+                         baseline_arm: str | None = None, with_ci: bool = False,
+                         pool_label: str = "all") -> pd.DataFrame:
+    """Table 3: one row per distortion (pooled row ``pool_label`` last) for one VEI arm and measure."""
+    sel = _select(corr, dataset=dataset, measure=measure, protocol=protocol)
+    vei = _select(sel, pair_kind="vei", arm=arm)
+    if vei.empty:
+        raise VeiqaError(f"no VEI rows for dataset={dataset!r} arm={arm!r} measure={measure!r} protocol={protocol!r}")
+    base_all = _select(sel, pair_kind="image")
+    b_arm = _baseline_arm(base_all, arm, baseline_arm)
+    base = _select(base_all, arm=b_arm)
+    rows = _sort_rows(vei["distortion"], pool_label)
+    base_for = {r: base[base["distortion"] == r] for r in rows}
+    df, failed = _assemble("distortion", rows, vei, base_for, stats, with_ci)
+    df.attrs["caption"] = _caption("Table 3.", dataset, f"correlations per distortion, arm '{arm}', measure "
+                                   f"'{measure}'", protocol, b_arm, failed, _ci_level(vei, with_ci))
+    return df
+
+
+def table_per_arm(corr: pd.DataFrame, dataset: str, measure: str = "psnr", distortion: str = "all",
+                  protocol: str = "paper", stats: Sequence[str] = DEFAULT_STATS, baseline_arm: str | None = None,
+                  with_ci: bool = False) -> pd.DataFrame:
+    """Table 4: one row per VEI arm (CNN backbone) for one measure and distortion (default: all pooled).
+
+    The baseline does not depend on the backbone, so its columns repeat the same values on every row (unless the
+    corr frame holds pair_kind 'image' rows under the same arm name, which are then used row by row).
+    """
+    sel = _select(corr, dataset=dataset, measure=measure, protocol=protocol, distortion=distortion)
+    vei = _select(sel, pair_kind="vei")
+    if vei.empty:
+        raise VeiqaError(f"no VEI rows for dataset={dataset!r} measure={measure!r} distortion={distortion!r} "
+                         f"protocol={protocol!r}")
+    base_all = _select(sel, pair_kind="image")
+    rows = _sort_rows(vei["arm"])
+    base_for, used = {}, set()
+    for r in rows:
+        b_arm = _baseline_arm(base_all, r, baseline_arm)
+        used.add(b_arm)
+        base_for[r] = _select(base_all, arm=b_arm)
+    df, failed = _assemble("arm", rows, vei, base_for, stats, with_ci)
+    df.attrs["caption"] = _caption("Table 4.", dataset, f"correlations per CNN backbone (arm), measure '{measure}', "
+                                   f"distortion '{distortion}'", protocol, ", ".join(sorted(used)), failed,
+                                   _ci_level(vei, with_ci))
+    return df
+
+
+def table_per_measure(corr: pd.DataFrame, dataset: str, arm: str, distortion: str = "all",
+                      protocol: str = "paper", stats: Sequence[str] = DEFAULT_STATS,
+                      baseline_arm: str | None = None, with_ci: bool = False) -> pd.DataFrame:
+    """Table 5: one row per similarity measure for one VEI arm and distortion (default: all pooled)."""
+    sel = _select(corr, dataset=dataset, protocol=protocol, distortion=distortion)
+    vei = _select(sel, pair_kind="vei", arm=arm)
+    if vei.empty:
+        raise VeiqaError(f"no VEI rows for dataset={dataset!r} arm={arm!r} distortion={distortion!r} "
+                         f"protocol={protocol!r}")
+    base_all = _select(sel, pair_kind="image")
+    b_arm = _baseline_arm(base_all, arm, baseline_arm)
+    base = _select(base_all, arm=b_arm)
+    rows = _sort_rows(vei["measure"])
+    base_for = {r: base[base["measure"] == r] for r in rows}
+    df, failed = _assemble("measure", rows, vei, base_for, stats, with_ci)
+    df.attrs["caption"] = _caption("Table 5.", dataset, f"correlations per similarity measure, arm '{arm}', "
+                                   f"distortion '{distortion}'", protocol, b_arm, failed, _ci_level(vei, with_ci))
+    return df
+
+
+# ---------------------------------------------------------------------------------------------------- rendering
+
+def _fmt(v, decimals: int) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.{decimals}f}"
+    return str(v).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(df: pd.DataFrame, caption: str | None = None, decimals: int = 3) -> str:
+    """A GitHub-flavoured Markdown pipe table of ``df`` (no index), floats with ``decimals`` places, NaN as "n/a",
+    preceded by ``Table: <caption>`` and a blank line when a caption is given (or ``df.attrs["caption"]``).
+    Integer-valued columns (e.g. N) are written without decimals."""
+    caption = caption if caption is not None else df.attrs.get("caption")
+    cols = list(df.columns)
+    int_cols = {c for c in cols if pd.api.types.is_integer_dtype(df[c])
+                or (pd.api.types.is_float_dtype(df[c]) and c == "N"
+                    and df[c].dropna().map(float.is_integer).all())}
+    lines = []
+    if caption:
+        lines += [f"Table: {caption}".replace("\n", " "), ""]
+    lines.append("| " + " | ".join(str(c).replace("|", "\\|") for c in cols) + " |")
+    aligns = ["---:" if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]) else ":---"
+              for c in cols]
+    lines.append("|" + "|".join(aligns) + "|")
+    for rec in df.itertuples(index=False):
+        cells = []
+        for c, v in zip(cols, rec):
+            if c in int_cols and not (isinstance(v, float) and math.isnan(v)):
+                cells.append(str(int(v)))
+            else:
+                cells.append(_fmt(v, decimals))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_table(df: pd.DataFrame, path_stem: str | os.PathLike, caption: str | None = None,
+                decimals: int = 3) -> tuple[str, str]:
+    """Write ``<stem>.csv`` (full precision, no index) and ``<stem>.md`` (:func:`to_markdown`), each atomically.
+
+    The caption goes into the Markdown only (CSV stays a plain rectangular table). Returns the two paths.
+    """
+    stem = os.fspath(path_stem)
+    if stem.endswith((".csv", ".md")):
+        stem = os.path.splitext(stem)[0]
+    csv_path, md_path = stem + ".csv", stem + ".md"
+    with atomic_path(csv_path, suffix=".csv") as tmp:
+        df.to_csv(tmp, index=False, lineterminator="\n")
+    with atomic_path(md_path, suffix=".md") as tmp:
+        tmp.write_text(to_markdown(df, caption, decimals), encoding="utf-8")
+    return csv_path, md_path
