@@ -11,3 +11,118 @@ rule collect:
         "../../envs/veiqa.yaml"
     script:
         str(SCRIPTS / "collect.py")
+
+
+rule correlations:
+    """Logistic mapping and PLCC/SROCC/KROCC/RMSE per distortion × arm × measure, under both protocols."""
+    input:
+        "results/{dataset}/scores.parquet",
+    output:
+        corr="results/{dataset}/stats/corr.parquet",
+        fits="results/{dataset}/stats/fits.parquet",
+        folds="results/{dataset}/stats/folds.parquet",
+        predictions="results/{dataset}/stats/predictions.parquet",
+    params:
+        folds=CFG["aggregate"]["folds"],
+        bootstrap=CFG["aggregate"]["bootstrap"],
+        seed=CFG["aggregate"]["seed"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    log:
+        "logs/{dataset}/correlations.log",
+    conda:
+        "../../envs/veiqa.yaml"
+    script:
+        str(SCRIPTS / "correlations.py")
+
+
+TABLES = ["table3_per_distortion", "table4_per_backbone", "table5_per_measure"]
+PROTOCOLS = ["paper", "content_separated"]
+
+
+rule tables:
+    """The paper's Tables 3-5 (VEI method beside the no-CNN baseline), CSV and Markdown, for both protocols."""
+    input:
+        corr="results/{dataset}/stats/corr.parquet",
+    output:
+        csv=[
+            report(
+                f"results/{{dataset}}/tables/{p}/{t}.csv",
+                caption="../report/tables.rst",
+                category="Tables",
+                subcategory=p,
+                labels={"dataset": "{dataset}", "protocol": p, "table": t},
+            )
+            for p in PROTOCOLS
+            for t in TABLES
+        ],
+        md=[f"results/{{dataset}}/tables/{p}/{t}.md" for p in PROTOCOLS for t in TABLES],
+    params:
+        measure=CFG["aggregate"]["table_measure"],
+        arms=list(CAM_ARMS),
+    log:
+        "logs/{dataset}/tables.log",
+    conda:
+        "../../envs/veiqa.yaml"
+    script:
+        str(SCRIPTS / "tables.py")
+
+
+rule scatter_plots:
+    """Objective score against MOS/DMOS with the fitted logistic, per arm and measure."""
+    input:
+        scores="results/{dataset}/scores.parquet",
+        fits="results/{dataset}/stats/fits.parquet",
+    output:
+        report(
+            directory("results/{dataset}/plots/scatter"),
+            patterns=["{name}.png"],
+            caption="../report/scatter.rst",
+            category="Scatter plots",
+            labels={"dataset": "{dataset}", "plot": "{name}"},
+        ),
+    log:
+        "logs/{dataset}/scatter_plots.log",
+    conda:
+        "../../envs/veiqa.yaml"
+    script:
+        str(SCRIPTS / "scatter_plots.py")
+
+
+def figure2_inputs(wildcards):
+    arm = wildcards.cam
+    shards = shards_of(wildcards.dataset)
+    return {
+        "manifest": f"resources/{wildcards.dataset}/manifest.parquet",
+        "vei": [
+            f"results/{wildcards.dataset}/vei/{d}/{next(iter(vc.pri_arms(CFG, d)))}/{arm}/shard-{k}.parquet"
+            for d, k in shards
+        ],
+        "pri": [
+            f"results/{wildcards.dataset}/pri/{d}/{next(iter(vc.pri_arms(CFG, d)))}/shard-{k}.parquet"
+            for d, k in shards
+        ],
+    }
+
+
+rule figure2:
+    """The paper's Figure 2: distorted image, its PRI and their two heat maps, for a sample per distortion."""
+    input:
+        unpack(figure2_inputs),
+    output:
+        report(
+            "results/{dataset}/plots/figure2-{cam}.png",
+            caption="../report/figure2.rst",
+            category="Heat maps",
+            labels={"dataset": "{dataset}", "arm": "{cam}"},
+        ),
+    params:
+        samples=CFG["aggregate"]["figure_samples"],
+    log:
+        "logs/{dataset}/figure2-{cam}.log",
+    conda:
+        "../../envs/veiqa.yaml"
+    script:
+        str(SCRIPTS / "figure2.py")

@@ -63,5 +63,7 @@ def measure_shards(dataset):
 def all_targets(wildcards):
     out = []
     for ds in DATASETS:
-        out.append(f"results/{ds}/scores.parquet")
+        out += [f"results/{ds}/tables/{p}/{t}.{ext}" for p in PROTOCOLS for t in TABLES for ext in ("csv", "md")]
+        out.append(f"results/{ds}/plots/scatter")
+        out += [f"results/{ds}/plots/figure2-{arm}.png" for arm in CAM_ARMS]
     return out

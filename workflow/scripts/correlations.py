@@ -1,0 +1,18 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
+import pandas as pd
+
+from veiqa import stats
+from veiqa.smk import step
+
+smk = snakemake  # noqa: F821
+with step(smk, "correlations") as log:
+    df = pd.read_parquet(smk.input[0])
+    res = stats.correlations(df, k=smk.params.folds, n_boot=smk.params.bootstrap, seed=smk.params.seed)
+    stats.save_results(res, Path(smk.output.corr).parent,
+                       meta={"dataset": smk.wildcards.dataset, "folds": smk.params.folds,
+                             "bootstrap": smk.params.bootstrap, "seed": smk.params.seed})
+    failed = res.corr[res.corr.fit_status != "ok"]
+    log.info("%d correlation rows, %d with a failed logistic fit", len(res.corr), len(failed))

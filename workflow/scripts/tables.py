@@ -1,0 +1,24 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
+import pandas as pd
+
+from veiqa import tables
+from veiqa.config import is_control
+from veiqa.smk import step
+
+smk = snakemake  # noqa: F821
+with step(smk, "tables") as log:
+    corr = pd.read_parquet(smk.input.corr)
+    ds = smk.wildcards.dataset
+    arms = list(smk.params.arms)
+    main = next((a for a in arms if not is_control(a)), arms[0])
+    for protocol in ("paper", "content_separated"):
+        out = Path(smk.output.csv[0]).parents[1] / protocol
+        t3 = tables.table_per_distortion(corr, ds, main, measure=smk.params.measure, protocol=protocol, with_ci=True)
+        t4 = tables.table_per_arm(corr, ds, measure=smk.params.measure, protocol=protocol, with_ci=True)
+        t5 = tables.table_per_measure(corr, ds, main, protocol=protocol, with_ci=True)
+        for name, t in (("table3_per_distortion", t3), ("table4_per_backbone", t4), ("table5_per_measure", t5)):
+            tables.write_table(t, out / name)
+        log.info("%s tables written for arm %s", protocol, main)
