@@ -121,7 +121,10 @@ def collect(measure_files, manifest: pd.DataFrame, dataset: str) -> pd.DataFrame
     man = manifest[["image_id", "ref_id", "level", "score", "score_kind", "higher_is_better"]]
     df = df.merge(man, on="image_id", how="left", validate="m:1")
     df["dataset"] = dataset
-    df["measure_higher_is_better"] = df["measure"].map({k: v.higher_is_better for k, v in M.MEASURES.items()})
+    # The PRI paradigm: an image that changes little when degraded once more was already degraded, so quality
+    # rises with *dissimilarity* between the pair. A measure whose higher values mean "more similar" (PSNR, SSIM)
+    # therefore has lower values for better images, and the statistics' sign convention is set accordingly.
+    df["measure_higher_is_better"] = df["measure"].map({k: not v.higher_is_better for k, v in M.MEASURES.items()})
     lead = ["dataset", "distortion", "pri", "arm", "pair_kind", "measure", "image_id", "ref_id", "level", "value",
             "status", "pri_identical", "score", "score_kind", "higher_is_better", "measure_higher_is_better"]
     df = df[lead].sort_values(["distortion", "pri", "arm", "measure", "image_id"], kind="stable")

@@ -1,0 +1,281 @@
+"""Full-reference similarity measures for image pairs and for pairs of heat maps (VEIs), batched torch.
+
+Every measure is a pure function of two N×C×H×W float tensors (CPU or GPU) returning Tensor[N]:
+
+==========  =====================================================  ==================  ==========================
+name        function                                               better              implementation
+==========  =====================================================  ==================  ==========================
+psnr        :func:`psnr`                                           higher              hand (= skimage)
+ssim        :func:`ssim` (Wang et al. 2004, ``ssim.m``)            higher              torch (checked v. skimage)
+ssim_l      luminance term mean of :func:`ssim`                    higher              torch
+ssim_c      contrast term mean                                     higher              torch
+ssim_s      structure term mean                                    higher              torch
+ms_ssim     :func:`ms_ssim` (``msssim.m``)                         higher              torch (checked v. piq)
+gmsd        :func:`gmsd` (``GMSD.m``)                              lower               torch (checked v. piq)
+ncc         :func:`ncc` zero-mean normalised cross-correlation     higher              hand
+fsim        :func:`fsim` (FSIMc for RGB)                           higher              piq 0.8.0
+nae         :func:`nae` normalised absolute error                  lower               hand
+vsi         :func:`vsi`                                            higher              piq 0.8.0
+==========  =====================================================  ==================  ==========================
+
+:func:`compute` evaluates several measures at once (SSIM and its terms in one pass) and gives each pair a
+status per measure: ``"ok"``, ``"identical"`` (x == y; PSNR is then NaN, not +inf), ``"zero_map"`` (either map
+all zeros), ``"constant_map"`` (either map constant, not zero), ``"too_small"`` (smaller side below the
+measure's minimum; value NaN).  Values are NaN only where the measure is undefined (PSNR of identical pairs,
+NCC with a constant/zero map, NAE with an all-zero reference and a non-zero other, MS-SSIM/SSIM too small).
+
+Modes of :func:`compute`:
+
+* ``"image"``: inputs in [0, 255] (``data_range=255`` by default), RGB or grey, each measure with its reference
+  implementation's conventions (see each function).
+* ``"map"``: non-negative single-channel heat maps.  With ``data_range=1.0`` (maps min-max normalised by
+  :func:`prepare_maps`, the default there) the maps are used as they are; with ``data_range=None`` (maps that
+  are not normalised) each pair is divided by its own range max(max x, max y) (1 when both are all zeros), so
+  every measure sees the pair in [0, 1].  Negative values are rejected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from ._common import (
+    STATUS_CONSTANT,
+    STATUS_IDENTICAL,
+    STATUS_OK,
+    STATUS_TOO_SMALL,
+    STATUS_ZERO,
+    luminance,
+    pair_status,
+    wang_downsample,
+)
+from ._gradient import gmsd
+from ._piq import fsim, vsi
+from ._simple import nae, ncc, psnr
+from ._ssim import SSIMLoss, SSIMResult, ms_ssim, ms_ssim_min_size, ssim, ssim_maps, wang_factor
+
+__all__ = [
+    "MEASURES",
+    "MeasureSpec",
+    "SSIMLoss",
+    "SSIMResult",
+    "STATUSES",
+    "compute",
+    "fsim",
+    "gmsd",
+    "measure_table",
+    "ms_ssim",
+    "nae",
+    "ncc",
+    "prepare_maps",
+    "psnr",
+    "ssim",
+    "ssim_maps",
+    "vsi",
+    "wang_downsample",
+    "wang_factor",
+]
+
+STATUSES = (STATUS_OK, STATUS_IDENTICAL, STATUS_ZERO, STATUS_CONSTANT, STATUS_TOO_SMALL)
+
+
+@dataclass(frozen=True)
+class MeasureSpec:
+    """What a measure is: its name, whether higher values mean more similar, and its input requirements.
+
+    ``min_size`` is the smallest image side (before any automatic downsampling) for which the measure is
+    defined; smaller pairs give NaN with status ``"too_small"``.  ``colour`` says how RGB input is used.
+    """
+
+    name: str
+    higher_is_better: bool
+    min_size: int
+    colour: str
+    description: str
+
+
+MEASURES: dict[str, MeasureSpec] = {
+    s.name: s
+    for s in [
+        MeasureSpec("psnr", True, 1, "all channels", "peak signal-to-noise ratio (dB)"),
+        MeasureSpec("ssim", True, 11, "luminance", "structural similarity (Wang et al. 2004)"),
+        MeasureSpec("ssim_l", True, 11, "luminance", "SSIM luminance term l, mean"),
+        MeasureSpec("ssim_c", True, 11, "luminance", "SSIM contrast term c, mean"),
+        MeasureSpec("ssim_s", True, 11, "luminance", "SSIM structure term s, mean"),
+        MeasureSpec("ms_ssim", True, ms_ssim_min_size(), "luminance", "multi-scale SSIM (5 scales)"),
+        MeasureSpec("gmsd", False, 1, "luminance", "gradient magnitude similarity deviation"),
+        MeasureSpec("ncc", True, 1, "all channels", "zero-mean normalised cross-correlation"),
+        MeasureSpec("fsim", True, 1, "FSIMc (YIQ) for RGB", "feature similarity index"),
+        MeasureSpec("nae", False, 1, "all channels", "normalised absolute error"),
+        MeasureSpec("vsi", True, 1, "RGB (grey replicated)", "visual saliency-induced index"),
+    ]
+}
+
+_SSIM_FAMILY = ("ssim", "ssim_l", "ssim_c", "ssim_s")
+
+
+def _unit_pairs(x: torch.Tensor, y: torch.Tensor, mode: str, data_range):
+    """Return (x, y, data_range) ready for the measure functions."""
+    if mode == "image":
+        return x, y, 255.0 if data_range is None else data_range
+    if mode != "map":
+        raise ValueError(f"mode must be 'image' or 'map', got {mode!r}")
+    if (x < 0).any() or (y < 0).any():
+        raise ValueError("map mode expects non-negative heat maps (got negative values)")
+    if data_range is not None:
+        return x, y, data_range
+    dr = torch.maximum(x.flatten(1).amax(1), y.flatten(1).amax(1))
+    dr = torch.where(dr > 0, dr, torch.ones_like(dr)).reshape(-1, 1, 1, 1)
+    return x / dr, y / dr, 1.0
+
+
+def compute(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    names: Iterable[str] | None = None,
+    mode: str = "image",
+    data_range=None,
+    fsim_chromatic: bool | None = None,
+) -> tuple[dict[str, torch.Tensor], dict[str, list[str]]]:
+    """Compute several measures on N pairs at once.
+
+    Returns ``(values, statuses)``: ``values[name]`` is a Tensor[N] (NaN where undefined),
+    ``statuses[name]`` a list of N status strings (see the module docstring).  ``names`` defaults to every
+    measure in :data:`MEASURES`.  SSIM and its three terms share one pass.  ``data_range``: see the modes in
+    the module docstring (default 255 for images, per-pair max for maps).  ``fsim_chromatic`` picks FSIMc
+    (default: when C == 3).
+    """
+    names = list(MEASURES) if names is None else list(names)
+    unknown = [n for n in names if n not in MEASURES]
+    if unknown:
+        raise ValueError(f"unknown measure(s) {unknown}; known: {list(MEASURES)}")
+    if x.shape != y.shape or x.ndim != 4:
+        raise ValueError(f"expected two N×C×H×W tensors of the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    if not x.is_floating_point():
+        x = x.double()
+    if not y.is_floating_point():
+        y = y.double()
+    base = pair_status(x, y)
+    xu, yu, dr = _unit_pairs(x, y, mode, data_range)
+    n = x.shape[0]
+    side = min(x.shape[-2:])
+    nan = torch.full((n,), float("nan"), dtype=x.dtype, device=x.device)
+    values: dict[str, torch.Tensor] = {}
+    statuses: dict[str, list[str]] = {}
+    for name in names:
+        spec = MEASURES[name]
+        if side < spec.min_size:
+            values[name] = nan.clone()
+            statuses[name] = [STATUS_TOO_SMALL] * n
+            continue
+        statuses[name] = list(base)
+        if name in values:
+            continue
+        if name in _SSIM_FAMILY:
+            with torch.no_grad():
+                r = ssim(xu, yu, dr, return_terms=True)
+            values.update(ssim=r.ssim, ssim_l=r.luminance, ssim_c=r.contrast, ssim_s=r.structure)
+            continue
+        with torch.no_grad():
+            if name == "psnr":
+                v = psnr(xu, yu, dr)
+            elif name == "ms_ssim":
+                v = ms_ssim(xu, yu, dr)
+            elif name == "gmsd":
+                v = gmsd(xu, yu, dr)
+            elif name == "ncc":
+                v = ncc(xu, yu)
+            elif name == "nae":
+                v = nae(xu, yu)
+            elif name == "fsim":
+                v = fsim(xu, yu, dr, chromatic=fsim_chromatic)
+            elif name == "vsi":
+                v = vsi(xu, yu, dr)
+            else:  # pragma: no cover - registry and dispatch are kept in step
+                raise AssertionError(name)
+        values[name] = v
+    return {k: values[k] for k in names}, statuses
+
+
+def prepare_maps(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    size: int | tuple[int, int] | None = 224,
+    normalize: str = "minmax",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bring two batches of raw layer-resolution maps (N×1×h×w, or N×h×w) to a common comparison form.
+
+    ``size``: bilinear upsampling (``align_corners=False``, as ``torch.nn.functional.interpolate`` and
+    pytorch-grad-cam's resize) to ``size``×``size`` (or an (H, W) pair); ``None`` keeps the layer size.
+    ``normalize="minmax"`` maps each map to [0, 1] by (m − min)/(max − min); a constant map (max = min)
+    becomes all zeros, as pytorch-grad-cam's ``scale_cam_image`` does (so its status is ``"zero_map"``).
+    ``normalize="none"`` keeps the values (then use ``compute(..., mode="map", data_range=None)``, which
+    scales each pair by its own maximum).  Negative values (bilinear overshoot cannot create them from
+    non-negative maps) are clipped to 0.
+    """
+    if normalize not in ("minmax", "none"):
+        raise ValueError(f"normalize must be 'minmax' or 'none', got {normalize!r}")
+    out = []
+    for m in (a, b):
+        if m.ndim == 3:
+            m = m.unsqueeze(1)
+        if m.ndim != 4 or m.shape[1] != 1:
+            raise ValueError(f"expected maps of shape N×1×h×w, got {tuple(m.shape)}")
+        m = m.float() if not m.is_floating_point() else m
+        if size is not None:
+            hw = (size, size) if isinstance(size, int) else tuple(size)
+            if tuple(m.shape[-2:]) != hw:
+                m = F.interpolate(m, size=hw, mode="bilinear", align_corners=False)
+        m = m.clamp_min(0)
+        if normalize == "minmax":
+            flat = m.flatten(1)
+            lo = flat.amin(1).reshape(-1, 1, 1, 1)
+            span = (flat.amax(1).reshape(-1, 1, 1, 1) - lo)
+            m = torch.where(span > 0, (m - lo) / torch.where(span > 0, span, torch.ones_like(span)), torch.zeros_like(m))
+        out.append(m)
+    if out[0].shape != out[1].shape:
+        raise ValueError(f"maps differ in shape after preparation: {tuple(out[0].shape)} vs {tuple(out[1].shape)}")
+    return out[0], out[1]
+
+
+def measure_table(
+    ids: Sequence[str],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    names: Iterable[str] | None = None,
+    mode: str = "map",
+    extra_cols: Mapping[str, object] | None = None,
+    data_range=None,
+):
+    """Long-format pandas DataFrame of :func:`compute`: columns image_id, measure, value (float64), status (str),
+    then ``extra_cols`` (each a scalar or a sequence of len(ids), repeated per measure).  Rows are ordered
+    by image then measure."""
+    import numpy as np
+    import pandas as pd
+
+    ids = list(ids)
+    if len(ids) != x.shape[0]:
+        raise ValueError(f"{len(ids)} ids for {x.shape[0]} pairs")
+    values, statuses = compute(x, y, names, mode=mode, data_range=data_range)
+    names = list(values)
+    k = len(names)
+    vals = np.stack([values[m].detach().double().cpu().numpy() for m in names], axis=1) if names else np.zeros((len(ids), 0))
+    df = pd.DataFrame(
+        {
+            "image_id": np.repeat(np.asarray(ids, dtype=object), k),
+            "measure": np.tile(np.asarray(names, dtype=object), len(ids)),
+            "value": vals.reshape(-1).astype("float64"),
+            "status": [statuses[m][i] for i in range(len(ids)) for m in names],
+        }
+    )
+    for col, v in (extra_cols or {}).items():
+        if isinstance(v, (str, bytes)) or not hasattr(v, "__len__"):
+            df[col] = v
+        else:
+            if len(v) != len(ids):
+                raise ValueError(f"extra column {col!r} has {len(v)} values for {len(ids)} ids")
+            df[col] = np.repeat(np.asarray(list(v), dtype=object), k)
+    return df
