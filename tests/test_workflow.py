@@ -1,0 +1,184 @@
+"""The Snakemake workflow end to end on a small demo: outputs, reruns, job lists, bad config, bad image."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from scipy import stats as sps
+
+from conftest import REPO
+
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+SMALL = {
+    "datasets": {"demo": {"loader": "demo", "source": "builtin", "references": ["chelsea", "camera", "coffee"]}},
+    "shard_size": 8,
+    "aggregate": {"folds": 3, "bootstrap": 200, "figure_samples": 2},
+}
+
+pytestmark = pytest.mark.slow
+
+
+def snakemake(workdir: Path, *args, config: dict | None = None, check=True) -> subprocess.CompletedProcess:
+    cmd = SNAKEMAKE + list(args) + ["-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2"]
+    if config is not None:
+        cfg = workdir / "test-config.yaml"
+        cfg.write_text(yaml.safe_dump(config))
+        cmd += ["--configfile", str(cfg)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+def job_counts(proc: subprocess.CompletedProcess) -> dict[str, int]:
+    """Snakemake's own 'Job stats' table of a dry run: rule → number of jobs."""
+    text = proc.stdout + proc.stderr
+    if "Nothing to be done" in text:
+        return {}
+    block = text.split("Job stats:", 1)[1]
+    counts = {}
+    for line in block.splitlines()[3:]:
+        m = re.match(r"^(\S+)\s+(\d+)$", line.strip())
+        if not m:
+            break
+        counts[m.group(1)] = int(m.group(2))
+    counts.pop("total", None)
+    return counts
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    wd = tmp_path_factory.mktemp("wf")
+    proc = snakemake(wd, config=SMALL)
+    return wd, proc
+
+
+def test_demo_run_writes_every_stage(demo_run):
+    wd, _ = demo_run
+    man = pd.read_parquet(wd / "resources/demo/manifest.parquet")
+    assert len(man) == 3 * 4 * 5 and set(man.score_kind) == {"proxy"}
+    arm = "efficientnet_lite0-pretrained-network-last-shared_top1-minmax"
+    for d, pri in (("gb", "box3"), ("wn", "sigma0.1"), ("jpeg", "q1"), ("jp2k", "ratio100")):
+        for k in (0, 1):
+            assert (wd / f"results/demo/pri/{d}/{pri}/shard-{k}.parquet").is_file()
+            vei = pd.read_parquet(wd / f"results/demo/vei/{d}/{pri}/{arm}/shard-{k}.parquet")
+            assert (vei.error == "").all() and (vei.map_h == 7).all()
+            assert (wd / f"results/demo/measures/{d}/{pri}/image/shard-{k}.parquet").is_file()
+    scores = pd.read_parquet(wd / "results/demo/scores.parquet")
+    assert set(scores.pair_kind) == {"vei", "image"}
+    assert scores.groupby(["arm", "measure"]).size().eq(60).all()
+    for p in ("paper", "content_separated"):
+        for t in ("table3_per_distortion", "table4_per_backbone", "table5_per_measure"):
+            assert (wd / f"results/demo/tables/{p}/{t}.md").read_text().startswith("Table:")
+    assert (wd / f"results/demo/plots/figure2-{arm}.png").stat().st_size > 10_000
+    assert len(list((wd / "results/demo/plots/scatter").glob("*.png"))) == 2 * 11
+
+
+def test_table3_matches_scipy_recomputation(demo_run):
+    """Table 3's SROCC/KROCC for each distortion equal SciPy's on the collected scores, sign-adjusted."""
+    wd, _ = demo_run
+    scores = pd.read_parquet(wd / "results/demo/scores.parquet")
+    t3 = pd.read_csv(wd / "results/demo/tables/paper/table3_per_distortion.csv")
+    for row in t3.itertuples():
+        for kind, col in (("vei", "VEI"), ("image", "image")):
+            sel = scores[(scores.pair_kind == kind) & (scores.measure == "psnr")]
+            if row.distortion != "all":
+                sel = sel[sel.distortion == row.distortion]
+            sel = sel.dropna(subset=["value"])
+            # PSNR between image and PRI rises as quality falls (PRI paradigm): orientation -1 for a proxy MOS.
+            rho = -sps.spearmanr(sel.value, sel.score).statistic
+            tau = -sps.kendalltau(sel.value, sel.score).statistic
+            assert t3.loc[row.Index, f"SROCC {col}"] == pytest.approx(rho, abs=1e-9)
+            assert t3.loc[row.Index, f"KROCC {col}"] == pytest.approx(tau, abs=1e-9)
+    # PLCC after the logistic is at least |Pearson| of the raw values (the logistic contains the linear map).
+    sel = scores[(scores.pair_kind == "vei") & (scores.measure == "psnr") & (scores.distortion == "gb")]
+    plcc_raw = abs(sps.pearsonr(sel.value, sel.score).statistic)
+    gb = t3[t3.distortion == "gb"].iloc[0]
+    assert gb["PLCC VEI"] >= plcc_raw - 1e-6
+
+
+def test_second_run_does_nothing(demo_run):
+    wd, _ = demo_run
+    proc = snakemake(wd, config=SMALL)
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_changing_an_aggregation_setting_reruns_only_aggregation(demo_run):
+    wd, _ = demo_run
+    cfg = yaml.safe_load(yaml.safe_dump(SMALL))
+    cfg["aggregate"]["folds"] = 2
+    counts = job_counts(snakemake(wd, "-n", config=cfg))
+    assert set(counts) == {"correlations", "tables", "scatter_plots", "all"}, counts
+
+
+def test_second_backbone_adds_only_its_own_jobs(demo_run):
+    wd, _ = demo_run
+    cfg = yaml.safe_load(yaml.safe_dump(SMALL))
+    cfg["backbones"] = [{"name": "efficientnet_lite0", "weights": "pretrained"},
+                        {"name": "efficientnet_lite0", "weights": "random", "seed": 1}]
+    counts = job_counts(snakemake(wd, "-n", config=cfg))
+    # Its Grad-CAM and measures per shard (4 distortions x 2 shards), its Figure 2, then the aggregation.
+    assert counts.pop("gradcam") == 8 and counts.pop("measures_vei") == 8 and counts.pop("figure2") == 1
+    assert set(counts) == {"collect", "correlations", "tables", "scatter_plots", "all"}, counts
+
+
+def test_adding_a_measure_does_not_rerun_gradcam(demo_run):
+    wd, _ = demo_run
+    cfg = yaml.safe_load(yaml.safe_dump(SMALL))
+    cfg["measures"] = ["psnr", "ssim"]
+    counts = job_counts(snakemake(wd, "-n", config=cfg))
+    assert "gradcam" not in counts and "pri" not in counts and counts["measures_vei"] == 8
+
+
+def test_bad_config_stops_before_any_job(tmp_path):
+    proc = snakemake(tmp_path, config={"shard_size": "many", "gradcam": {"batchsize": 4}}, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "'shard_size': 'many' has the wrong type; expected integer" in out
+    assert "unknown key 'batchsize' under 'gradcam'; allowed keys:" in out and "batch_size" in out
+    assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()
+
+
+def test_missing_dataset_source_stops_before_any_job(tmp_path):
+    cfg = {"datasets": {"tid": {"loader": "tid2013", "source": str(tmp_path / "no-such-tid2013.zip")}}}
+    proc = snakemake(tmp_path, "-n", config=cfg, check=False)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "'datasets.tid.source'" in out and "no-such-tid2013.zip does not exist" in out
+
+
+def test_bad_image_is_rejected_and_the_rest_goes_on(tmp_path, shared_datasets):
+    """A TID2013 tree of real images plus a truncated one: staging rejects it by name, the others get PRIs."""
+    tid = tmp_path / "tid2013"
+    (tid / "distorted_images").mkdir(parents=True)
+    (tid / "reference_images").mkdir()
+    samples = shared_datasets / "tid2013_samples"
+    for ref in ("I01.BMP", "I03.BMP"):
+        shutil.copy(samples / ref, tid / "reference_images" / ref)
+    shutil.copy(samples / "i01_01_5.bmp", tid / "distorted_images" / "i01_01_5.bmp")
+    shutil.copy(samples / "i03_01_1.bmp", tid / "distorted_images" / "i03_01_1.bmp")
+    data = (samples / "i01_01_5.bmp").read_bytes()
+    (tid / "distorted_images" / "i01_01_4.bmp").write_bytes(data[: len(data) // 3])  # truncated
+    lines = (shared_datasets / "scores/tid2013/mos_with_names.txt").read_text().splitlines()
+    keep = [ln for ln in lines if ln.split()[1].lower() in ("i01_01_5.bmp", "i03_01_1.bmp", "i01_01_4.bmp")]
+    assert len(keep) == 3
+    (tid / "mos_with_names.txt").write_text("\n".join(keep) + "\n")
+    cfg = {"datasets": {"tid": {"loader": "tid2013", "source": str(tid)}}, "distortions": ["wn"]}
+    wd = tmp_path / "wd"
+    wd.mkdir()
+    snakemake(wd, "resources/tid/manifest.parquet", config=cfg)
+    rej = pd.read_parquet(wd / "resources/tid/rejected.parquet")
+    assert list(rej.image_id) == ["i01_01_4"] and rej.reason_code.iloc[0] == "truncated"
+    assert "i01_01_4" in (wd / "logs/tid/stage.log").read_text()
+    man = pd.read_parquet(wd / "resources/tid/manifest.parquet")
+    assert sorted(man.image_id) == ["i01_01_5", "i03_01_1"] and man.higher_is_better.all()
+    proc = snakemake(wd, "results/tid/pri/wn/sigma0.1/shard-0.parquet", config=cfg)
+    pri = pd.read_parquet(wd / "results/tid/pri/wn/sigma0.1/shard-0.parquet")
+    assert (pri.error == "").all() and len(pri) == 2
+    assert proc.returncode == 0 and np.isfinite(pri.mean_abs_diff).all()
