@@ -23,6 +23,7 @@ rule correlations:
         folds="results/{dataset}/stats/folds.parquet",
         predictions="results/{dataset}/stats/predictions.parquet",
     params:
+        default_pri={d: next(iter(vc.pri_arms(CFG, d))) for d in vc.DISTORTIONS},
         folds=CFG["aggregate"]["folds"],
         bootstrap=CFG["aggregate"]["bootstrap"],
         seed=CFG["aggregate"]["seed"],
@@ -68,6 +69,38 @@ rule tables:
         "../../envs/veiqa.yaml"
     script:
         str(SCRIPTS / "tables.py")
+
+
+rule rank_arms:
+    """Every arm (backbones, weights, grid settings, PRI strengths, the no-CNN baseline) ranked by SROCC under the
+    content-separated protocol, with degenerate-pair counts, and a picture of SROCC across the grid."""
+    input:
+        corr="results/{dataset}/stats/corr.parquet",
+        scores="results/{dataset}/scores.parquet",
+    output:
+        csv=report(
+            "results/{dataset}/tables/ranked_arms.csv",
+            caption="../report/ranked.rst",
+            category="Ablation",
+            labels={"dataset": "{dataset}", "table": "ranked arms"},
+        ),
+        md="results/{dataset}/tables/ranked_arms.md",
+        degenerate="results/{dataset}/stats/degenerate.parquet",
+        plot=report(
+            "results/{dataset}/plots/grid_srocc.png",
+            caption="../report/ranked.rst",
+            category="Ablation",
+            labels={"dataset": "{dataset}", "plot": "SROCC across the grid"},
+        ),
+    params:
+        default_pri={d: next(iter(vc.pri_arms(CFG, d))) for d in vc.DISTORTIONS},
+        measure=CFG["aggregate"]["table_measure"],
+    log:
+        "logs/{dataset}/rank_arms.log",
+    conda:
+        "../../envs/veiqa.yaml"
+    script:
+        str(SCRIPTS / "rank_arms.py")
 
 
 rule scatter_plots:

@@ -65,5 +65,6 @@ def all_targets(wildcards):
     for ds in DATASETS:
         out += [f"results/{ds}/tables/{p}/{t}.{ext}" for p in PROTOCOLS for t in TABLES for ext in ("csv", "md")]
         out.append(f"results/{ds}/plots/scatter")
+        out += [f"results/{ds}/tables/ranked_arms.csv", f"results/{ds}/plots/grid_srocc.png"]
         out += [f"results/{ds}/plots/figure2-{arm}.png" for arm in CAM_ARMS]
     return out

@@ -3,7 +3,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
 from veiqa import pairs, shards
-from veiqa.io import write_parquet
+from veiqa.io import read_provenance, write_parquet
 from veiqa.smk import step
 
 smk = snakemake  # noqa: F821
@@ -13,5 +13,14 @@ with step(smk, "collect") as log:
         parts = Path(f).parts  # results/<ds>/measures/<distortion>/<pri>/<arm>/shard-<k>.parquet
         files[f] = (parts[-4], parts[-3])
     df = pairs.collect(files, shards.read_manifest(smk.input.manifest), smk.wildcards.dataset)
-    write_parquet(df, smk.output[0], meta={"dataset": smk.wildcards.dataset, "n_shards": len(files)})
+    weights, devices = {}, {}
+    for f in files:
+        g = read_provenance(f).get("gradcam") or {}
+        if g.get("weights_sha256"):
+            arm = Path(f).parts[-2]
+            weights[arm] = g["weights_sha256"]
+            devices.setdefault(arm, set()).add(g.get("device"))
+    write_parquet(df, smk.output[0], meta={"dataset": smk.wildcards.dataset, "n_shards": len(files),
+                                           "weights_sha256": weights,
+                                           "devices": {a: sorted(map(str, d)) for a, d in devices.items()}})
     log.info("%d rows from %d shards; %d NaN values", len(df), len(files), int(df.value.isna().sum()))

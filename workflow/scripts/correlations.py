@@ -4,13 +4,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
 import pandas as pd
 
-from veiqa import stats
+from veiqa import ranking, stats
 from veiqa.smk import step
 
 smk = snakemake  # noqa: F821
 with step(smk, "correlations") as log:
     df = pd.read_parquet(smk.input[0])
-    res = stats.correlations(df, k=smk.params.folds, n_boot=smk.params.bootstrap, seed=smk.params.seed)
+    res = ranking.correlations_all_arms(df, dict(smk.params.default_pri), k=smk.params.folds,
+                                        n_boot=smk.params.bootstrap, seed=smk.params.seed)
     stats.save_results(res, Path(smk.output.corr).parent,
                        meta={"dataset": smk.wildcards.dataset, "folds": smk.params.folds,
                              "bootstrap": smk.params.bootstrap, "seed": smk.params.seed})

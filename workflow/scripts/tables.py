@@ -11,6 +11,7 @@ from veiqa.smk import step
 smk = snakemake  # noqa: F821
 with step(smk, "tables") as log:
     corr = pd.read_parquet(smk.input.corr)
+    corr = corr[~corr["arm"].str.contains("@", regex=False)]  # default PRI strengths; grids are in ranked_arms
     ds = smk.wildcards.dataset
     arms = list(smk.params.arms)
     main = next((a for a in arms if not is_control(a)), arms[0])

@@ -85,12 +85,20 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+_RUN_CONTEXT: dict[str, Any] = {}
+
+
+def set_run_context(**items: Any) -> None:
+    """Provenance shared by every file a process writes (the rule, its parameters' hash, the config's hash)."""
+    _RUN_CONTEXT.update(items)
+
+
 def provenance(extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The provenance block stored in every Parquet file's metadata.
 
     Deliberately free of timestamps and host names, so two runs of the same inputs give identical files.
     """
-    prov: dict[str, Any] = {"versions": package_versions()}
+    prov: dict[str, Any] = {"versions": package_versions(), **_RUN_CONTEXT}
     if extra:
         prov.update(extra)
     return prov

@@ -29,9 +29,11 @@ def logger_for(smk, name: str = "veiqa") -> logging.Logger:
 @contextlib.contextmanager
 def step(smk, name: str):
     """Run a step with its logger; a user-facing error is logged as one clear line and the job fails."""
-    from .io import VeiqaError
+    from .io import VeiqaError, config_hash, set_run_context
 
     log = logger_for(smk, name)
+    params = {k: v for k, v in smk.params.items()} if hasattr(smk.params, "items") else {}
+    set_run_context(rule=name, params_hash=config_hash(params), config_hash=config_hash(dict(smk.config)))
     try:
         yield log
     except VeiqaError as e:

@@ -1,0 +1,21 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
+import pandas as pd
+
+from veiqa import ranking, tables
+from veiqa.io import write_parquet
+from veiqa.smk import step
+
+smk = snakemake  # noqa: F821
+with step(smk, "rank_arms") as log:
+    corr = pd.read_parquet(smk.input.corr)
+    scores = pd.read_parquet(smk.input.scores)
+    deg = ranking.degenerate_counts(scores, dict(smk.params.default_pri))
+    write_parquet(deg, smk.output.degenerate, meta={"dataset": smk.wildcards.dataset})
+    ranked = ranking.ranked_table(corr, deg, smk.params.measure)
+    tables.write_table(ranked, Path(smk.output.csv).with_suffix(""), caption=ranked.attrs["caption"])
+    ranking.plot_grid(ranked, smk.output.plot)
+    top = ranked[ranked.distortion == "all"].head(3)
+    log.info("best arms (all distortions): %s", "; ".join(f"{r.arm} {r.srocc:.3f}" for r in top.itertuples()))

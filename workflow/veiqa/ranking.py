@@ -1,0 +1,132 @@
+"""Ablation grids: statistics over every arm, degenerate-pair counts, and the ranked table of all arms.
+
+An *arm* is one way of scoring images: a Grad-CAM configuration (backbone, weights, input resolution, target layer,
+target class, map normalisation) with one pseudo-reference strength, or the no-CNN baseline (``image``) with one
+pseudo-reference strength. The default PRI strength of each distortion (the first value of its grid) gives arms
+named as in :func:`veiqa.config.cam_arms`; other strengths append ``@<pri label>`` (e.g. ``…-minmax@q10``).
+Arms with other strengths are evaluated per distortion only (pooling distortions needs one PRI per distortion).
+
+Degenerate pairs: a pair whose PRI decodes to exactly the input's pixels (``pri_identical``), or whose two heat maps
+are identical after preparation (measure status ``identical``), carries no information about the distortion beyond
+"the re-degradation did nothing"; when many pairs of an arm are degenerate, its correlation may rest on a split of
+the images into two groups. The ranked table counts both, so a reader sees it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import stats
+from .config import is_control
+
+POOL = "all"
+
+
+def split_default(scores: pd.DataFrame, default_pri: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows at each distortion's default PRI strength (arm names as they are), and the other grid rows (arm names
+    suffixed with ``@<pri>``)."""
+    is_default = scores["pri"] == scores["distortion"].map(default_pri)
+    default = scores[is_default]
+    grid = scores[~is_default].copy()
+    grid["arm"] = grid["arm"] + "@" + grid["pri"]
+    return default, grid
+
+
+def correlations_all_arms(scores: pd.DataFrame, default_pri: dict[str, str], **kw) -> stats.CorrelationResult:
+    """:func:`veiqa.stats.correlations` over the default-PRI arms (with the pooled ``all`` row) and over the other PRI
+    strengths (per distortion only), concatenated."""
+    default, grid = split_default(scores, default_pri)
+    res = stats.correlations(default, **kw)
+    if grid.empty:
+        return res
+    g = stats.correlations(grid, **kw)
+    keep = lambda df: df[df["distortion"] != kw.get("pool_label", POOL)]  # noqa: E731
+    return stats.CorrelationResult(
+        corr=pd.concat([res.corr, keep(g.corr)], ignore_index=True),
+        fits=pd.concat([res.fits, keep(g.fits)], ignore_index=True),
+        folds=res.folds,
+        predictions=pd.concat([res.predictions, keep(g.predictions)], ignore_index=True),
+    )
+
+
+def degenerate_counts(scores: pd.DataFrame, default_pri: dict[str, str]) -> pd.DataFrame:
+    """Per dataset × distortion (and pooled) × arm × measure: n images, n with a PRI identical to the input, n with
+    identical heat maps (status ``identical``), n with an all-zero map (status ``zero_map``)."""
+    default, grid = split_default(scores, default_pri)
+    parts = []
+    for df, pool in ((default, True), (grid, False)):
+        if df.empty:
+            continue
+        frames = [df] + ([df.assign(distortion=POOL)] if pool else [])
+        d = pd.concat(frames, ignore_index=True)
+        g = d.groupby(["dataset", "distortion", "arm", "pair_kind", "measure"], sort=True)
+        parts.append(g.agg(n_images=("image_id", "size"),
+                           n_pri_identical=("pri_identical", "sum"),
+                           n_maps_identical=("status", lambda s: int((s == "identical").sum())),
+                           n_zero_map=("status", lambda s: int((s == "zero_map").sum()))).reset_index())
+    out = pd.concat(parts, ignore_index=True)
+    for c in ("n_pri_identical", "n_maps_identical", "n_zero_map"):
+        out[c] = out[c].astype(int)
+    return out
+
+
+def arm_kind(arm: str, pair_kind: str) -> str:
+    if pair_kind == "image":
+        return "no-CNN baseline"
+    return "random-weights control" if is_control(arm.split("@")[0]) else "pretrained"
+
+
+def ranked_table(corr: pd.DataFrame, degenerate: pd.DataFrame, measure: str,
+                 protocol: str = "content_separated") -> pd.DataFrame:
+    """All arms of each dataset × distortion ranked by SROCC (signed: positive = agrees with the scores) under
+    ``protocol``, with its bootstrap interval, PLCC, N and the degenerate-pair counts."""
+    sel = corr[(corr["measure"] == measure) & (corr["protocol"] == protocol)].copy()
+    sel = sel.merge(degenerate, on=["dataset", "distortion", "arm", "pair_kind", "measure"], how="left")
+    sel["kind"] = [arm_kind(a, p) for a, p in zip(sel["arm"], sel["pair_kind"])]
+    sel["pri"] = [a.split("@")[1] if "@" in a else "default" for a in sel["arm"]]
+    order = {d: i for i, d in enumerate(sorted(set(sel["distortion"]) - {POOL}) + [POOL])}
+    sel = sel.assign(_d=sel["distortion"].map(order)).sort_values(
+        ["dataset", "_d", "srocc"], ascending=[True, True, False], na_position="last", kind="stable")
+    sel["rank"] = sel.groupby(["dataset", "distortion"]).cumcount() + 1
+    cols = ["dataset", "distortion", "rank", "arm", "kind", "pri", "srocc", "srocc_ci_low", "srocc_ci_high", "plcc",
+            "plcc_ci_low", "plcc_ci_high", "n", "n_pri_identical", "n_maps_identical", "n_zero_map", "fit_status"]
+    out = sel[cols].rename(columns={"srocc_ci_low": "srocc_lo", "srocc_ci_high": "srocc_hi",
+                                    "plcc_ci_low": "plcc_lo", "plcc_ci_high": "plcc_hi"})
+    out.attrs["caption"] = (
+        f"All arms ranked by SROCC under protocol '{protocol}' (k-fold over reference contents), measure "
+        f"'{measure}', with 95% bootstrap intervals (contents resampled). SROCC is signed: positive means the arm "
+        "agrees with the scores. n_pri_identical: pairs whose PRI equals the input; n_maps_identical: pairs whose two "
+        "heat maps are identical; many such pairs mean the correlation may rest on a two-group split.")
+    return out.reset_index(drop=True)
+
+
+def plot_grid(ranked: pd.DataFrame, path, dpi: int = 100) -> str:
+    """SROCC (with its interval) of every arm, one panel per distortion, coloured by kind of arm."""
+    from .plots import _plt, _save
+
+    plt = _plt()
+    dists = list(dict.fromkeys(ranked["distortion"]))
+    colours = {"pretrained": "tab:blue", "random-weights control": "tab:orange", "no-CNN baseline": "tab:gray"}
+    n_arms = ranked.groupby("distortion").size().max()
+    fig, axes = plt.subplots(1, len(dists), figsize=(3.2 * len(dists), 1.2 + 0.28 * n_arms), squeeze=False,
+                             sharex=True)
+    for ax, d in zip(axes[0], dists):
+        sub = ranked[ranked["distortion"] == d].iloc[::-1]
+        y = np.arange(len(sub))
+        err = np.vstack([sub["srocc"] - sub["srocc_lo"], sub["srocc_hi"] - sub["srocc"]]).clip(min=0)
+        ax.barh(y, sub["srocc"], xerr=np.nan_to_num(err), color=[colours[k] for k in sub["kind"]], height=0.7,
+                error_kw={"lw": 0.8})
+        ax.set_yticks(y)
+        ax.set_yticklabels([_short(a) for a in sub["arm"]], fontsize=6)
+        ax.axvline(0, color="k", lw=0.6)
+        ax.set_title(d, fontsize=9)
+        ax.set_xlabel("SROCC (content-separated)", fontsize=7)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
+    fig.legend(handles, list(colours), loc="lower center", ncol=3, fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return _save(fig, path, dpi)
+
+
+def _short(arm: str) -> str:
+    return arm.replace("efficientnet_", "effnet_").replace("-shared_top1", "").replace("-last", "")
