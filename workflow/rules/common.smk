@@ -11,6 +11,11 @@ try:
 except vc.ConfigError as e:
     raise WorkflowError(f"{e}\n(see workflow/schemas/config.schema.yaml for every key and its allowed values)")
 
+if workflow.is_main_process:
+    from veiqa.smk import clear_stale_locks
+
+    clear_stale_locks(".", log=lambda m: print(m, file=sys.stderr))
+
 DATASETS = list(CFG["datasets"])
 CAM_ARMS = vc.cam_arms(CFG)
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"

@@ -42,3 +42,52 @@ def step(smk, name: str):
     except Exception:
         log.exception("%s failed", name)
         raise
+
+
+def _alive_snakemake(pid: int) -> bool:
+    import os
+
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        try:
+            os.kill(pid, 0)  # no /proc (not Linux): alive means alive
+            return True
+        except OSError:
+            return False
+    return "snakemake" in cmd
+
+
+def clear_stale_locks(workdir: str | Path = ".", log=None) -> bool:
+    """Let a run killed by a signal (SIGKILL, a power loss) resume on the next invocation.
+
+    The main Snakemake process records its host and PID in ``.snakemake/veiqa-owner`` each time it starts without
+    locks held. If locks are present at the next start and the recorded owner ran on this host and is no longer a
+    live Snakemake process, the locks are stale and are removed (and said so). Locks of a live process, of another
+    host (a shared filesystem), or without a record are left alone: Snakemake then asks for ``--unlock`` as usual.
+    Returns True when stale locks were removed.
+    """
+    import json
+    import os
+    import socket
+
+    meta = Path(workdir) / ".snakemake"
+    locks = meta / "locks"
+    owner = meta / "veiqa-owner"
+    held = locks.is_dir() and any(locks.iterdir())
+    me = {"host": socket.gethostname(), "pid": os.getpid()}
+    if held:
+        try:
+            rec = json.loads(owner.read_text())
+        except (OSError, ValueError):
+            return False
+        if rec.get("host") != me["host"] or rec.get("pid") == me["pid"] or _alive_snakemake(int(rec.get("pid", 0))):
+            return False
+        for f in locks.iterdir():
+            f.unlink(missing_ok=True)
+        if log:
+            log(f"veiqa: removed stale Snakemake locks left by process {rec.get('pid')} (no longer running); resuming")
+    meta.mkdir(exist_ok=True)
+    owner.write_text(json.dumps(me))
+    return held
