@@ -17,6 +17,7 @@ include: "workflow/rules/pri.smk"
 include: "workflow/rules/gradcam.smk"
 include: "workflow/rules/measures.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/setmetrics.smk"
 
 
 rule all:

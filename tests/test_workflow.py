@@ -182,3 +182,27 @@ def test_bad_image_is_rejected_and_the_rest_goes_on(tmp_path, shared_datasets):
     pri = pd.read_parquet(wd / "results/tid/pri/wn/sigma0.1/shard-0.parquet")
     assert (pri.error == "").all() and len(pri) == 2
     assert proc.returncode == 0 and np.isfinite(pri.mean_abs_diff).all()
+
+
+def test_setmetrics_fid_rises_with_distortion_level(demo_run):
+    wd, _ = demo_run
+    sm = pd.read_parquet(wd / "results/demo/setmetrics.parquet")
+    assert set(sm.distortion) == {"gb", "wn", "jpeg", "jp2k"} and sorted(sm.level.unique()) == [1, 2, 3, 4, 5]
+    assert sm.extractor.str.startswith("efficientnet_lite0[pretrained]").all()
+    assert (sm.fid_sqrtm_imag_max < 1e-3).all()
+    for d, g in sm.groupby("distortion"):
+        g = g.sort_values("level")
+        assert sps.spearmanr(g.level, g.fid).statistic >= 0.9, (d, list(g.fid))
+        assert g.fid.iloc[-1] > 5 * g.fid.iloc[0], d
+    # LPIPS needs torchvision ImageNet weights that are not installed here: reported, not silently dropped.
+    assert sm.lpips_mean.isna().all() and sm.lpips_status.str.contains("alexnet-owt-7be5be79.pth").all()
+
+
+def test_html_report_has_tables_and_pictures(demo_run):
+    wd, _ = demo_run
+    snakemake(wd, "--report", "report.html", config=SMALL)
+    html = (wd / "report.html").read_text(errors="replace")
+    assert len(html) > 100_000
+    for needle in ("table3_per_distortion.csv", "ranked_arms.csv", "setmetrics.png", "figure2-", "Scatter plots",
+                   "content_separated", "Ablation"):
+        assert needle in html, needle

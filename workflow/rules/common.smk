@@ -71,5 +71,7 @@ def all_targets(wildcards):
         out += [f"results/{ds}/tables/{p}/{t}.{ext}" for p in PROTOCOLS for t in TABLES for ext in ("csv", "md")]
         out.append(f"results/{ds}/plots/scatter")
         out += [f"results/{ds}/tables/ranked_arms.csv", f"results/{ds}/plots/grid_srocc.png"]
+        if CFG["setmetrics"]["enabled"]:
+            out += [f"results/{ds}/tables/setmetrics.csv", f"results/{ds}/plots/setmetrics.png"]
         out += [f"results/{ds}/plots/figure2-{arm}.png" for arm in CAM_ARMS]
     return out

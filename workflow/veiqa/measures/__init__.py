@@ -13,9 +13,9 @@ ssim_s      structure term mean                                    higher       
 ms_ssim     :func:`ms_ssim` (``msssim.m``)                         higher              torch (checked v. piq)
 gmsd        :func:`gmsd` (``GMSD.m``)                              lower               torch (checked v. piq)
 ncc         :func:`ncc` zero-mean normalised cross-correlation     higher              hand
-fsim        :func:`fsim` (FSIMc for RGB)                           higher              piq 0.8.0
+fsim        :func:`fsim` (FSIMc for RGB, ``FeatureSIM.m``)         higher              torch (checked v. piq)
 nae         :func:`nae` normalised absolute error                  lower               hand
-vsi         :func:`vsi`                                            higher              piq 0.8.0
+vsi         :func:`vsi` (``VSI.m``)                                higher              torch (checked v. piq)
 ==========  =====================================================  ==================  ==========================
 
 :func:`compute` evaluates several measures at once (SSIM and its terms in one pass) and gives each pair a
@@ -52,10 +52,11 @@ from ._common import (
     pair_status,
     wang_downsample,
 )
+from ._fsim import fsim
 from ._gradient import gmsd
-from ._piq import fsim, vsi
 from ._simple import nae, ncc, psnr
 from ._ssim import SSIMLoss, SSIMResult, ms_ssim, ms_ssim_min_size, ssim, ssim_maps, wang_factor
+from ._vsi import vsi
 
 __all__ = [
     "MEASURES",
