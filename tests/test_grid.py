@@ -1,0 +1,61 @@
+"""Ablation grids (issue 8): a 2x2x2 grid computes each upstream piece once and ends in the ranked table."""
+
+import pandas as pd
+import pytest
+
+from test_workflow import job_counts, snakemake
+
+pytestmark = pytest.mark.slow
+
+GRID = {
+    "datasets": {"demo": {"loader": "demo", "source": "builtin", "references": ["chelsea", "coins"]}},
+    "distortions": ["gb", "jpeg"],
+    "shard_size": 10,
+    "measures": ["psnr", "ssim", "ncc"],
+    "pri": {"jpeg": {"quality": [1, 10]}},                      # 2 PRI strengths (JPEG)
+    "gradcam": {"resolution": ["network", "native"]},           # 2 input resolutions
+    "backbones": [{"name": "efficientnet_lite0", "weights": "pretrained"},
+                  {"name": "efficientnet_lite0", "weights": "random", "seed": 7}],  # pretrained and control
+    "aggregate": {"folds": 2, "bootstrap": 50, "figure_samples": 1},
+    "setmetrics": {"enabled": False},
+}
+
+
+@pytest.fixture(scope="module")
+def grid_run(tmp_path_factory):
+    wd = tmp_path_factory.mktemp("grid")
+    snakemake(wd, "resources/demo/manifest.parquet", config=GRID)
+    plan = job_counts(snakemake(wd, "-n", config=GRID))
+    snakemake(wd, config=GRID)
+    return wd, plan
+
+
+def test_each_upstream_piece_runs_once(grid_run):
+    _, plan = grid_run
+    # Shards: gb 1, jpeg 1 (10 images each). PRI arms: gb 1, jpeg 2 -> 3 (shard, PRI) pieces.
+    assert plan["pri"] == 3                    # a PRI per (shard, strength), shared by every Grad-CAM arm
+    assert plan["measures_image"] == 3         # the baseline per (shard, strength), shared likewise
+    assert plan["gradcam"] == 3 * 4            # 4 Grad-CAM arms (2 resolutions x 2 weights) per PRI piece
+    assert plan["measures_vei"] == 3 * 4
+    assert plan["collect"] == plan["correlations"] == plan["rank_arms"] == 1
+    assert "stage" not in plan and "demo_source" not in plan
+
+
+def test_ranked_table_holds_every_arm_with_controls_and_baseline(grid_run):
+    wd, _ = grid_run
+    ranked = pd.read_csv(wd / "results/demo/tables/ranked_arms.csv")
+    jpeg = ranked[ranked.distortion == "jpeg"]
+    # 4 Grad-CAM arms and the baseline, each at 2 JPEG strengths.
+    assert len(jpeg) == 10 and sorted(jpeg["rank"]) == list(range(1, 11))
+    assert set(jpeg.kind) == {"pretrained", "random-weights control", "no-CNN baseline"}
+    assert set(jpeg.pri) == {"default", "q10"}
+    assert (jpeg[jpeg.kind == "random-weights control"].arm.str.contains("-random7-")).all()
+    assert jpeg.srocc.is_monotonic_decreasing or jpeg.srocc.isna().any()
+    # Pooled rows exist only for the default strengths (one PRI per distortion).
+    pooled = ranked[ranked.distortion == "all"]
+    assert len(pooled) == 5 and (pooled.pri == "default").all()
+    for col in ("n_pri_identical", "n_maps_identical", "srocc_lo", "srocc_hi"):
+        assert col in ranked
+    assert (wd / "results/demo/plots/grid_srocc.png").stat().st_size > 5000
+    native = pd.read_parquet(next((wd / "results/demo/vei/gb/box3").glob("*-native-*/shard-0.parquet")))
+    assert (native.map_h > 7).all()  # native resolution: maps larger than the 224 px network's 7x7
