@@ -187,7 +187,7 @@ def test_gmsd_matches_piq_on_real_pair(pair):
 
 
 def test_fsim_vsi_wrappers_follow_piq_on_real_pair(pair):
-    """FSIM/VSI are computed by piq: this checks the wrappers' conventions (RGB → FSIMc, data_range 255,
+    """FSIM/VSI are veiqa torch implementations checked against piq: this checks the wrappers' conventions (RGB → FSIMc, data_range 255,
     grey FSIM on luminance) against piq called directly on [0, 1] images (float32, abs 1e-5), and the
     measures' defining properties."""
     import piq

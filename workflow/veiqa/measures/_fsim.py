@@ -109,7 +109,7 @@ def lower_median(v: torch.Tensor) -> torch.Tensor:
     if v.device.type == "cpu":
         import numpy as np
 
-        return torch.from_numpy(np.partition(v.contiguous().numpy(), k, axis=-1)[:, k])
+        return torch.from_numpy(np.partition(v.detach().contiguous().numpy(), k, axis=-1)[:, k])
     return v.median(dim=-1).values
 
 
@@ -210,6 +210,8 @@ def fsim(
         raise ValueError(f"FSIM expects 1 or 3 channels, got {x.shape[1]}")
     if x.shape[1] == 3 and not chromatic:
         x, y = luminance(x), luminance(y)
+    if x.dtype not in (torch.float32, torch.float64):  # half precision: no FFT support / too coarse
+        x, y = x.float(), y.float()
     L = as_range(data_range, x)
     x = (x / L).clamp(0, 1) * 255.0
     y = (y / L).clamp(0, 1) * 255.0

@@ -160,6 +160,8 @@ def vsi(x: torch.Tensor, y: torch.Tensor, data_range=1.0, chunk: int | None = No
     check_pair(x, y)
     if x.shape[1] not in (1, 3):
         raise ValueError(f"VSI expects 1 or 3 channels, got {x.shape[1]}")
+    if x.dtype not in (torch.float32, torch.float64):  # half precision: no FFT support / too coarse
+        x, y = x.float(), y.float()
     L = as_range(data_range, x)
     x = (x / L).clamp(0, 1) * 255.0
     y = (y / L).clamp(0, 1) * 255.0
