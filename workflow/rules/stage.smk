@@ -14,7 +14,7 @@ rule demo_source:
 
 def stage_inputs(wildcards):
     ds = CFG["datasets"][wildcards.dataset]
-    if ds["loader"] == "demo":
+    if ds["loader"] == "demo" and ds.get("source") in (None, "builtin"):
         return {"source": f"resources/{wildcards.dataset}/source/scores.csv"}
     return {}
 

@@ -126,9 +126,7 @@ def check_sources(config: dict, base_dir: str | Path = ".") -> None:
     problems = []
     for name, ds in config["datasets"].items():
         src = ds.get("source")
-        if ds["loader"] == "demo":
-            if src not in (None, "builtin"):
-                problems.append(f"'datasets.{name}.source': the demo is built in; use 'builtin' or leave it out")
+        if ds["loader"] == "demo" and src in (None, "builtin"):
             continue
         if not src:
             problems.append(f"'datasets.{name}.source' is missing: name the folder or archive of the {ds['loader']} release")
