@@ -86,6 +86,15 @@ def main() -> None:
 
     t_bare = timed(bare, args.reps)
 
+    def bare_input():  # stricter: frozen parameters, backward to the input only (no weight gradients)
+        xi = x.detach().requires_grad_(True)
+        y = bb.model(xi).float()
+        torch.autograd.grad(y.gather(1, y.detach().argmax(1, keepdim=True)).sum(), xi)
+
+    t_bare_in = timed(bare_input, args.reps)
+    with torch.inference_mode():
+        t_fwd = timed(lambda: bb.model(x), args.reps)
+
     # end to end from files: PNGs of the photos at their native sizes, decoded + resized in the DataLoader
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -108,6 +117,8 @@ def main() -> None:
     print(f"grad-cam stage (decoded tensors): {cam_rate:8.2f} pairs/s  ({1000 * t_cam:.1f} ms/batch)")
     print(f"bare forward+backward           : {bare_rate:8.2f} pairs/s  ({1000 * t_bare:.1f} ms/batch)")
     print(f"ratio grad-cam / bare           : {cam_rate / bare_rate:8.2f}  (target >= 0.80)")
+    print(f"bare fwd+bwd to input (frozen)  : {n / t_bare_in:8.2f} pairs/s  -> ratio {t_bare_in / t_cam:.2f}")
+    print(f"forward only (inference mode)   : {n / t_fwd:8.2f} pairs/s  -> ratio {t_fwd / t_cam:.2f}")
     print(f"end to end via run_shard        : {e2e_rate:8.2f} pairs/s  ({args.files} pairs from PNG files, "
           f"{args.workers} decode worker(s))")
 

@@ -188,7 +188,7 @@ def gradcam(backbone: Backbone, batch_dist: torch.Tensor, batch_pri: torch.Tenso
     names = resolve_layers(backbone, layers)
     dev = backbone.device
     n = batch_dist.shape[0]
-    x = torch.cat([batch_dist, batch_pri]).to(dev, non_blocking=True).float()
+    x = torch.cat([batch_dist, batch_pri]).to(dev, non_blocking=True).float().contiguous(memory_format=torch.channels_last)
     cap = _Capture(backbone, names)
     try:
         with torch.enable_grad(), _autocast(dev, amp):
