@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from ._common import as_range, check_pair
+from ._fsim import _scharr_magnitude, _sim
 
 C1, C2, C3, ALPHA, BETA = 1.27, 386.0, 130.0, 0.40, 0.02
 OMEGA0, SIGMA_F, SIGMA_D, SIGMA_C = 0.021, 1.34, 145.0, 0.001
@@ -104,21 +105,6 @@ def sdsp(x: torch.Tensor) -> torch.Tensor:
     s_c = 1.0 - torch.exp(-ab.pow(2).sum(dim=1, keepdim=True) / SIGMA_C**2)
     vs = F.interpolate(s_f * s_d * s_c, size=(H, W), mode="bilinear", align_corners=True)
     return _minmax(vs, eps)
-
-
-def _sim(a: torch.Tensor, b: torch.Tensor, c: float) -> torch.Tensor:
-    return (2.0 * a * b + c) / (a * a + b * b + c)
-
-
-def _scharr_magnitude(x: torch.Tensor) -> torch.Tensor:
-    """√(Gx² + Gy²) with piq's Scharr kernels [−3 0 3; −10 0 10; −3 0 3]/16 and its transpose, zero padding
-    (``conv2d(x, k, padding=1)``), computed separably: (3, 10, 3)/16 smoothing ⊗ central difference."""
-    p = F.pad(x, (1, 1, 1, 1))
-    v = 3.0 * (p[..., :-2, :] + p[..., 2:, :]) + 10.0 * p[..., 1:-1, :]  # smoothed along H: H × (W+2)
-    h = 3.0 * (p[..., :, :-2] + p[..., :, 2:]) + 10.0 * p[..., :, 1:-1]  # smoothed along W: (H+2) × W
-    gx = v[..., 2:] - v[..., :-2]
-    gy = h[..., 2:, :] - h[..., :-2, :]
-    return torch.sqrt(gx * gx + gy * gy) / 16.0
 
 
 def _vsi_block(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
