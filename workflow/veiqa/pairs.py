@@ -12,7 +12,7 @@ import torch
 from . import measures as M
 from .io import ImageError, read_image
 
-COLUMNS = ["image_id", "measure", "value", "status", "pair_kind", "arm", "pri_identical"]
+COLUMNS = ["image_id", "measure", "value", "status", "pair_kind", "arm", "backbone", "pri_identical"]
 
 
 def _error_rows(ids, names, status, pair_kind, arm, pri_identical) -> pd.DataFrame:
@@ -102,6 +102,8 @@ def _finish(parts, order, names) -> pd.DataFrame:
     df = df.drop(columns=["_r", "_m"]).reset_index(drop=True)
     df["value"] = df["value"].astype("float64")
     df["pri_identical"] = df["pri_identical"].astype(bool)
+    # The backbone of a VEI arm is the first part of its label (veiqa.config.cam_arms); none for the baseline.
+    df["backbone"] = [a.split("-")[0] if k == "vei" else "none" for a, k in zip(df["arm"], df["pair_kind"])]
     return df[COLUMNS]
 
 
@@ -125,7 +127,7 @@ def collect(measure_files, manifest: pd.DataFrame, dataset: str) -> pd.DataFrame
     # rises with *dissimilarity* between the pair. A measure whose higher values mean "more similar" (PSNR, SSIM)
     # therefore has lower values for better images, and the statistics' sign convention is set accordingly.
     df["measure_higher_is_better"] = df["measure"].map({k: not v.higher_is_better for k, v in M.MEASURES.items()})
-    lead = ["dataset", "distortion", "pri", "arm", "pair_kind", "measure", "image_id", "ref_id", "level", "value",
+    lead = ["dataset", "distortion", "pri", "arm", "backbone", "pair_kind", "measure", "image_id", "ref_id", "level", "value",
             "status", "pri_identical", "score", "score_kind", "higher_is_better", "measure_higher_is_better"]
     df = df[lead].sort_values(["distortion", "pri", "arm", "measure", "image_id"], kind="stable")
     return df.reset_index(drop=True)
