@@ -288,3 +288,30 @@ def test_demo_workflow_slurm_equals_local(slurm_cluster, tmp_path):
         pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=DEMO_RTOL, atol=DEMO_ATOL, obj=rel)
         pa_, pb_ = _normalised_provenance(wd_local / rel, wd_local), _normalised_provenance(wd_slurm / rel, wd_slurm)
         assert pa_ == pb_, f"{rel}: provenance differs:\nlocal: {pa_}\nslurm: {pb_}"
+
+
+# ---- Test C -------------------------------------------------------------------------------------------------
+FLAKY_SNAKEFILE = """
+rule flaky:
+    output: "ok.txt"
+    resources: mem_mb=200, runtime=5, cpus_per_task=1, tries=lambda wc, attempt: attempt
+    shell: "if [ {resources.tries} -lt 2 ]; then echo failing on attempt {resources.tries} >&2; exit 3; fi; "
+           "echo attempt={resources.tries} job=${{SLURM_JOB_ID:-}} > {output}"
+"""
+
+
+def test_failed_job_is_retried_as_the_production_profile_says(slurm_cluster, tmp_path):
+    """workflow/profiles/slurm (the one users run) resubmits a failed job: attempt 1 fails, attempt 2 succeeds."""
+    _need_jobstep_config(slurm_cluster)
+    env = slurm_cluster["env"]
+    profile = REPO / "workflow" / "profiles" / "slurm"
+    (tmp_path / "Snakefile").write_text(FLAKY_SNAKEFILE)
+    r = _snakemake(["--profile", str(profile), "--directory", str(tmp_path),
+                    "--slurm-init-seconds-before-status-checks", "2"], tmp_path, env, timeout=300)
+    assert r.returncode == 0, f"snakemake failed:\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}\n{_slurm_logs(tmp_path)}"
+    m = re.fullmatch(r"attempt=(\d+) job=(\d+)", (tmp_path / "ok.txt").read_text().strip())
+    assert m and m.group(1) == "2", (tmp_path / "ok.txt").read_text()
+    jobs = re.findall(r"submitted with SLURM jobid (\d+)", r.stdout + r.stderr)
+    assert len(set(jobs)) == 2 and m.group(2) == jobs[-1], jobs
+    first = _scontrol_job(jobs[0], env)
+    assert first["JobState"] == "FAILED", first
