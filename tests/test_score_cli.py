@@ -29,14 +29,14 @@ def test_score_json_matches_an_independent_recomputation(tid_pair, tmp_path, cap
     out, err = capsys.readouterr()
     assert rc == 1 and "notes.png" in err and "not an image" in err
     res = json.loads(out)
-    assert res["pri"] == {"sigma": 0.1} and len(res["results"]) == 1
+    assert res["pri"] == {"sigma": 0.05} and res["resolution"] == "native" and len(res["results"]) == 1
     r = res["results"][0]
     # Independent path: PRI, Grad-CAM maps, bilinear upsampling to 224, min-max, skimage PSNR.
     img = read_image(dist)
-    data, _ = make_pri(img, "wn", {"sigma": 0.1}, dist.stem)
+    data, _ = make_pri(img, "wn", {"sigma": 0.05}, dist.stem)
     pri = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
     bb = load_backbone("efficientnet_lite0")
-    o = gradcam(bb, to_input(img, *bb.normalize, bb.input_size)[None], to_input(pri, *bb.normalize, bb.input_size)[None])
+    o = gradcam(bb, to_input(img, *bb.normalize, None)[None], to_input(pri, *bb.normalize, None)[None])  # native
     maps = []
     for m in (o["cam_dist"], o["cam_pri"]):
         u = F.interpolate(m[None].double(), size=(224, 224), mode="bilinear", align_corners=False)[0, 0].numpy()
@@ -55,7 +55,7 @@ def test_score_table_and_unknown_measure(tid_pair, capsys):
     _, dist = tid_pair
     assert cli.main(["score", str(dist), "--distortion", "wn", "--measure", "lpips"]) == 2
     assert "unknown measure" in capsys.readouterr().err
-    assert cli.main(["score", str(dist), "--distortion", "jpeg"]) == 0
+    assert cli.main(["score", str(dist), "--distortion", "jpeg", "--resolution", "network"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("# backbone efficientnet_lite0[pretrained]") and "{'quality': 1}" in lines[0]
     assert lines[1].split("\t") == ["image", "class", "p", "psnr"]

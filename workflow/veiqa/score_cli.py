@@ -33,6 +33,8 @@ def add_parser(sub) -> None:
                    help="measure between the two heat maps (repeatable; default psnr)")
     p.add_argument("--pri-param", type=float, default=None,
                    help="PRI strength (gb: filter size, wn: sigma, jpeg: quality, jp2k: ratio); default: config.yaml's")
+    p.add_argument("--resolution", choices=("network", "native"), default=None,
+                   help="Grad-CAM input: the network's size or the image's own (default: config.yaml's)")
     p.add_argument("--size", type=int, default=224, help="side the maps are upsampled to before comparison")
     p.add_argument("--mapping", default=None,
                    help="fits.parquet from the workflow (paper protocol, same distortion/measure/backbone), "
@@ -43,14 +45,19 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _defaults() -> dict:
+    from .config import load_schema, validate
+
+    return validate({"datasets": {"x": {"loader": "demo"}}}, load_schema())
+
+
 def _default_pri_params(distortion: str, value: float | None) -> dict:
-    from .config import PRI_PARAM, as_list, load_schema, validate
+    from .config import PRI_PARAM, as_list
 
     key = PRI_PARAM[distortion]
     if value is not None:
         return {key: int(value) if key in ("size", "quality") else float(value)}
-    cfg = validate({"datasets": {"x": {"loader": "demo"}}}, load_schema())
-    return {key: as_list(cfg["pri"][distortion][key])[0]}
+    return {key: as_list(_defaults()["pri"][distortion][key])[0]}
 
 
 def _betas(mapping: str, distortion: str, measure: str, arm_prefix: str) -> list[float] | None:
@@ -90,6 +97,9 @@ def run(args) -> int:
     if unknown:
         print(f"veiqa score: unknown measure(s) {unknown}; known: {', '.join(M.MEASURES)}", file=sys.stderr)
         return 2
+    from .config import as_list
+
+    resolution = args.resolution or as_list(_defaults()["gradcam"]["resolution"])[0]
     try:
         params = _default_pri_params(args.distortion, args.pri_param)
         bb = load_backbone(args.backbone, weights=args.weights, seed=args.seed, device=args.device)
@@ -110,7 +120,7 @@ def run(args) -> int:
 
         data, _ = make_pri(img, args.distortion, params, Path(path).stem)
         pri = np.asarray(Image.open(_io.BytesIO(data)).convert("RGB"))
-        size = tuple(bb.input_size)
+        size = None if resolution == "native" else tuple(bb.input_size)
         x = to_input(img, *bb.normalize, size)[None]
         y = to_input(pri, *bb.normalize, size)[None]
         out = gradcam(bb, x, y, target="shared_top1", normalize="minmax")
@@ -134,9 +144,10 @@ def run(args) -> int:
                     Path(args.heatmap) / f"{Path(path).stem}_heatmap.png")
     if args.format == "json":
         print(json.dumps({"backbone": bb.label, "weights_sha256": bb.weights_sha256, "distortion": args.distortion,
-                          "pri": params, "results": results}, indent=2))
+                          "pri": params, "resolution": resolution, "results": results}, indent=2))
     else:
-        print(f"# backbone {bb.label} ({bb.weights}), distortion {args.distortion}, PRI {params}")
+        print(f"# backbone {bb.label} ({bb.weights}), distortion {args.distortion}, PRI {params}, "
+              f"resolution {resolution}")
         head = ["image", "class", "p"] + [h for m in names for h in ([m] + ([f"{m}_mapped"] if betas.get(m) else []))]
         print("\t".join(head))
         for r in results:
