@@ -196,3 +196,15 @@ def test_figure2(tmp_path):
         assert im.size == (960, 480)  # 4 panels × 2.4 in × 100 dpi, 2 rows
     with pytest.raises(VeiqaError, match="differ in shape"):
         plots.figure2([("x", dist, pri[:10], cam_a, cam_b)], tmp_path / "bad.png")
+
+
+def test_compact_ci_folds_intervals_into_cells():
+    import pandas as pd
+
+    from veiqa.tables import compact_ci
+
+    df = pd.DataFrame({"distortion": ["gb"], "PLCC VEI": [0.72149], "PLCC VEI CI low": [0.5816], "PLCC VEI CI high": [0.855]})
+    df.attrs["caption"] = "c"
+    out = compact_ci(df)
+    assert list(out.columns) == ["distortion", "PLCC VEI"] and out.loc[0, "PLCC VEI"] == "0.721 [0.582, 0.855]"
+    assert out.attrs["caption"] == "c"

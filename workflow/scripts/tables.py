@@ -21,5 +21,5 @@ with step(smk, "tables") as log:
         t4 = tables.table_per_arm(corr, ds, measure=smk.params.measure, protocol=protocol, with_ci=True)
         t5 = tables.table_per_measure(corr, ds, main, protocol=protocol, with_ci=True)
         for name, t in (("table3_per_distortion", t3), ("table4_per_backbone", t4), ("table5_per_measure", t5)):
-            tables.write_table(t, out / name)
+            tables.write_table(t, out / name, md_compact=True)
         log.info("%s tables written for arm %s", protocol, main)

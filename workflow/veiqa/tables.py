@@ -218,11 +218,24 @@ def to_markdown(df: pd.DataFrame, caption: str | None = None, decimals: int = 3)
     return "\n".join(lines) + "\n"
 
 
+def compact_ci(df: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
+    """Fold each ``"<col> CI low"`` / ``"<col> CI high"`` pair into its column as text ``"0.721 [0.582, 0.855]"``
+    (for reading; the CSV keeps the numbers in separate columns)."""
+    out = df.copy()
+    for col in [c for c in df.columns if f"{c} CI low" in df.columns and f"{c} CI high" in df.columns]:
+        lo, hi = df[f"{col} CI low"], df[f"{col} CI high"]
+        out[col] = [f"{_fmt(v, decimals)} [{_fmt(a, decimals)}, {_fmt(b, decimals)}]" for v, a, b in zip(df[col], lo, hi)]
+        out = out.drop(columns=[f"{col} CI low", f"{col} CI high"])
+    out.attrs = dict(df.attrs)
+    return out
+
+
 def write_table(df: pd.DataFrame, path_stem: str | os.PathLike, caption: str | None = None,
-                decimals: int = 3) -> tuple[str, str]:
+                decimals: int = 3, md_compact: bool = False) -> tuple[str, str]:
     """Write ``<stem>.csv`` (full precision, no index) and ``<stem>.md`` (:func:`to_markdown`), each atomically.
 
-    The caption goes into the Markdown only (CSV stays a plain rectangular table). Returns the two paths.
+    The caption goes into the Markdown only (CSV stays a plain rectangular table). With ``md_compact`` the Markdown
+    shows each interval inside its value's cell (:func:`compact_ci`). Returns the two paths.
     """
     stem = os.fspath(path_stem)
     if stem.endswith((".csv", ".md")):
@@ -231,5 +244,6 @@ def write_table(df: pd.DataFrame, path_stem: str | os.PathLike, caption: str | N
     with atomic_path(csv_path, suffix=".csv") as tmp:
         df.to_csv(tmp, index=False, lineterminator="\n")
     with atomic_path(md_path, suffix=".md") as tmp:
-        tmp.write_text(to_markdown(df, caption, decimals), encoding="utf-8")
+        tmp.write_text(to_markdown(compact_ci(df, decimals) if md_compact else df, caption, decimals),
+                       encoding="utf-8")
     return csv_path, md_path
