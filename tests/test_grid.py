@@ -48,7 +48,7 @@ def test_ranked_table_holds_every_arm_with_controls_and_baseline(grid_run):
     # 4 Grad-CAM arms and the baseline, each at 2 JPEG strengths.
     assert len(jpeg) == 10 and sorted(jpeg["rank"]) == list(range(1, 11))
     assert set(jpeg.kind) == {"pretrained", "random-weights control", "no-CNN baseline"}
-    assert set(jpeg.pri) == {"default", "q10"}
+    assert set(jpeg.pri) == {"q1", "q10"}
     assert (jpeg[jpeg.kind == "random-weights control"].arm.str.contains("-random7-")).all()
     assert jpeg.srocc.is_monotonic_decreasing or jpeg.srocc.isna().any()
     # Pooled rows exist only for the default strengths (one PRI per distortion).

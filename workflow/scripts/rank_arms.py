@@ -14,7 +14,7 @@ with step(smk, "rank_arms") as log:
     scores = pd.read_parquet(smk.input.scores)
     deg = ranking.degenerate_counts(scores, dict(smk.params.default_pri))
     write_parquet(deg, smk.output.degenerate, meta={"dataset": smk.wildcards.dataset})
-    ranked = ranking.ranked_table(corr, deg, smk.params.measure)
+    ranked = ranking.ranked_table(corr, deg, smk.params.measure, default_pri=dict(smk.params.default_pri))
     tables.write_table(ranked, Path(smk.output.csv).with_suffix(""), caption=ranked.attrs["caption"])
     ranking.plot_grid(ranked, smk.output.plot)
     top = ranked[ranked.distortion == "all"].head(3)

@@ -78,13 +78,15 @@ def arm_kind(arm: str, pair_kind: str) -> str:
 
 
 def ranked_table(corr: pd.DataFrame, degenerate: pd.DataFrame, measure: str,
-                 protocol: str = "content_separated") -> pd.DataFrame:
+                 protocol: str = "content_separated", default_pri: dict[str, str] | None = None) -> pd.DataFrame:
     """All arms of each dataset × distortion ranked by SROCC (signed: positive = agrees with the scores) under
-    ``protocol``, with its bootstrap interval, PLCC, N and the degenerate-pair counts."""
+    ``protocol``, with its bootstrap interval, PLCC, N and the degenerate-pair counts. Column ``pri`` names the PRI
+    strength (the distortion's default from ``default_pri``; ``default`` on pooled rows)."""
     sel = corr[(corr["measure"] == measure) & (corr["protocol"] == protocol)].copy()
     sel = sel.merge(degenerate, on=["dataset", "distortion", "arm", "pair_kind", "measure"], how="left")
     sel["kind"] = [arm_kind(a, p) for a, p in zip(sel["arm"], sel["pair_kind"])]
-    sel["pri"] = [a.split("@")[1] if "@" in a else "default" for a in sel["arm"]]
+    dp = default_pri or {}
+    sel["pri"] = [a.split("@")[1] if "@" in a else dp.get(d, "default") for a, d in zip(sel["arm"], sel["distortion"])]
     order = {d: i for i, d in enumerate(sorted(set(sel["distortion"]) - {POOL}) + [POOL])}
     sel = sel.assign(_d=sel["distortion"].map(order)).sort_values(
         ["dataset", "_d", "srocc"], ascending=[True, True, False], na_position="last", kind="stable")
