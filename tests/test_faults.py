@@ -84,7 +84,7 @@ def test_sigkill_during_gradcam_resumes_to_the_same_results(reference_run, tmp_p
     cfg = tmp_path / "test-config.yaml"
     cfg.write_text(yaml.safe_dump(CFG))
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-           "--cores", "1", "--configfile", str(cfg)]
+           "--cores", "2", "--configfile", str(cfg)]  # the same cores as the reference: torch's threads follow them
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     vei_logs = tmp_path / "logs" / "demo" / "vei"

@@ -115,7 +115,7 @@ def test_changing_an_aggregation_setting_reruns_only_aggregation(demo_run):
     cfg = yaml.safe_load(yaml.safe_dump(SMALL))
     cfg["aggregate"]["folds"] = 2
     counts = job_counts(snakemake(wd, "-n", config=cfg))
-    assert set(counts) == {"correlations", "tables", "scatter_plots", "all"}, counts
+    assert set(counts) == {"correlations", "tables", "rank_arms", "scatter_plots", "all"}, counts
 
 
 def test_second_backbone_adds_only_its_own_jobs(demo_run):
@@ -126,7 +126,7 @@ def test_second_backbone_adds_only_its_own_jobs(demo_run):
     counts = job_counts(snakemake(wd, "-n", config=cfg))
     # Its Grad-CAM and measures per shard (4 distortions x 2 shards), its Figure 2, then the aggregation.
     assert counts.pop("gradcam") == 8 and counts.pop("measures_vei") == 8 and counts.pop("figure2") == 1
-    assert set(counts) == {"collect", "correlations", "tables", "scatter_plots", "all"}, counts
+    assert set(counts) == {"collect", "correlations", "tables", "rank_arms", "scatter_plots", "all"}, counts
 
 
 def test_adding_a_measure_does_not_rerun_gradcam(demo_run):
