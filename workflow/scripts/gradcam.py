@@ -11,9 +11,7 @@ from veiqa.smk import step
 smk = snakemake  # noqa: F821
 with step(smk, "gradcam") as log:
     torch.set_num_threads(max(1, smk.threads))
-    manifest = shards.read_manifest(smk.input.manifest)
-    rows = shards.select(manifest, smk.wildcards.distortion, int(smk.wildcards.k), smk.params.shard_size)
-    root = shards.dataset_root(smk.input.manifest)
+    rows, root = shards.shard_rows(smk.input.manifest, smk.wildcards.distortion, smk.wildcards.k, smk.params.shard_size)
     pri = pd.read_parquet(smk.input.pri)
     pairs = rows[["image_id", "path"]].merge(pri[["image_id", "pri_path"]], on="image_id", how="left", validate="1:1")
     pairs["path"] = [str(root / p) for p in pairs["path"]]

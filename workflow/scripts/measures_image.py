@@ -12,10 +12,9 @@ from veiqa.smk import step
 smk = snakemake  # noqa: F821
 with step(smk, "measures_image") as log:
     torch.set_num_threads(max(1, smk.threads))
-    manifest = shards.read_manifest(smk.input.manifest)
-    rows = shards.select(manifest, smk.wildcards.distortion, int(smk.wildcards.k), smk.params.shard_size)
+    rows, root = shards.shard_rows(smk.input.manifest, smk.wildcards.distortion, smk.wildcards.k, smk.params.shard_size)
     pri = pd.read_parquet(smk.input.pri)
-    df = pairs.image_table(rows, shards.dataset_root(smk.input.manifest), pri, smk.params.measures, log=log)
+    df = pairs.image_table(rows, root, pri, smk.params.measures, log=log)
     write_parquet(df, smk.output[0], meta={"dataset": smk.wildcards.dataset, "distortion": smk.wildcards.distortion,
                                            "pri": smk.wildcards.pri, "arm": "image",
                                            "measures": list(smk.params.measures)})

@@ -7,9 +7,7 @@ from veiqa.smk import step
 
 smk = snakemake  # noqa: F821
 with step(smk, "pri") as log:
-    manifest = shards.read_manifest(smk.input.manifest)
-    rows = shards.select(manifest, smk.wildcards.distortion, int(smk.wildcards.k), smk.params.shard_size)
-    root = shards.dataset_root(smk.input.manifest)
+    rows, root = shards.shard_rows(smk.input.manifest, smk.wildcards.distortion, smk.wildcards.k, smk.params.shard_size)
     df = pri.write_pri_shard(rows, root, smk.wildcards.distortion, dict(smk.params.pri), smk.params.image_dir,
                              smk.output.index, meta={"dataset": smk.wildcards.dataset, "shard": int(smk.wildcards.k)},
                              log=log)

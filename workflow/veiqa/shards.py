@@ -54,3 +54,8 @@ def shard_names(manifest_path: str | os.PathLike, size: int) -> list[tuple[str, 
     """(distortion, k) for every shard of a staged dataset."""
     counts = shard_counts(read_manifest(Path(manifest_path)), size)
     return [(d, k) for d, n in counts.items() for k in range(n)]
+
+
+def shard_rows(manifest_path: str | os.PathLike, distortion: str, k: int, size: int) -> tuple[pd.DataFrame, Path]:
+    """The manifest rows of one shard and the folder their paths are relative to (what every shard rule reads)."""
+    return select(read_manifest(manifest_path), distortion, int(k), size), dataset_root(manifest_path)
