@@ -210,13 +210,18 @@ def fsim(
         raise ValueError(f"FSIM expects 1 or 3 channels, got {x.shape[1]}")
     if x.shape[1] == 3 and not chromatic:
         x, y = luminance(x), luminance(y)
+    return blockwise_255(lambda a, b: _fsim_block(a, b, chromatic), x, y, data_range, chunk or default_chunk(x.device))
+
+
+def blockwise_255(block, x: torch.Tensor, y: torch.Tensor, data_range, chunk: int) -> torch.Tensor:
+    """Scale a pair batch to [0, 255] (divide by ``data_range``, clip), run ``block`` on ``chunk`` pairs at a time
+    without gradients, and return Tensor[N] with non-finite results as NaN (shared by FSIM and VSI)."""
     if x.dtype not in (torch.float32, torch.float64):  # half precision: no FFT support / too coarse
         x, y = x.float(), y.float()
     L = as_range(data_range, x)
     x = (x / L).clamp(0, 1) * 255.0
     y = (y / L).clamp(0, 1) * 255.0
-    chunk = chunk or default_chunk(x.device)
     with torch.no_grad():
-        out = [_fsim_block(x[i : i + chunk], y[i : i + chunk], chromatic) for i in range(0, x.shape[0], chunk)]
+        out = [block(x[i : i + chunk], y[i : i + chunk]) for i in range(0, x.shape[0], chunk)]
     r = torch.cat(out) if out else x.new_zeros(0)
     return torch.where(torch.isfinite(r), r, torch.full_like(r, float("nan")))

@@ -26,8 +26,8 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 
-from ._common import as_range, check_pair
-from ._fsim import _scharr_magnitude, _sim
+from ._common import check_pair
+from ._fsim import _scharr_magnitude, _sim, blockwise_255
 
 C1, C2, C3, ALPHA, BETA = 1.27, 386.0, 130.0, 0.40, 0.02
 OMEGA0, SIGMA_F, SIGMA_D, SIGMA_C = 0.021, 1.34, 145.0, 0.001
@@ -146,13 +146,4 @@ def vsi(x: torch.Tensor, y: torch.Tensor, data_range=1.0, chunk: int | None = No
     check_pair(x, y)
     if x.shape[1] not in (1, 3):
         raise ValueError(f"VSI expects 1 or 3 channels, got {x.shape[1]}")
-    if x.dtype not in (torch.float32, torch.float64):  # half precision: no FFT support / too coarse
-        x, y = x.float(), y.float()
-    L = as_range(data_range, x)
-    x = (x / L).clamp(0, 1) * 255.0
-    y = (y / L).clamp(0, 1) * 255.0
-    chunk = chunk or default_chunk(x.device)
-    with torch.no_grad():
-        out = [_vsi_block(x[i : i + chunk], y[i : i + chunk]) for i in range(0, x.shape[0], chunk)]
-    r = torch.cat(out) if out else x.new_zeros(0)
-    return torch.where(torch.isfinite(r), r, torch.full_like(r, float("nan")))
+    return blockwise_255(_vsi_block, x, y, data_range, chunk or default_chunk(x.device))
