@@ -227,11 +227,17 @@ def weights_label(b: dict, backbones: list[dict] | None = None) -> str:
     return "file-" + stem
 
 
+def arm_label(b: dict, resolution: str, layer: str, target: str, normalize: str,
+              backbones: list[dict] | None = None) -> str:
+    """The label of one Grad-CAM arm: ``<backbone>-<weights>-<resolution>-<layer>-<target>-<normalize>``
+    (weights: see :func:`weights_label`; backbone names hold no ``-``)."""
+    return "-".join([b["name"], weights_label(b, backbones), resolution, _fmt(layer), _fmt(target), normalize])
+
+
 def cam_arms(cfg: dict) -> dict[str, dict]:
     """Grad-CAM arms: the cross product of backbones and the Grad-CAM grid settings; label → engine config.
 
-    A label reads ``<backbone>-<weights>-<resolution>-<layer>-<target>-<normalize>`` (weights: see
-    :func:`weights_label`; backbone names hold no ``-``). Two settings with the same label are a :class:`ConfigError`.
+    Labels: see :func:`arm_label`. Two settings with the same label are a :class:`ConfigError`.
     """
     g = cfg["gradcam"]
     arms: dict[str, dict] = {}
@@ -241,8 +247,7 @@ def cam_arms(cfg: dict) -> dict[str, dict]:
             for layer in as_list(g["layer"]):
                 for target in as_list(g["target"]):
                     for norm in as_list(g["normalize"]):
-                        label = "-".join([b["name"], weights_label(b, cfg["backbones"]), res, _fmt(layer),
-                                          _fmt(target), norm])
+                        label = arm_label(b, res, layer, target, norm, cfg["backbones"])
                         made.append((label, f"backbones[{i}] {b['name']} {b.get('weights', 'pretrained')} {res} "
                                             f"{layer} {target} {norm}"))
                         arms[label] = {
