@@ -54,6 +54,9 @@ def test_16_bit_values_round_to_the_nearest_8_bit_level(tmp_path):
     tifffile.imwrite(tmp_path / "ramp.tif", v)
     # By hand: round(v * 255 / 65535); 128 / 257 = 0.498 → 0, 129 / 257 = 0.502 → 1, 65406 / 257 = 254.498 → 254, 65407 / 257 = 254.502 → 255.
     assert read_image(tmp_path / "ramp.tif", mode="L").tolist() == [[0, 0, 1, 1, 127, 128, 254, 255, 255]]
+    # A 12-bit PGM (maxval 4095), written by hand: 1000 / 4095 * 255 = 62.27 → 62, 2056 / 4095 * 255 = 128.03 → 128.
+    (tmp_path / "g12.pgm").write_bytes(b"P5\n4 1\n4095\n" + np.array([0, 1000, 2056, 4095], ">u2").tobytes())
+    assert read_image(tmp_path / "g12.pgm", mode="L").tolist() == [[0, 62, 128, 255]]
 
 
 def test_a_16_bit_copy_measures_like_its_8_bit_original(tid_pair, tmp_path, capsys):

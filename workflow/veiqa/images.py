@@ -14,7 +14,7 @@ mode                      outcome
                           and exact for 16-bit copies of 8-bit images, ``v·257``)
 ``I;16``, ``I;16B/L/N``   scaled by the true bit depth: ``round(v · 255 / (2**bits − 1))``, ``bits`` from the TIFF's
                           BitsPerSample tag (default 16)
-``I`` (32-bit integer)    as ``I;16`` when the bit depth is known (a PNG: 16; a TIFF: its BitsPerSample ≤ 16);
+``I`` (32-bit integer)    as ``I;16`` when the bit depth is known (PNG, PGM: 16; a TIFF: its BitsPerSample ≤ 16);
                           otherwise rejected; values outside ``0 … 2**bits − 1`` are rejected
 ``RGBA``, ``LA``, ``PA``, alpha dropped when every pixel is opaque; rejected when any pixel is transparent (what lies
 ``P`` with transparency    under a transparent pixel is arbitrary, so there is no faithful RGB image to score)
@@ -45,7 +45,7 @@ def _bit_depth(im) -> int | None:
     if tags is not None and 258 in tags:  # TIFF BitsPerSample
         bits = tags[258]
         return int(bits[0] if isinstance(bits, tuple) else bits)
-    if im.format == "PNG":
+    if im.format in ("PNG", "PPM"):  # Pillow rescales a PGM's maxval to 16 bits
         return 16
     return 16 if im.mode in _WORD else None
 
