@@ -11,7 +11,9 @@ Progress goes to stderr (a bar on a terminal, a line every few seconds otherwise
 ``--mapping fits.parquet`` selects exactly one fit: the paper protocol's fit on all images (fold −1) of the
 distortion, the measure, the arm (built from ``--backbone``, ``--weights``, ``--resolution`` and, for a
 ``--pri-param`` other than the default, ``@<PRI label>``; or named with ``--arm``) and, where the file holds several,
-the ``--dataset``. When none or several match, the candidates are listed and nothing is scored.
+the ``--dataset``. When none or several match, the candidates are listed and nothing is scored. (A fits.parquet
+names arms at its run's default PRI strength without ``@``; this command takes the schema's default as that one, so
+for a run whose default strength differed, name the arm with ``--arm``.)
 """
 
 from __future__ import annotations
@@ -195,6 +197,10 @@ def run(args) -> int:
     unknown = [n for n in names if n not in M.MEASURES]
     if unknown:
         print(f"veiqa score: unknown measure(s) {unknown}; known: {', '.join(M.MEASURES)}", file=sys.stderr)
+        return 2
+    if args.weights == "random" and args.seed is None:
+        print("veiqa score: --weights random needs --seed N (the random-weights control's seed; there is no default)",
+              file=sys.stderr)
         return 2
     resolution = args.resolution or as_list(_defaults()["gradcam"]["resolution"])[0]
     try:
