@@ -38,7 +38,8 @@ normalisation and, optionally, class logits for the Inception Score.  Ready-made
 Modules (each one reason to change): :mod:`.running` (streaming mean/covariance), :mod:`.distances` (FID, KID, IS on
 features), :mod:`.extractors` (extractor framework, running it over image sets), :mod:`.inception` (the FID
 Inception-v3 port), :mod:`.lpips` (LPIPS loader), :mod:`.weights` (weight file names and lookup), :mod:`.levels`
-(the per distortion x level driver).  Every name is importable from ``veiqa.setmetrics``.
+(the per distortion x level driver), :mod:`.report` (its Parquet, table and plot).  Every name is importable from
+``veiqa.setmetrics``.
 """
 
 from __future__ import annotations
@@ -70,8 +71,9 @@ from .extractors import (
     set_features,
     timm_pooled_features,
 )
-from .inception import _fid_inception_module, inception_fid_extractor
-from .levels import MANIFEST_COLUMNS, set_metrics_for_levels
+from .inception import INCEPTION_FID_NAME, _fid_inception_module, inception_fid_extractor
+from .levels import MANIFEST_COLUMNS, NAN_STATUS, check_statuses, fid_min_n_default, set_metrics_for_levels
 from .lpips import LPIPSMetric, load_lpips
+from .report import column_names, extractor_label, plot_levels, publish, set_metrics_table, write_set_metrics
 from .running import RunningStats
 from .weights import FID_INCEPTION_FILE, FID_INCEPTION_URL, LPIPS_BACKBONE_FILES, _default_weights_dir, _resolve_weights

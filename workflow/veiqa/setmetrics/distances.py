@@ -130,6 +130,9 @@ def fid_from_features(f1, f2, extractor: str = "features", method: str = "auto",
     x, y = _to_numpy64(f1), _to_numpy64(f2)
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
         raise VeiqaError(f"fid_from_features: features must be N x D with equal D, got {x.shape} and {y.shape}")
+    if min(x.shape[0], y.shape[0]) < 2:
+        raise VeiqaError(f"fid_from_features: a covariance needs at least 2 feature vectors per set, got "
+                         f"{x.shape[0]} and {y.shape[0]}")
     s1, s2 = RunningStats().update(x), RunningStats().update(y)
     if method == "auto":
         method = "svd" if min(x.shape[0], y.shape[0]) < x.shape[1] else "eigh"
@@ -160,8 +163,9 @@ class KIDResult:
     n1: int
     n2: int
     subset_size: int  # the subset size actually used (min of the request, n1 and n2)
-    n_subsets: int
+    n_subsets: int  # subsets drawn (1 when every subset would be the whole of both sets)
     seed: int
+    std_status: str = "ok"  # why kid_std is no measure of spread, when it is not ("ok" when it is)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -195,22 +199,38 @@ def kid_from_features(
     """Kernel Inception Distance (Binkowski et al. 2018) as torch-fidelity computes it: for each of ``n_subsets``
     draws, ``subset_size`` rows of each set are chosen without replacement (``numpy.random.default_rng(seed)``) and the
     unbiased MMD^2 of :func:`mmd2_unbiased` is computed; the result is the mean and std (ddof=0) over subsets.
-    ``subset_size`` is lowered to ``min(n1, n2)`` when a set is smaller (the value used is in the result)."""
+    ``subset_size`` is lowered to ``min(n1, n2)`` when a set is smaller (the value used is in the result).
+
+    When a set is not larger than the subset size the subsets stop varying, and ``kid_std`` stops measuring anything:
+    with ``n1 == n2 <= subset_size`` every subset is the whole of both sets, so the MMD^2 of the two whole sets is
+    computed once (``n_subsets`` = 1, ``kid_std`` = 0); with only the smaller set exhausted, the std shows the larger
+    set's subsampling alone; with one subset it is 0 by construction.  ``std_status`` then says so (else "ok")."""
     x, y = _to_numpy64(f1), _to_numpy64(f2)
     if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
         raise VeiqaError(f"kid_from_features: features must be N x D with equal D, got {x.shape} and {y.shape}")
-    m = int(min(subset_size, x.shape[0], y.shape[0]))
+    n1, n2 = x.shape[0], y.shape[0]
+    m = int(min(subset_size, n1, n2))
     if m < 2:
-        raise VeiqaError(f"kid_from_features: need at least 2 features per set, got {x.shape[0]} and {y.shape[0]}")
-    rng = np.random.default_rng(seed)
-    vals = np.empty(n_subsets)
-    for i in range(n_subsets):
-        xs = x[rng.choice(x.shape[0], m, replace=False)]
-        ys = y[rng.choice(y.shape[0], m, replace=False)]
-        vals[i] = mmd2_unbiased(xs, ys, degree, coef0)
+        raise VeiqaError(f"kid_from_features: need at least 2 features per set, got {n1} and {n2}")
+    if m == n1 == n2:
+        vals = np.array([mmd2_unbiased(x, y, degree, coef0)])
+        std_status = (f"no spread: every subset is the whole of both sets ({n1} features each, not more than "
+                      f"subset_size {subset_size})")
+    else:
+        rng = np.random.default_rng(seed)
+        vals = np.empty(n_subsets)
+        for i in range(n_subsets):
+            xs = x[rng.choice(n1, m, replace=False)]
+            ys = y[rng.choice(n2, m, replace=False)]
+            vals[i] = mmd2_unbiased(xs, ys, degree, coef0)
+        if m == min(n1, n2):
+            std_status = (f"no spread: every subset holds the whole smaller set ({m} of {n1} and {n2} features), so "
+                          "the std shows the larger set's subsampling only")
+        else:
+            std_status = "no spread: one subset" if n_subsets == 1 else "ok"
     return KIDResult(
-        kid_mean=float(vals.mean()), kid_std=float(vals.std()), extractor=str(extractor), n1=x.shape[0],
-        n2=y.shape[0], subset_size=m, n_subsets=int(n_subsets), seed=int(seed),
+        kid_mean=float(vals.mean()), kid_std=float(vals.std()), extractor=str(extractor), n1=n1, n2=n2, subset_size=m,
+        n_subsets=len(vals), seed=int(seed), std_status=std_status,
     )
 
 

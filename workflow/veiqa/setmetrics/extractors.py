@@ -34,6 +34,7 @@ class Extractor:
     batch_size: int = 16
     has_logits: bool = False
     module: Any = field(default=None, repr=False)
+    weight_files: dict[str, str] = field(default_factory=dict)  # path of each weight file used -> its full SHA-256
 
     def preprocess(self, img):
         """uint8 H x W x 3 array, or float 3 x H x W tensor in [0, 1] -> float 3 x H' x W' tensor on device."""
@@ -162,7 +163,8 @@ def backbone_extractor(name: str, weights="pretrained", seed: int | None = None,
     ((mean, std) on [0, 1] RGB); features are :func:`timm_pooled_features` for timm models, else
     :func:`hooked_pooled_features` on the backbone's ``target_layer``; logits for the IS.  The whole image is
     resized to ``input_size`` (bilinear, antialiased; no crop).  The extractor's name is the backbone's label plus
-    the first 12 hex digits of its weight file's SHA-256, e.g. ``efficientnet_lite0[pretrained]@1a2b3c4d5e6f:pooled``.
+    the first 12 hex digits of its weight file's SHA-256, e.g. ``efficientnet_lite0[pretrained]@1a2b3c4d5e6f:pooled``;
+    the full digest is in ``weight_files``.
     """
     from ..backbones import load_backbone  # lazily: importing veiqa.setmetrics does not import torch
 
@@ -179,6 +181,7 @@ def backbone_extractor(name: str, weights="pretrained", seed: int | None = None,
         name=f"{label}:{how}", forward=forward, input_size=_hw(bb.input_size), normalize=bb.normalize,
         device=str(bb.device), batch_size=batch_size,
         has_logits=how != "pooled" or model.num_classes > 0, module=model,
+        weight_files={bb.weights_file: bb.weights_sha256} if bb.weights_file else {},
     )
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from ..io import VeiqaError
+from ..io import VeiqaError, sha256_file
 from .extractors import Extractor
 from .weights import FID_INCEPTION_FILE, FID_INCEPTION_URL, _resolve_weights
+
+INCEPTION_FID_NAME = "inception_v3_fid:pool3"  # the extractor name of the standard FID network
 
 
 def _fid_inception_module():
@@ -98,6 +100,7 @@ def inception_fid_extractor(weights=None, device: str = "cpu", batch_size: int =
         raise VeiqaError(f"FID Inception-v3: cannot load {path} as pytorch-fid's {FID_INCEPTION_FILE} ({e})") from e
     model = model.to(device).eval()
     return Extractor(
-        name="inception_v3_fid:pool3", forward=model, input_size=(299, 299), normalize=lambda x: 2 * x - 1,
+        name=INCEPTION_FID_NAME, forward=model, input_size=(299, 299), normalize=lambda x: 2 * x - 1,
         antialias=False, device=device, batch_size=batch_size, has_logits=True, module=model,
+        weight_files={str(path): sha256_file(path)},
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import VeiqaError
+from ..io import VeiqaError, sha256_file
 from ._tensors import _batch_tensor
 from .weights import LPIPS_BACKBONE_FILES, _resolve_weights
 
@@ -15,8 +15,10 @@ class LPIPSMetric:
     """LPIPS v0.1 (lpips package 0.1.4) with offline backbone weights; call with two ``N x 3 x H x W`` tensors in
     [0, 1] (or uint8 H x W x 3 arrays) to get N distances (float64 numpy)."""
 
-    def __init__(self, model, net: str, backbone_path: Path, device: str = "cpu"):
+    def __init__(self, model, net: str, backbone_path: Path, device: str = "cpu",
+                 weight_files: dict[str, str] | None = None):
         self.model = model
+        self.weight_files = dict(weight_files or {})  # path of each weight file used -> its full SHA-256
         self.net = net
         self.backbone_path = Path(backbone_path)
         self.device = device
@@ -84,4 +86,5 @@ def load_lpips(net: str = "alex", backbone_weights=None, device: str = "cpu") ->
         raise VeiqaError(f"LPIPS: {path} has feature weights the {net} trunk does not use: {sorted(unused)[:5]}")
     model.net.load_state_dict(mapped, strict=True)
     model = model.to(device).eval()
-    return LPIPSMetric(model, net, path, device)
+    return LPIPSMetric(model, net, path, device,
+                       weight_files={str(path): sha256_file(path), str(lin_file): sha256_file(lin_file)})
