@@ -205,7 +205,8 @@ def test_kid_spread_is_flagged_when_subsets_cannot_vary():
     ok = sm.kid_from_features(x, y, subset_size=6, n_subsets=20)
     assert ok.std_status == "ok" and ok.kid_std > 0
     vals = [_mmd2_unbiased_by_hand(a.tolist(), b.tolist()) for a, b in _subsets_like_kid(x, y, 6, 20, seed=0)]
-    assert ok.kid_mean == pytest.approx(np.mean(vals), rel=1e-12) and ok.kid_std == pytest.approx(np.std(vals), rel=1e-9)
+    assert ok.kid_mean == pytest.approx(np.mean(vals), rel=1e-12)
+    assert ok.kid_std == pytest.approx(np.std(vals), rel=1e-9)
 
 
 def _subsets_like_kid(x, y, m, n_subsets, seed):
@@ -590,7 +591,8 @@ def test_every_nan_of_set_metrics_has_a_status(tmp_path):
     assert list(out.level) == [1, 2, 3]
     lone_row = out[out.level == 3].iloc[0]
     assert np.isnan(lone_row.fid) and lone_row.fid_status.startswith("failed")
-    assert np.isnan(lone_row.kid_mean) and lone_row.kid_status.startswith("failed") and "2 features" in lone_row.kid_status
+    assert np.isnan(lone_row.kid_mean) and lone_row.kid_status.startswith("failed")
+    assert "2 features" in lone_row.kid_status
     assert lone_row.kid_std_status.startswith("KID failed")
     # one IS split, and every KID subset the whole set: no spread to report, said so
     assert out.is_std.isna().all() and out.is_std_status.str.startswith("no spread: one split").all()

@@ -53,7 +53,8 @@ def _load(root: Path, score_file=None):
             raise VeiqaError(f"{path}: image name {name!r} is not iXX_TT_L.bmp")
         ref, typ, lvl = m.groups()
         rows.append(SCALE.row(name[:-4].lower(), f"i{ref}", DISTORTION_MAP.get(typ, other(typ)), typ, int(lvl),
-                              idx.resolve(f"distorted_images/{name}"), idx.resolve(f"reference_images/I{ref}.BMP"), mos))
+                              idx.resolve(f"distorted_images/{name}"), idx.resolve(f"reference_images/I{ref}.BMP"),
+                              mos))
     return SCALE.table(rows, dataset="tid2013", score_file=path, note="MOS 0..9, higher is better")
 
 

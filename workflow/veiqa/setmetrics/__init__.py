@@ -44,13 +44,11 @@ Inception-v3 port), :mod:`.lpips` (LPIPS loader), :mod:`.weights` (weight file n
 
 from __future__ import annotations
 
-from ._tensors import _batch_tensor, _image_to_tensor, _to_numpy64
 from .distances import (
     FID_METHODS,
     FIDResult,
     ISResult,
     KIDResult,
-    _fid_dict,
     fid_from_features,
     fid_from_stats,
     frechet_distance,
@@ -62,8 +60,6 @@ from .distances import (
 from .extractors import (
     Extractor,
     SetFeatures,
-    _hw,
-    _iter_batches,
     as_extractor,
     backbone_extractor,
     fid_between_sets,
@@ -71,9 +67,26 @@ from .extractors import (
     set_features,
     timm_pooled_features,
 )
-from .inception import INCEPTION_FID_NAME, _fid_inception_module, inception_fid_extractor
+from .inception import INCEPTION_FID_NAME, inception_fid_extractor
 from .levels import MANIFEST_COLUMNS, NAN_STATUS, check_statuses, fid_min_n_default, set_metrics_for_levels
 from .lpips import LPIPSMetric, load_lpips
 from .report import column_names, extractor_label, plot_levels, publish, set_metrics_table, write_set_metrics
 from .running import RunningStats
-from .weights import FID_INCEPTION_FILE, FID_INCEPTION_URL, LPIPS_BACKBONE_FILES, _default_weights_dir, _resolve_weights
+from .weights import FID_INCEPTION_FILE, FID_INCEPTION_URL, LPIPS_BACKBONE_FILES
+
+# helpers other modules and the tests import from here (veiqa weights: the weight lookup)
+from ._tensors import _batch_tensor, _image_to_tensor, _to_numpy64  # noqa: F401, E402
+from .distances import _fid_dict  # noqa: F401, E402
+from .extractors import _hw, _iter_batches  # noqa: F401, E402
+from .inception import _fid_inception_module  # noqa: F401, E402
+from .weights import _default_weights_dir, _resolve_weights  # noqa: F401, E402
+
+__all__ = [
+    "FID_INCEPTION_FILE", "FID_INCEPTION_URL", "FID_METHODS", "INCEPTION_FID_NAME", "LPIPS_BACKBONE_FILES",
+    "MANIFEST_COLUMNS", "NAN_STATUS", "Extractor", "FIDResult", "ISResult", "KIDResult", "LPIPSMetric",
+    "RunningStats", "SetFeatures", "as_extractor", "backbone_extractor", "check_statuses", "column_names",
+    "extractor_label", "fid_between_sets", "fid_from_features", "fid_from_stats", "fid_min_n_default",
+    "frechet_distance", "hooked_pooled_features", "inception_fid_extractor", "inception_score", "kid_from_features",
+    "load_lpips", "mmd2_unbiased", "plot_levels", "polynomial_kernel", "publish", "set_features",
+    "set_metrics_for_levels", "set_metrics_table", "timm_pooled_features", "write_set_metrics",
+]

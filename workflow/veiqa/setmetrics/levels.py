@@ -53,7 +53,8 @@ def _fid_columns(f_d, f_r, name, fid_method, imag_tol, fid_min_n) -> dict[str, A
     except VeiqaError as e:
         return cols | dict(fid=np.nan, fid_method=fid_method, fid_sqrtm_imag_max=np.nan, fid_sqrtm_rel_err=np.nan,
                            fid_sqrtm_rel_err_status=f"FID failed: {e}", fid_imag_flag=False, fid_status=f"failed: {e}")
-    rel_status = "ok" if np.isfinite(fr.sqrtm_rel_err) else f"not estimated: only the sqrtm route does ({fr.method} used)"
+    rel_status = ("ok" if np.isfinite(fr.sqrtm_rel_err)
+                  else f"not estimated: only the sqrtm route does ({fr.method} used)")
     return cols | dict(fid=fr.fid, fid_method=fr.method, fid_sqrtm_imag_max=fr.sqrtm_imag_max,
                        fid_sqrtm_rel_err=fr.sqrtm_rel_err, fid_sqrtm_rel_err_status=rel_status,
                        fid_imag_flag=fr.imag_flag, fid_status="ok")
@@ -141,7 +142,8 @@ def set_metrics_for_levels(
         except VeiqaError as e:
             lp_status = f"unavailable: {e}"
     else:
-        raise VeiqaError(f"set_metrics_for_levels: lpips_metric must be an LPIPSMetric, None or 'auto'")
+        raise VeiqaError(f"set_metrics_for_levels: lpips_metric must be an LPIPSMetric, None or 'auto', got "
+                         f"{lpips_metric!r}")
 
     feat_cache: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
     clf_cache: dict[str, np.ndarray | None] = {}

@@ -29,7 +29,8 @@ _NOTES = (("fid_status", "FID"), ("kid_status", "KID"), ("kid_std_status", "KID 
 
 def extractor_label(name: str | None) -> str | None:
     """None for the standard FID Inception-v3, else a short label of the network: ``efficientnet_lite0`` for
-    ``efficientnet_lite0[pretrained]@1a2b3c4d5e6f:pooled``, ``vgg16 random:3`` for ``vgg16[random:3]:features.29.mean``."""
+    ``efficientnet_lite0[pretrained]@1a2b3c4d5e6f:pooled``, ``vgg16 random:3`` for
+    ``vgg16[random:3]:features.29.mean``."""
     if name is None or name == INCEPTION_FID_NAME:
         return None
     m = re.match(r"([^\[@:]+)(?:\[([^\]]*)\])?", str(name))
