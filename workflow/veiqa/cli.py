@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
         score_cli = None
     if score_cli is not None:
         score_cli.add_parser(sub)
+    from .nr import cli as nr_cli
+
+    nr_cli.add_parser(sub)
     _add_demo(sub)
     return parser
 
