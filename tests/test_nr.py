@@ -54,6 +54,10 @@ def test_mscn_matches_scipy_gaussian_filter():
     got0, _ = F.mscn(x, boundary="zero")
     var0 = ndimage.gaussian_filter(x * x, 7 / 6, mode="constant", truncate=3 / (7 / 6)) - mu0 ** 2
     np.testing.assert_allclose(got0, (x - mu0) / (np.sqrt(np.abs(var0)) + 1), atol=1e-10)
+    # the separable default equals the 7×7 fspecial window applied directly
+    direct, _ = F.mscn(x, boundary="replicate", window=w)
+    np.testing.assert_allclose(got, direct, atol=1e-12)
+    np.testing.assert_allclose(np.outer(F.gaussian_1d(), F.gaussian_1d()), w, atol=1e-16)
 
 
 def test_aggd_fit_by_hand_and_against_root_finding():

@@ -51,19 +51,35 @@ def gaussian_window(size: int = 7, sigma: float = 7.0 / 6.0) -> np.ndarray:
     return g / g.sum()
 
 
-def _filter(x: np.ndarray, w: np.ndarray, boundary: str) -> np.ndarray:
-    mode = {"zero": "constant", "replicate": "nearest", "symmetric": "reflect"}[boundary]
-    # the window is symmetric, so correlation (filter2/imfilter) equals convolution; separable would also do, but the
-    # 7×7 direct form keeps the sums in MATLAB's order closely enough (differences ~1e-13).
+def gaussian_1d(size: int = 7, sigma: float = 7.0 / 6.0) -> np.ndarray:
+    """The normalised 1-D factor of :func:`gaussian_window` (``fspecial``'s window is its outer product)."""
+    r = (np.arange(size) - (size - 1) / 2.0) ** 2
+    g = np.exp(-r / (2.0 * sigma * sigma))
+    return g / g.sum()
+
+
+_MODES = {"zero": "constant", "replicate": "nearest", "symmetric": "reflect"}
+
+
+def _filter(x: np.ndarray, w: np.ndarray | None, boundary: str) -> np.ndarray:
+    """``filter2``/``imfilter`` with the window ``w`` (None: the default Gaussian, applied as two 1-D passes).
+
+    The window is symmetric, so correlation equals convolution. The separable form agrees with the 7×7 direct sum to
+    ~1e-13 (checked in the tests) and costs 14 instead of 49 multiply-adds per pixel.
+    """
+    mode = _MODES[boundary]
+    if w is None:
+        g = gaussian_1d()
+        out = ndimage.correlate1d(x, g, axis=0, mode=mode, cval=0.0)
+        return ndimage.correlate1d(out, g, axis=1, mode=mode, cval=0.0)
     return ndimage.correlate(x, w, mode=mode, cval=0.0)
 
 
 def mscn(img: np.ndarray, boundary: str = "replicate", c: float = 1.0,
          window: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """MSCN coefficients of a grey float image on 0..255 and the local σ map they were divided by."""
-    w = gaussian_window() if window is None else window
-    mu = _filter(img, w, boundary)
-    sigma = np.sqrt(np.abs(_filter(img * img, w, boundary) - mu * mu))
+    mu = _filter(img, window, boundary)
+    sigma = np.sqrt(np.abs(_filter(img * img, window, boundary) - mu * mu))
     return (img - mu) / (sigma + c), sigma
 
 
@@ -83,12 +99,16 @@ def aggd_fit(vec: np.ndarray, axis: int = -1) -> tuple[np.ndarray, np.ndarray, n
     samples (zeros are in neither side, as ``vec(vec<0)`` / ``vec(vec>0)``). Reduces along ``axis``.
     """
     v = np.asarray(vec, dtype=np.float64)
-    neg, pos = v < 0, v > 0
+    v2 = v * v
+    neg = v < 0
+    n_neg, n_pos = np.sum(neg, axis=axis), np.sum(v > 0, axis=axis)
     with np.errstate(invalid="ignore", divide="ignore"):
-        leftstd = np.sqrt(np.sum(np.where(neg, v * v, 0.0), axis=axis) / np.sum(neg, axis=axis))
-        rightstd = np.sqrt(np.sum(np.where(pos, v * v, 0.0), axis=axis) / np.sum(pos, axis=axis))
+        sq_neg = np.sum(v2 * neg, axis=axis)
+        sq_all = np.sum(v2, axis=axis)
+        leftstd = np.sqrt(sq_neg / n_neg)
+        rightstd = np.sqrt((sq_all - sq_neg) / n_pos)          # zeros add nothing to either sum
         gammahat = leftstd / rightstd
-        rhat = np.mean(np.abs(v), axis=axis) ** 2 / np.mean(v * v, axis=axis)
+        rhat = np.mean(np.abs(v), axis=axis) ** 2 / (sq_all / v.shape[axis])
         rhatnorm = rhat * (gammahat ** 3 + 1) * (gammahat + 1) / (gammahat ** 2 + 1) ** 2
     alpha = _nearest_alpha(_R_AGGD, np.nan_to_num(rhatnorm, nan=np.inf), squared=True)
     alpha = np.where(np.isfinite(rhatnorm), alpha, np.nan)
