@@ -74,6 +74,17 @@ def test_aggd_fit_by_hand_and_against_root_finding():
     assert round(alpha * 1000) == alpha * 1000             # and alpha is a grid point, as in MATLAB
 
 
+def test_nearest_alpha_equals_matlab_full_scan():
+    rng = np.random.default_rng(4)
+    for r_grid, squared in ((F._R_AGGD, True), (F._R_GGD, False)):
+        # targets inside, outside and exactly on (and halfway between) the grid's ratios
+        t = np.concatenate([rng.uniform(r_grid.min() * 0.5, r_grid.max() * 1.5, 3000), r_grid[::97],
+                            (r_grid[:-1:89] + r_grid[1::89]) / 2])
+        d = r_grid[None, :] - t[:, None]
+        scan = F.ALPHA_GRID[np.argmin(d * d if squared else np.abs(d), axis=1)]   # min() over the whole grid
+        np.testing.assert_array_equal(F._nearest_alpha(r_grid, t), scan)
+
+
 def test_ggd_and_aggd_recover_known_shapes():
     rng = np.random.default_rng(1)
     a, s = F.ggd_fit(rng.standard_normal(400_000))
@@ -142,13 +153,6 @@ def test_brisque_svr_matches_libsvm():
 @pytest.mark.parametrize("name", sorted(FIXTURE["piqe"]))
 def test_piqe_matches_independent_implementation(name):
     assert nr.score(_sample(name), "piqe") == pytest.approx(FIXTURE["piqe"][name], rel=1e-9)
-
-
-@needs_samples
-def test_piqe_matches_pypiqe_live():
-    pypiqe = pytest.importorskip("pypiqe")
-    g = F.matlab_gray(_sample("I04.BMP")).astype(np.uint8)
-    assert nr.score(g, "piqe") == pytest.approx(pypiqe.piqe(g)[0], rel=1e-9)
 
 
 def test_piqe_uniform_image_scores_100_and_surround_columns():

@@ -83,12 +83,25 @@ def mscn(img: np.ndarray, boundary: str = "replicate", c: float = 1.0,
     return (img - mu) / (sigma + c), sigma
 
 
-def _nearest_alpha(r_grid: np.ndarray, target: np.ndarray, squared: bool) -> np.ndarray:
-    """The grid α whose ratio is nearest to ``target`` (first one on ties, like MATLAB ``min``)."""
+def _nearest_alpha(r_grid: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The grid α whose ratio is nearest to ``target``, the first one on ties (MATLAB ``[~, i] = min(...)``).
+
+    Both ratio curves are strictly monotonic over the grid, so the nearest point is one of the two neighbours of the
+    target's insertion point: O(log n) per target instead of a full scan. (The releases minimise the squared
+    difference for the AGGD and the absolute one for the GGD: the same nearest point.)
+    """
     target = np.asarray(target, dtype=np.float64)
-    d = r_grid[None, :] - target.reshape(-1, 1)
-    d = d * d if squared else np.abs(d)
-    idx = np.argmin(d, axis=1)
+    t = target.ravel()
+    increasing = r_grid[-1] > r_grid[0]
+    grid = r_grid if increasing else r_grid[::-1]
+    hi = np.clip(np.searchsorted(grid, t), 1, len(grid) - 1)
+    lo = hi - 1
+    d_lo, d_hi = np.abs(grid[lo] - t), np.abs(grid[hi] - t)
+    if increasing:
+        idx = np.where(d_lo <= d_hi, lo, hi)                  # ties: the smaller α comes first
+    else:
+        n = len(grid) - 1
+        idx = np.where(d_hi <= d_lo, n - hi, n - lo)         # back to ascending α; ties: the smaller α
     return ALPHA_GRID[idx].reshape(target.shape)
 
 
@@ -110,7 +123,7 @@ def aggd_fit(vec: np.ndarray, axis: int = -1) -> tuple[np.ndarray, np.ndarray, n
         gammahat = leftstd / rightstd
         rhat = np.mean(np.abs(v), axis=axis) ** 2 / (sq_all / v.shape[axis])
         rhatnorm = rhat * (gammahat ** 3 + 1) * (gammahat + 1) / (gammahat ** 2 + 1) ** 2
-    alpha = _nearest_alpha(_R_AGGD, np.nan_to_num(rhatnorm, nan=np.inf), squared=True)
+    alpha = _nearest_alpha(_R_AGGD, np.nan_to_num(rhatnorm, nan=np.inf))
     alpha = np.where(np.isfinite(rhatnorm), alpha, np.nan)
     return alpha, leftstd, rightstd
 
@@ -120,7 +133,7 @@ def ggd_fit(vec: np.ndarray) -> tuple[float, float]:
     v = np.asarray(vec, dtype=np.float64).ravel()
     sigma_sq = np.mean(v * v)
     rho = sigma_sq / np.mean(np.abs(v)) ** 2
-    return float(_nearest_alpha(_R_GGD, np.array([rho]), squared=False)[0]), float(np.sqrt(sigma_sq))
+    return float(_nearest_alpha(_R_GGD, np.array([rho]))[0]), float(np.sqrt(sigma_sq))
 
 
 def _cubic(x: np.ndarray) -> np.ndarray:
