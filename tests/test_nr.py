@@ -125,13 +125,17 @@ def test_brisque_matches_matlab_release(name):
     assert nr.score(img, "brisque") == pytest.approx(FIXTURE["brisque"][name], rel=1e-6)
 
 
-def test_brisque_model_files_are_the_fixture_ones():
+def test_model_files_are_the_fixture_ones():
     from veiqa.io import sha256_file
     from veiqa.nr.models import model_file
 
     sums = FIXTURE["provenance"]["brisque_model_sha256"]
     assert sha256_file(model_file("brisque", "brisque/models/svm.txt")) == sums["svm.txt"]
     assert sha256_file(model_file("brisque", "brisque/models/normalize.pickle")) == sums["normalize.pickle"]
+    # the vendored NIQE model is the release's file (sha256 also in nr/data/NIQE_NOTICE.txt)
+    from veiqa.nr.models import data_file
+
+    assert sha256_file(data_file("niqe_modelparameters.mat")) == FIXTURE["provenance"]["niqe_model_sha256"]
 
 
 def test_brisque_svr_matches_libsvm():
