@@ -201,6 +201,8 @@ def test_errors_are_veiqa_errors():
         nr.score(np.zeros((10, 30), np.uint8), "brisque")
     with pytest.raises(nr.NRError, match="shape"):
         nr.score(np.zeros((5, 5, 2), np.uint8), "piqe")
+    with pytest.raises(nr.NRError, match="uint8"):
+        nr.score(np.zeros((200, 200)), "brisque")
     assert issubclass(nr.ModelFileError, VeiqaError)
 
 

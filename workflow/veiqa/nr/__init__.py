@@ -53,8 +53,9 @@ def _check_image(img: np.ndarray) -> np.ndarray:
         img = img[..., :3]
     if not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 3)):
         raise NRError(f"expected an H×W grey or H×W×3 RGB image, got an array of shape {img.shape}")
-    if img.dtype != np.uint8 and not np.issubdtype(img.dtype, np.floating):
-        raise NRError(f"expected a uint8 (0..255) image, got dtype {img.dtype}")
+    if img.dtype != np.uint8:
+        # the releases work on 0..255; a float image (0..1 or 0..255?) is ambiguous, so it is refused
+        raise NRError(f"expected a uint8 (0..255) image as veiqa.io.read_image returns, got dtype {img.dtype}")
     return img
 
 
