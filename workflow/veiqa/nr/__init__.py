@@ -4,7 +4,7 @@ API (what the workflow's baselines rule and ``veiqa nr`` call)::
 
     from veiqa import nr
     nr.METHODS                         # ("niqe", "brisque", "piqe")
-    nr.score(img, "niqe") -> float     # img: H×W×3 uint8 RGB or H×W grey, as veiqa.io.read_image returns
+    nr.score(img, "niqe") -> float     # img: H×W×3 RGB or H×W grey, uint8, as veiqa.io.read_image returns
     nr.score_many(img, nr.METHODS) -> {"niqe": ..., "brisque": ..., "piqe": ...}
 
 ``LOWER_IS_BETTER = True``: for all three methods a *lower* score means *better* quality (NIQE: distance to the
