@@ -1,4 +1,4 @@
-"""Standard no-reference IQA baselines: NIQE, BRISQUE, PIQE, after the authors' MATLAB releases.
+"""Standard no-reference IQA baselines: NIQE, BRISQUE, PIQE, after their reference MATLAB code.
 
 API (what the workflow's baselines rule and ``veiqa nr`` call)::
 
