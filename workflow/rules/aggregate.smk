@@ -2,9 +2,12 @@ rule collect:
     """All similarity values of a dataset joined with its scores: the long table of the statistics."""
     input:
         manifest="resources/{dataset}/manifest.parquet",
-        measures=lambda wc: measure_shards(wc.dataset) + baseline_shards(wc.dataset),
+        measures=lambda wc: measure_shards(wc.dataset),
+        baselines=lambda wc: baseline_shards(wc.dataset),
     output:
         "results/{dataset}/scores.parquet",
+    params:
+        default_pri={d: next(iter(vc.pri_arms(CFG, d))) for d in vc.DISTORTIONS},
     log:
         "logs/{dataset}/collect.log",
     conda:

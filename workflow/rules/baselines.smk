@@ -1,6 +1,6 @@
-# NR-IQA baselines and the FR ceiling (veiqa.baselines), sharded like the measures. Neither depends on the PRI: the
-# {pri} folder is the distortion's default PRI label (baseline_shards in common.smk), so that the statistics
-# evaluate them as default-strength arms beside the VEI method.
+# NR-IQA baselines and the FR ceiling (veiqa.baselines), sharded like the measures. Neither depends on the PRI, so
+# their paths have no PRI folder and a PRI change does not rerun them; `collect` labels them with each distortion's
+# default PRI strength (veiqa.baselines.shard_labels).
 
 
 rule nr_baselines:
@@ -8,7 +8,7 @@ rule nr_baselines:
     input:
         manifest="resources/{dataset}/manifest.parquet",
     output:
-        "results/{dataset}/baselines/{distortion}/{pri}/nr/shard-{k}.parquet",
+        "results/{dataset}/baselines/{distortion}/nr/shard-{k}.parquet",
     params:
         methods=CFG["baselines"],
         shard_size=CFG["shard_size"],
@@ -17,7 +17,7 @@ rule nr_baselines:
         mem_mb=3000,
         runtime=60,
     log:
-        "logs/{dataset}/baselines/{distortion}/{pri}/nr/shard-{k}.log",
+        "logs/{dataset}/baselines/{distortion}/nr/shard-{k}.log",
     conda:
         "../../envs/veiqa.yaml"
     script:
@@ -29,7 +29,7 @@ rule fr_ceiling:
     input:
         manifest="resources/{dataset}/manifest.parquet",
     output:
-        "results/{dataset}/baselines/{distortion}/{pri}/fr-ceiling/shard-{k}.parquet",
+        "results/{dataset}/baselines/{distortion}/fr-ceiling/shard-{k}.parquet",
     params:
         measures=CFG["measures"],
         shard_size=CFG["shard_size"],
@@ -38,7 +38,7 @@ rule fr_ceiling:
         mem_mb=3000,
         runtime=30,
     log:
-        "logs/{dataset}/baselines/{distortion}/{pri}/fr-ceiling/shard-{k}.log",
+        "logs/{dataset}/baselines/{distortion}/fr-ceiling/shard-{k}.log",
     conda:
         "../../envs/veiqa.yaml"
     script:

@@ -66,11 +66,10 @@ def measure_shards(dataset):
 
 
 def baseline_shards(dataset):
-    """The NR-baseline and FR-ceiling shards of a dataset (rules/baselines.smk), under each distortion's default PRI
-    label (they do not depend on the PRI)."""
+    """The NR-baseline and FR-ceiling shards of a dataset (rules/baselines.smk; they do not depend on the PRI)."""
     kinds = (["nr"] if CFG["baselines"] else []) + (["fr-ceiling"] if CFG["fr_ceiling"] else [])
     return [
-        f"results/{dataset}/baselines/{d}/{next(iter(vc.pri_arms(CFG, d)))}/{kind}/shard-{k}.parquet"
+        f"results/{dataset}/baselines/{d}/{kind}/shard-{k}.parquet"
         for d, k in shards_of(dataset)
         for kind in kinds
     ]

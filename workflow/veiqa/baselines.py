@@ -172,6 +172,23 @@ def fr_table(rows: pd.DataFrame, root: str | Path, names: Iterable[str], log=Non
 
 # ------------------------------------------------------------------------------------------------ shard job
 
+def shard_labels(paths: Iterable[str | Path], default_pri: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """(distortion, pri) labels of baseline shards ``results/<ds>/baselines/<distortion>/<nr|fr-ceiling>/shard-<k>
+    .parquet`` for :func:`veiqa.pairs.collect`. They do not depend on the PRI (so a PRI change does not rerun them)
+    and are labelled with the distortion's default PRI strength, so that the statistics evaluate them once, as
+    default-strength arms, pooled over distortions like the VEI arms."""
+    out = {}
+    for p in paths:
+        parts = Path(p).parts
+        if len(parts) < 4 or parts[-4] != "baselines" or parts[-2] not in (NR_KIND, FR_ARM):
+            raise VeiqaError(f"{p}: not a baseline shard (expected .../baselines/<distortion>/<nr|fr-ceiling>/"
+                             "shard-<k>.parquet)")
+        if parts[-3] not in default_pri:
+            raise VeiqaError(f"{p}: no default PRI strength for distortion {parts[-3]!r}")
+        out[str(p)] = (parts[-3], default_pri[parts[-3]])
+    return out
+
+
 def run_shard(kind: str, manifest: str | Path, distortion: str, k: int | str, shard_size: int, names: Sequence[str],
               out: str | Path, dataset: str, log) -> pd.DataFrame:
     """One shard job of the workflow: ``kind`` ``"nr"`` (NR baselines ``names``) or ``"fr"`` (FR ceiling, measures

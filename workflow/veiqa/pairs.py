@@ -111,8 +111,9 @@ def _finish(parts, order, names) -> pd.DataFrame:
 def collect(measure_files, manifest: pd.DataFrame, dataset: str) -> pd.DataFrame:
     """Join every measure shard of a dataset with the manifest's scores: the long table the statistics read.
 
-    ``measure_files`` maps each file to its (distortion, pri) labels (the shards of :mod:`veiqa.baselines` carry
-    the default PRI's label, so that they are evaluated as default-strength arms). Adds ref_id, level, score, score_kind,
+    ``measure_files`` maps each file to its (distortion, pri) labels (the shards of :mod:`veiqa.baselines` get the
+    default PRI's label from :func:`veiqa.baselines.shard_labels`, so that they are evaluated as default-strength
+    arms). Adds ref_id, level, score, score_kind,
     higher_is_better (score direction), measure_higher_is_better and the dataset name.
     """
     parts = []

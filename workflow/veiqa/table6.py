@@ -73,8 +73,9 @@ def table6(corr: pd.DataFrame, dataset: str, measure: str = "psnr", protocol: st
         raise VeiqaError(f"no VEI rows for dataset={dataset!r} measure={measure!r} protocol={protocol!r}")
     sel["kind"] = [arm_kind(a, p) for a, p in zip(sel["arm"], sel["pair_kind"])]
     rank = {k: i for i, k in enumerate(KIND_ORDER)}
-    nr = list(dict.fromkeys(sel.loc[sel["kind"] == "nr-baseline", "arm"]))
-    nr_rank = {m: i for i, m in enumerate([m for m in NR_LABELS if m in nr] + [m for m in nr if m not in NR_LABELS])}
+    found = set(sel.loc[sel["kind"] == "nr-baseline", "arm"])
+    nr = [m for m in NR_LABELS if m in found] + sorted(found - set(NR_LABELS))
+    nr_rank = {m: i for i, m in enumerate(nr)}
     dist_rank = {d: i for i, d in enumerate(_sort_rows(sel["distortion"], pool_label))}
     sel = sel.assign(_d=sel["distortion"].map(dist_rank), _k=sel["kind"].map(rank),
                      _a=[nr_rank.get(a, 0) for a in sel["arm"]])
