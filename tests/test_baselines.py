@@ -161,6 +161,7 @@ def test_collect_joins_the_baseline_shards_with_their_own_directions(collected):
     assert by[("image", "psnr")].tolist() == [False]     # PRI paradigm: more similar = worse
     assert by[("fr", "fr_psnr")].tolist() == [True]      # FR: more similar to the reference = better
     assert by[("nr", "niqe")].tolist() == [False]        # NIQE: lower = better
+    assert df["measure_higher_is_better"].dtype == bool
     assert df[df.pair_kind == "nr"].status.tolist().count("too_small") == 1
 
 

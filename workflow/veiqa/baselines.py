@@ -75,25 +75,21 @@ def orient(df: pd.DataFrame) -> pd.DataFrame:
         df.loc[fr, "measure"] = [fr_measure(m) for m in names]
     if nr.any():
         df.loc[nr, "measure_higher_is_better"] = False  # NIQE, BRISQUE, PIQE: lower = better quality
+    if df["measure_higher_is_better"].notna().all():
+        df["measure_higher_is_better"] = df["measure_higher_is_better"].astype(bool)
     return df
 
 
 # ------------------------------------------------------------------------------------------------ NR baselines
 
-def _per_image_errors():
-    """The NR failures that concern one image (kept as a status); a missing model file or an unknown method name
-    concerns the whole run and stops the job."""
+def _check_methods(methods: Iterable[str]) -> list[str]:
     from . import nr
 
-    return (nr.NRError, np.linalg.LinAlgError)
-
-
-def _status(exc: Exception) -> str:
-    from . import nr
-
-    if isinstance(exc, nr.UnknownMethodError):
-        raise exc
-    return STATUS_TOO_SMALL if isinstance(exc, nr.ImageTooSmallError) else STATUS_ERROR
+    methods = list(methods)
+    unknown = [m for m in methods if m not in nr.METHODS]
+    if unknown:
+        raise VeiqaError(f"unknown NR baseline(s) {unknown}; known: {list(nr.METHODS)}")
+    return methods
 
 
 def _checked(v) -> tuple[float, str]:
@@ -103,19 +99,24 @@ def _checked(v) -> tuple[float, str]:
 
 def score_image(img: np.ndarray, methods: Sequence[str], image_id: str = "", log=None) -> dict[str, tuple[float, str]]:
     """(value, status) of each NR method on one image. All methods at once (:func:`veiqa.nr.score_many`); when that
-    fails, method by method, so that one method's failure on this image leaves the others' scores."""
+    fails, method by method, so that one method's failure on this image leaves the others' scores.
+
+    Failures that concern this image (:class:`veiqa.nr.NRError`, a singular matrix) become a status; others (a
+    missing model file: :class:`veiqa.nr.ModelFileError`) concern the whole run and propagate."""
     from . import nr
 
+    methods = _check_methods(methods)
+    per_image = (nr.NRError, np.linalg.LinAlgError)
     try:
-        return {m: _checked(v) for m, v in nr.score_many(img, list(methods)).items()}
-    except _per_image_errors() as e:
-        _status(e)
+        return {m: _checked(v) for m, v in nr.score_many(img, methods).items()}
+    except per_image:
+        pass
     out = {}
     for m in methods:
         try:
             out[m] = _checked(nr.score(img, m))
-        except _per_image_errors() as e:
-            out[m] = (math.nan, _status(e))
+        except per_image as e:
+            out[m] = (math.nan, STATUS_TOO_SMALL if isinstance(e, nr.ImageTooSmallError) else STATUS_ERROR)
             if log:
                 log.warning("%s not scored for %s (%s): %s", m, image_id, out[m][1], e)
     return out
@@ -124,13 +125,9 @@ def score_image(img: np.ndarray, methods: Sequence[str], image_id: str = "", log
 def nr_table(rows: pd.DataFrame, root: str | Path, methods: Iterable[str], log=None) -> pd.DataFrame:
     """NR scores of every distorted image of a shard (manifest rows with ``image_id`` and ``path`` relative to
     ``root``), one row per image × method, in the long measure-shard format."""
-    from . import nr
     from .pairs import _finish
 
-    methods = list(methods)
-    unknown = [m for m in methods if m not in nr.METHODS]
-    if unknown:
-        raise VeiqaError(f"unknown NR baseline(s) {unknown}; known: {list(nr.METHODS)}")
+    methods = _check_methods(methods)
     recs = []
     for r in rows.itertuples(index=False):
         try:
