@@ -47,7 +47,8 @@ def _caption(dataset: str, measure: str, protocol: str, loader: str | None, kind
            f"ceiling rows use measure '{measure}'.")
     if nr:
         cap += (f" NR baselines ({', '.join(NR_LABELS.get(m, m) for m in nr)}) score the distorted image alone "
-                "(lower = better quality). BRISQUE was trained on LIVE: its figures on LIVE are in-sample.")
+                "(lower = better quality). BRISQUE was trained on LIVE: its figures on LIVE are in-sample (a reading: "
+                "its model file does not name its training set).")
         if loader == "live" and "brisque" in nr:
             cap += " This dataset is LIVE, so its BRISQUE rows are in-sample."
     if "fr-ceiling" in kinds:
