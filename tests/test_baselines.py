@@ -225,7 +225,8 @@ def test_table6_layout_on_a_synthetic_corr_table(tmp_path):
     csv, md = tables.write_table(t, tmp_path / "table6_paper", md_compact=True)
     text = open(md).read()
     assert text.startswith("Table: Table 6. live1")
-    assert "| gb | NIQE | nr-baseline | niqe | niqe | 40 | 2 | 0.700 [0.600, 0.750] | 0.650 [0.550, 0.700] | ok |" in text
+    row = "| gb | NIQE | nr-baseline | niqe | niqe | 40 | 2 | 0.700 [0.600, 0.750] | 0.650 [0.550, 0.700] | ok |"
+    assert row in text
     back = pd.read_csv(csv)
     assert back.shape == t.shape and back["SROCC CI high"].iloc[0] == pytest.approx(0.8)
     cs = table6.table6(corr, "live1", "psnr", "content_separated", loader="tid2013")
