@@ -16,6 +16,7 @@ include: "workflow/rules/stage.smk"
 include: "workflow/rules/pri.smk"
 include: "workflow/rules/gradcam.smk"
 include: "workflow/rules/measures.smk"
+include: "workflow/rules/baselines.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/setmetrics.smk"
 

@@ -3,8 +3,11 @@ rule collect:
     input:
         manifest="resources/{dataset}/manifest.parquet",
         measures=lambda wc: measure_shards(wc.dataset),
+        baselines=lambda wc: baseline_shards(wc.dataset),
     output:
         "results/{dataset}/scores.parquet",
+    params:
+        default_pri={d: next(iter(vc.pri_arms(CFG, d))) for d in vc.DISTORTIONS},
     log:
         "logs/{dataset}/collect.log",
     conda:
@@ -69,6 +72,35 @@ rule tables:
         "../../envs/veiqa.yaml"
     script:
         str(SCRIPTS / "tables.py")
+
+
+rule table6:
+    """The paper's Table 6: the VEI method beside NIQE, BRISQUE, PIQE, the pixel-PRI baseline, the random-weights
+    control and the FR ceiling, per distortion, PLCC and SROCC with intervals, for both protocols."""
+    input:
+        corr="results/{dataset}/stats/corr.parquet",
+    output:
+        csv=[
+            report(
+                f"results/{{dataset}}/tables/{p}/table6_{p}.csv",
+                caption="../report/table6.rst",
+                category="Tables",
+                subcategory=p,
+                labels={"dataset": "{dataset}", "protocol": p, "table": "table6_baselines"},
+            )
+            for p in PROTOCOLS
+        ],
+        md=[f"results/{{dataset}}/tables/{p}/table6_{p}.md" for p in PROTOCOLS],
+    params:
+        protocols=PROTOCOLS,
+        measure=CFG["aggregate"]["table_measure"],
+        loader=lambda wc: CFG["datasets"][wc.dataset]["loader"],
+    log:
+        "logs/{dataset}/table6.log",
+    conda:
+        "../../envs/veiqa.yaml"
+    script:
+        str(SCRIPTS / "table6.py")
 
 
 rule rank_arms:

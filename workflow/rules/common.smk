@@ -65,10 +65,21 @@ def measure_shards(dataset):
     ]
 
 
+def baseline_shards(dataset):
+    """The NR-baseline and FR-ceiling shards of a dataset (rules/baselines.smk; they do not depend on the PRI)."""
+    kinds = (["nr"] if CFG["baselines"] else []) + (["fr-ceiling"] if CFG["fr_ceiling"] else [])
+    return [
+        f"results/{dataset}/baselines/{d}/{kind}/shard-{k}.parquet"
+        for d, k in shards_of(dataset)
+        for kind in kinds
+    ]
+
+
 def all_targets(wildcards):
     out = []
     for ds in DATASETS:
         out += [f"results/{ds}/tables/{p}/{t}.{ext}" for p in PROTOCOLS for t in TABLES for ext in ("csv", "md")]
+        out += [f"results/{ds}/tables/{p}/table6_{p}.{ext}" for p in PROTOCOLS for ext in ("csv", "md")]
         out.append(f"results/{ds}/plots/scatter")
         out += [f"results/{ds}/tables/ranked_arms.csv", f"results/{ds}/plots/grid_srocc.png"]
         if CFG["setmetrics"]["enabled"]:

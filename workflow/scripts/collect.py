@@ -2,7 +2,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
-from veiqa import pairs, shards
+from veiqa import baselines, pairs, shards
 from veiqa.io import read_provenance, write_parquet
 from veiqa.smk import step
 
@@ -12,6 +12,7 @@ with step(smk, "collect") as log:
     for f in smk.input.measures:
         parts = Path(f).parts  # results/<ds>/measures/<distortion>/<pri>/<arm>/shard-<k>.parquet
         files[f] = (parts[-4], parts[-3])
+    files.update(baselines.shard_labels(smk.input.baselines, smk.params.default_pri))
     df = pairs.collect(files, shards.read_manifest(smk.input.manifest), smk.wildcards.dataset)
     weights, devices = {}, {}
     for f in files:

@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
         _add_unavailable(sub, "score", e)
     else:
         score_cli.add_parser(sub)
+    from .nr import cli as nr_cli
+
+    nr_cli.add_parser(sub)
     _add_demo(sub)
     return parser
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from . import baselines
 from . import measures as M
 from .io import ImageError, read_image
 from .progress import Progress
@@ -136,7 +137,9 @@ def _finish(parts, order, names) -> pd.DataFrame:
 def collect(measure_files, manifest: pd.DataFrame, dataset: str) -> pd.DataFrame:
     """Join every measure shard of a dataset with the manifest's scores: the long table the statistics read.
 
-    ``measure_files`` maps each file to its (distortion, pri) labels. Adds ref_id, level, score, score_kind,
+    ``measure_files`` maps each file to its (distortion, pri) labels (the shards of :mod:`veiqa.baselines` get the
+    default PRI's label from :func:`veiqa.baselines.shard_labels`, so that they are evaluated as default-strength
+    arms). Adds ref_id, level, score, score_kind,
     higher_is_better (score direction), measure_higher_is_better and the dataset name.
     """
     parts = []
@@ -153,6 +156,8 @@ def collect(measure_files, manifest: pd.DataFrame, dataset: str) -> pd.DataFrame
     # rises with *dissimilarity* between the pair. A measure whose higher values mean "more similar" (PSNR, SSIM)
     # therefore has lower values for better images, and the statistics' sign convention is set accordingly.
     df["measure_higher_is_better"] = df["measure"].map({k: not v.higher_is_better for k, v in M.MEASURES.items()})
+    # NR baselines and the FR ceiling (veiqa.baselines) are not PRI pairs: their own names and directions.
+    df = baselines.orient(df)
     lead = ["dataset", "distortion", "pri", "arm", "backbone", "pair_kind", "measure", "image_id", "ref_id", "level", "value",
             "status", "pri_identical", "score", "score_kind", "higher_is_better", "measure_higher_is_better"]
     df = df[lead].sort_values(["distortion", "pri", "arm", "measure", "image_id"], kind="stable")

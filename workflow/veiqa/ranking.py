@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import stats
+from . import baselines, stats
 from .config import is_control
 
 POOL = "all"
@@ -74,6 +74,10 @@ def degenerate_counts(scores: pd.DataFrame, default_pri: dict[str, str]) -> pd.D
 def arm_kind(arm: str, pair_kind: str) -> str:
     if pair_kind == "image":
         return "no-CNN baseline"
+    if pair_kind == baselines.NR_KIND:
+        return "nr-baseline"
+    if pair_kind == baselines.FR_KIND:
+        return "fr-ceiling"
     return "random-weights control" if is_control(arm.split("@")[0]) else "pretrained"
 
 
@@ -82,7 +86,7 @@ def ranked_table(corr: pd.DataFrame, degenerate: pd.DataFrame, measure: str,
     """All arms of each dataset × distortion ranked by SROCC (signed: positive = agrees with the scores) under
     ``protocol``, with its bootstrap interval, PLCC, N and the degenerate-pair counts. Column ``pri`` names the PRI
     strength (the distortion's default from ``default_pri``; ``default`` on pooled rows)."""
-    sel = corr[(corr["measure"] == measure) & (corr["protocol"] == protocol)].copy()
+    sel = corr[baselines.at_measure(corr, measure) & (corr["protocol"] == protocol)].copy()
     sel = sel.merge(degenerate, on=["dataset", "distortion", "arm", "pair_kind", "measure"], how="left")
     sel["kind"] = [arm_kind(a, p) for a, p in zip(sel["arm"], sel["pair_kind"])]
     dp = default_pri or {}
@@ -99,7 +103,9 @@ def ranked_table(corr: pd.DataFrame, degenerate: pd.DataFrame, measure: str,
         f"All arms ranked by SROCC under protocol '{protocol}' (k-fold over reference contents), measure "
         f"'{measure}', with 95% bootstrap intervals (contents resampled). SROCC is signed: positive means the arm "
         "agrees with the scores. n_pri_identical: pairs whose PRI equals the input; n_maps_identical: pairs whose two "
-        "heat maps are identical; many such pairs mean the correlation may rest on a two-group split.")
+        "heat maps are identical; many such pairs mean the correlation may rest on a two-group split. NR baselines "
+        "(kind nr-baseline) are scored by their own method; the FR ceiling is the measure between each image and its "
+        "pristine reference.")
     return out.reset_index(drop=True)
 
 
@@ -109,7 +115,8 @@ def plot_grid(ranked: pd.DataFrame, path, dpi: int = 100) -> str:
 
     plt = _plt()
     dists = list(dict.fromkeys(ranked["distortion"]))
-    colours = {"pretrained": "tab:blue", "random-weights control": "tab:orange", "no-CNN baseline": "tab:gray"}
+    colours = {"pretrained": "tab:blue", "random-weights control": "tab:orange", "no-CNN baseline": "tab:gray",
+               "nr-baseline": "tab:green", "fr-ceiling": "tab:purple"}
     n_arms = ranked.groupby("distortion").size().max()
     fig, axes = plt.subplots(1, len(dists), figsize=(3.2 * len(dists), 1.2 + 0.28 * n_arms), squeeze=False,
                              sharex=True)

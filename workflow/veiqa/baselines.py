@@ -1,0 +1,207 @@
+"""Per-shard driver of the reference arms beside the VEI method: standard NR-IQA baselines and the FR ceiling.
+
+Both write rows in the long measure-shard format of :mod:`veiqa.pairs` (columns :data:`veiqa.pairs.COLUMNS`), so
+:func:`veiqa.pairs.collect` joins them with the VEI arms and the no-CNN baseline, and the statistics treat them the
+same way (logistic mapping, PLCC/SROCC/KROCC/RMSE, both protocols, bootstrap intervals).
+
+NR baselines (``pair_kind == "nr"``)
+    Each method of :data:`veiqa.nr.METHODS` named in the config (``baselines``) scores the distorted image alone
+    (:func:`veiqa.nr.score_many`). The arm and the measure are the method's name (``niqe``, ``brisque``, ``piqe``).
+    Lower scores mean better quality for all three. An image a method cannot score gets NaN with a status:
+    ``too_small`` (smaller than the method needs), ``error`` (unreadable image or a failure of the method, logged),
+    ``nan`` (the method returned a non-finite value). A missing model file (:class:`veiqa.nr.ModelFileError`) or
+    an unknown method stops the job: they concern the whole run, not one image.
+
+FR ceiling (``pair_kind == "fr"``, arm ``fr-ceiling``)
+    The configured FR measures (:mod:`veiqa.measures`, image mode, the same conventions as the no-CNN baseline)
+    between the distorted image and its pristine reference (the manifest's ``ref_path``). It sees the reference,
+    which no NR method does; it shows what the measure reaches when the PRI is replaced by the true reference.
+
+Orientation (:func:`orient`, called by :func:`veiqa.pairs.collect`)
+    Under the PRI paradigm a similarity measure rises as quality *falls* (the PRI of a good image differs more from
+    it), so :func:`veiqa.pairs.collect` gives every FR measure the reverse of its similarity direction. The FR
+    ceiling keeps the measure's own direction (more similar to the pristine reference = better), and the statistics
+    need one direction per measure name, so the FR ceiling's measures are renamed ``fr_<measure>``
+    (:func:`fr_measure`). NR scores are lower-is-better.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .io import ImageError, VeiqaError, read_image
+
+NR_KIND = "nr"
+FR_KIND = "fr"
+FR_ARM = "fr-ceiling"
+FR_PREFIX = "fr_"
+
+STATUS_OK = "ok"
+STATUS_TOO_SMALL = "too_small"
+STATUS_ERROR = "error"
+STATUS_NAN = "nan"
+
+
+def fr_measure(measure: str) -> str:
+    """Name of the FR ceiling's figures of ``measure`` in the collected table (``psnr`` → ``fr_psnr``)."""
+    return FR_PREFIX + measure
+
+
+def at_measure(corr: pd.DataFrame, measure: str) -> pd.Series:
+    """Rows of a correlation (or long) table that belong to a table of ``measure``: the arms scored by ``measure``,
+    the FR ceiling's ``fr_<measure>``, and every NR baseline (each scored by its own method)."""
+    return (corr["measure"] == measure) | (corr["measure"] == fr_measure(measure)) | (corr["pair_kind"] == NR_KIND)
+
+
+def orient(df: pd.DataFrame) -> pd.DataFrame:
+    """Set the measure name and ``measure_higher_is_better`` of the NR and FR-ceiling rows of a collected table
+    (see the module docstring); other rows are returned unchanged."""
+    from . import measures as M
+
+    df = df.copy()
+    nr = (df["pair_kind"] == NR_KIND).to_numpy()
+    fr = (df["pair_kind"] == FR_KIND).to_numpy()
+    if fr.any():
+        names = df.loc[fr, "measure"]
+        unknown = sorted(set(names) - set(M.MEASURES))
+        if unknown:
+            raise VeiqaError(f"FR ceiling rows name unknown measure(s) {unknown}; known: {list(M.MEASURES)}")
+        df.loc[fr, "measure_higher_is_better"] = [M.MEASURES[m].higher_is_better for m in names]
+        df.loc[fr, "measure"] = [fr_measure(m) for m in names]
+    if nr.any():
+        df.loc[nr, "measure_higher_is_better"] = False  # NIQE, BRISQUE, PIQE: lower = better quality
+    if df["measure_higher_is_better"].notna().all():
+        df["measure_higher_is_better"] = df["measure_higher_is_better"].astype(bool)
+    return df
+
+
+# ------------------------------------------------------------------------------------------------ NR baselines
+
+def _check_methods(methods: Iterable[str]) -> list[str]:
+    from . import nr
+
+    methods = list(methods)
+    unknown = [m for m in methods if m not in nr.METHODS]
+    if unknown:
+        raise VeiqaError(f"unknown NR baseline(s) {unknown}; known: {list(nr.METHODS)}")
+    return methods
+
+
+def _checked(v) -> tuple[float, str]:
+    v = float(v)
+    return (v, STATUS_OK) if math.isfinite(v) else (math.nan, STATUS_NAN)
+
+
+def score_image(img: np.ndarray, methods: Sequence[str], image_id: str = "", log=None) -> dict[str, tuple[float, str]]:
+    """(value, status) of each NR method on one image. All methods at once (:func:`veiqa.nr.score_many`); when that
+    fails, method by method, so that one method's failure on this image leaves the others' scores.
+
+    Failures that concern this image (:class:`veiqa.nr.NRError`, a singular matrix) become a status; others (a
+    missing model file: :class:`veiqa.nr.ModelFileError`) concern the whole run and propagate."""
+    from . import nr
+
+    methods = _check_methods(methods)
+    per_image = (nr.NRError, np.linalg.LinAlgError)
+    try:
+        return {m: _checked(v) for m, v in nr.score_many(img, methods).items()}
+    except per_image:
+        pass
+    out = {}
+    for m in methods:
+        try:
+            out[m] = _checked(nr.score(img, m))
+        except per_image as e:
+            out[m] = (math.nan, STATUS_TOO_SMALL if isinstance(e, nr.ImageTooSmallError) else STATUS_ERROR)
+            if log:
+                log.warning("%s not scored for %s (%s): %s", m, image_id, out[m][1], e)
+    return out
+
+
+def nr_table(rows: pd.DataFrame, root: str | Path, methods: Iterable[str], log=None) -> pd.DataFrame:
+    """NR scores of every distorted image of a shard (manifest rows with ``image_id`` and ``path`` relative to
+    ``root``), one row per image × method, in the long measure-shard format."""
+    from .pairs import _finish
+
+    methods = _check_methods(methods)
+    recs = []
+    for r in rows.itertuples(index=False):
+        try:
+            img = read_image(Path(root) / r.path)
+        except ImageError as e:
+            if log:
+                log.warning("NR baselines not computed for %s: %s", r.image_id, e)
+            res = {m: (math.nan, STATUS_ERROR) for m in methods}
+        else:
+            res = score_image(img, methods, r.image_id, log)
+        recs += [(r.image_id, m, v, s) for m, (v, s) in res.items()]
+    df = pd.DataFrame(recs, columns=["image_id", "measure", "value", "status"])
+    df["pair_kind"] = NR_KIND
+    df["arm"] = df["measure"]
+    df["pri_identical"] = False
+    return _finish([df], rows["image_id"], methods)
+
+
+# ------------------------------------------------------------------------------------------------ FR ceiling
+
+def fr_table(rows: pd.DataFrame, root: str | Path, names: Iterable[str], log=None) -> pd.DataFrame:
+    """The FR measures ``names`` between every distorted image of a shard and its pristine reference (manifest
+    rows with ``image_id``, ``path`` and ``ref_path``, relative to ``root``), in the long measure-shard format.
+
+    The pairs go through :func:`veiqa.pairs.image_table` (the no-CNN baseline's code: image mode, batched by size,
+    unreadable pairs NaN with status ``error``) with the reference in place of the PRI."""
+    from .pairs import image_table
+
+    if "ref_path" not in rows.columns:
+        raise VeiqaError("the manifest has no 'ref_path' column: the FR ceiling needs each image's reference")
+    refs = pd.DataFrame({"image_id": rows["image_id"].to_numpy(),
+                         "pri_path": [str(Path(root) / p) for p in rows["ref_path"]],
+                         "identical": False, "error": ""})
+    t = image_table(rows, root, refs, names, log=log)
+    t["pair_kind"] = FR_KIND
+    t["arm"] = FR_ARM
+    return t
+
+
+# ------------------------------------------------------------------------------------------------ shard job
+
+def shard_labels(paths: Iterable[str | Path], default_pri: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """(distortion, pri) labels of baseline shards ``results/<ds>/baselines/<distortion>/<nr|fr-ceiling>/shard-<k>
+    .parquet`` for :func:`veiqa.pairs.collect`. They do not depend on the PRI (so a PRI change does not rerun them)
+    and are labelled with the distortion's default PRI strength, so that the statistics evaluate them once, as
+    default-strength arms, pooled over distortions like the VEI arms."""
+    out = {}
+    for p in paths:
+        parts = Path(p).parts
+        if len(parts) < 4 or parts[-4] != "baselines" or parts[-2] not in (NR_KIND, FR_ARM):
+            raise VeiqaError(f"{p}: not a baseline shard (expected .../baselines/<distortion>/<nr|fr-ceiling>/"
+                             "shard-<k>.parquet)")
+        if parts[-3] not in default_pri:
+            raise VeiqaError(f"{p}: no default PRI strength for distortion {parts[-3]!r}")
+        out[str(p)] = (parts[-3], default_pri[parts[-3]])
+    return out
+
+
+def run_shard(kind: str, manifest: str | Path, distortion: str, k: int | str, shard_size: int, names: Sequence[str],
+              out: str | Path, dataset: str, log) -> pd.DataFrame:
+    """One shard job of the workflow: ``kind`` ``"nr"`` (NR baselines ``names``) or ``"fr"`` (FR ceiling, measures
+    ``names``) on shard ``k`` of ``distortion``; writes ``out`` atomically with its provenance."""
+    from . import shards
+    from .io import write_parquet
+
+    rows, root = shards.shard_rows(manifest, distortion, k, shard_size)
+    if kind == NR_KIND:
+        df = nr_table(rows, root, names, log=log)
+    elif kind == FR_KIND:
+        df = fr_table(rows, root, names, log=log)
+    else:
+        raise VeiqaError(f"unknown baseline kind {kind!r} (expected {NR_KIND!r} or {FR_KIND!r})")
+    arm = FR_ARM if kind == FR_KIND else NR_KIND
+    write_parquet(df, out, meta={"dataset": dataset, "distortion": distortion, "arm": arm, "measures": list(names)})
+    counts = df["status"].value_counts().to_dict()
+    log.info("%s: %d values for %d images, statuses %s", arm, len(df), df["image_id"].nunique(), counts)
+    return df
