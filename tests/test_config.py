@@ -79,6 +79,11 @@ def test_paper_preset_wins_over_the_file(default_cfg):
     assert out["pri"]["jpeg"]["quality"] == 1
     assert [b["name"] for b in out["backbones"]] == ["vgg16", "inception_resnet_v2", "darknet19"]
     assert out["aggregate"]["table_measure"] == "psnr"
+    # The paper's words (README rows P3, P6, P8, P10): noise variance 0.5 on [0,1]; JP2K through the JPEG encoder.
+    assert vc.pri_arms(out, "wn") == {"var0.5": {"variance": 0.5}}
+    assert vc.pri_arms(out, "jp2k") == {"jpeg_q1": {"codec": "jpeg", "quality": 1}}
+    assert out["gradcam"]["resolution"] == "network" and out["gradcam"]["target"] == "own_top1"
+    assert out["gradcam"]["amp"] is False
 
 
 def test_grids_expand_to_arms(default_cfg):
@@ -90,6 +95,30 @@ def test_grids_expand_to_arms(default_cfg):
     assert list(vc.pri_arms(out, "jpeg")) == ["q1", "q10"]
     arms = vc.cam_arms(out)
     assert len(arms) == 4
-    assert "efficientnet_lite0-random3-native-last-shared_top1-minmax" in arms
-    assert vc.is_control("efficientnet_lite0-random3-native-last-shared_top1-minmax")
-    assert not vc.is_control("efficientnet_lite0-pretrained-native-last-shared_top1-minmax")
+    assert "efficientnet_lite0-random3-native-last-own_top1-minmax" in arms
+    assert vc.is_control("efficientnet_lite0-random3-native-last-own_top1-minmax")
+    assert not vc.is_control("efficientnet_lite0-pretrained-native-last-own_top1-minmax")
+
+
+def test_jp2k_pri_grid_names_the_codec_and_preset_replaces_it(default_cfg):
+    cfg = copy.deepcopy(default_cfg)
+    cfg["pri"]["jp2k"] = [{"codec": "jpeg", "quality": [1, 5]}, {"codec": "jp2k", "ratio": [100, 30]}, {"ratio": 12}]
+    out = vc.load(cfg)
+    assert vc.pri_arms(out, "jp2k") == {
+        "jpeg_q1": {"codec": "jpeg", "quality": 1}, "jpeg_q5": {"codec": "jpeg", "quality": 5},
+        "jp2k_ratio100": {"codec": "jp2k", "ratio": 100}, "jp2k_ratio30": {"codec": "jp2k", "ratio": 30},
+        "jp2k_ratio12": {"codec": "jp2k", "ratio": 12}}  # codec inferred from the key
+    cfg["pri"]["jp2k"] = {"codec": "jpeg", "ratio": 100}
+    with pytest.raises(vc.ConfigError, match=r"'pri.jp2k'.*codec jpeg takes 'quality'"):
+        vc.load(cfg)
+    cfg["pri"]["jp2k"] = {"codec": "jp2k", "ratio": 100}
+    cfg["preset"] = "paper"  # the preset's JPEG re-encode replaces the user's JPEG 2000 setting whole
+    assert vc.pri_arms(vc.load(cfg), "jp2k") == {"jpeg_q1": {"codec": "jpeg", "quality": 1}}
+
+
+def test_amp_is_off_by_default_and_named_in_the_arm_label(default_cfg):
+    cfg = vc.load(copy.deepcopy(default_cfg))
+    assert cfg["gradcam"]["amp"] is False and vc.load({"datasets": {"d": {"loader": "demo"}}})["gradcam"]["amp"] is False
+    assert list(vc.cam_arms(cfg)) == ["efficientnet_lite0-pretrained-network-last-own_top1-minmax"]
+    cfg["gradcam"]["amp"] = True
+    assert list(vc.cam_arms(cfg)) == ["efficientnet_lite0-pretrained-network-last-own_top1-minmax-amp"]

@@ -10,7 +10,7 @@ efficientnet_lite0/1/2      timm tf_efficientnet_lite*   ``bn2``       224/240/2
 vgg16                       torchvision vgg16            ``features.29`` 224       torch hub cache: vgg16-397923af.pth
 resnet50                    torchvision resnet50         ``layer4``    224         torch hub cache: resnet50-0676ba61.pth
 inception_resnet_v2         timm inception_resnet_v2     ``conv2d_7b`` 299         torch hub cache: inception_resnet_v2-940b1cd6.pth
-darknet19                   :mod:`veiqa.darknet`         ``features.22`` 224       torch hub cache: darknet19.weights
+darknet19                   :mod:`veiqa.darknet`         ``features.22`` 256       torch hub cache: darknet19.weights
 ==========================  ===========================  ============  ==========  ==================================
 
 (the torch hub cache is ``torch.hub.get_dir()/checkpoints``, i.e. ``$TORCH_HOME/hub/checkpoints``). Target layers are
@@ -242,7 +242,7 @@ register(BackboneSpec(
     source="timm's inception_resnet_v2.tf_in1k (legacy release file inception_resnet_v2-940b1cd6.pth)",
 ))
 register(BackboneSpec(
-    name="darknet19", build=_darknet19, target_layer=_darknet_target(), input_size=(224, 224),
+    name="darknet19", build=_darknet19, target_layer=_darknet_target(), input_size=(256, 256),  # paper's Table 1
     mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), load=_load_darknet, hub_files=("darknet19.weights",),
     source="Darknet's darknet19.weights (https://pjreddie.com/media/files/darknet19.weights)",
 ))

@@ -19,8 +19,9 @@ from .io import VeiqaError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 DISTORTIONS = ("gb", "wn", "jpeg", "jp2k")
-PRI_PARAM = {"gb": "size", "wn": "sigma", "jpeg": "quality", "jp2k": "ratio"}
-PRI_LABEL = {"gb": "box", "wn": "sigma", "jpeg": "q", "jp2k": "ratio"}
+PRI_PARAM = {"gb": "size", "wn": "variance", "jpeg": "quality"}  # jp2k: the key of its codec, JP2K_PARAM
+JP2K_PARAM = {"jpeg": "quality", "jp2k": "ratio"}  # pri.jp2k codec -> its strength key
+PRI_LABEL = {"gb": "box", "wn": "var", "jpeg": "q", "jp2k": "ratio"}
 
 
 class ConfigError(VeiqaError):
@@ -150,7 +151,12 @@ def load(config: dict, base_dir: str | Path = ".", check_paths: bool = True,
     cfg = validate(copy.deepcopy(dict(config)), schema)
     if cfg.get("preset"):
         preset = load_preset(cfg["preset"])
-        cfg = validate(_deep_merge(cfg, preset), schema)
+        merged = _deep_merge(cfg, preset)
+        for d, v in preset.get("pri", {}).items():  # a preset's PRI setting replaces the user's whole (one codec)
+            merged["pri"][d] = copy.deepcopy(v)
+        cfg = validate(merged, schema)
+    for d in DISTORTIONS:
+        pri_arms(cfg, d)  # a bad pri.jp2k codec/strength combination stops here, before any job
     if check_paths:
         check_sources(cfg, base_dir)
     return cfg
@@ -170,10 +176,28 @@ def _fmt(v: Any) -> str:
 
 # --------------------------------------------------------------------------------------------- arms
 def pri_arms(cfg: dict, distortion: str) -> dict[str, dict]:
-    """PRI arms of one distortion: label (e.g. ``q1``) → parameters (e.g. ``{"quality": 1}``)."""
-    key = PRI_PARAM[distortion]
-    vals = as_list(cfg["pri"][distortion][key])
-    return {f"{PRI_LABEL[distortion]}{_fmt(v)}": {key: v} for v in vals}
+    """PRI arms of one distortion: label (e.g. ``q1``) → parameters (e.g. ``{"quality": 1}``).
+
+    ``pri.jp2k`` is a setting or a list of settings ``{codec: jpeg, quality: Q}`` / ``{codec: jp2k, ratio: R}``
+    (codec inferred from the key when absent); its labels name the codec: ``jpeg_q1``, ``jp2k_ratio100``.
+    """
+    if distortion != "jp2k":
+        key = PRI_PARAM[distortion]
+        vals = as_list(cfg["pri"][distortion][key])
+        return {f"{PRI_LABEL[distortion]}{_fmt(v)}": {key: v} for v in vals}
+    arms: dict[str, dict] = {}
+    for setting in as_list(cfg["pri"]["jp2k"]):
+        codec = setting.get("codec") or ("jp2k" if "ratio" in setting else "jpeg")
+        key, other = JP2K_PARAM[codec], JP2K_PARAM["jp2k" if codec == "jpeg" else "jpeg"]
+        if key not in setting or other in setting:
+            raise ConfigError(f"invalid configuration:\n  - 'pri.jp2k': {setting!r}: codec {codec} takes "
+                              f"'{key}' (and not '{other}')")
+        for v in as_list(setting[key]):
+            label = f"{codec}_{PRI_LABEL[codec]}{_fmt(v)}"
+            if label in arms:
+                raise ConfigError(f"invalid configuration:\n  - 'pri.jp2k': {label} appears twice")
+            arms[label] = {"codec": codec, key: v}
+    return arms
 
 
 @dataclass(frozen=True)
@@ -200,7 +224,8 @@ def cam_arms(cfg: dict) -> dict[str, dict]:
             for layer in as_list(g["layer"]):
                 for target in as_list(g["target"]):
                     for norm in as_list(g["normalize"]):
-                        label = "-".join([b["name"], weights_label(b), res, _fmt(layer), _fmt(target), norm])
+                        label = "-".join([b["name"], weights_label(b), res, _fmt(layer), _fmt(target), norm]
+                                         + (["amp"] if g["amp"] else []))  # mixed precision: named in every table
                         arms[label] = {
                             "name": b["name"], "weights": b.get("weights", "pretrained"), "seed": b.get("seed", 0),
                             "resolution": res, "layer": layer if layer == "last" else layer.split("+"),

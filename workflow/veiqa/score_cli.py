@@ -32,7 +32,8 @@ def add_parser(sub) -> None:
     p.add_argument("--measure", action="append", dest="measures", metavar="NAME",
                    help="measure between the two heat maps (repeatable; default psnr)")
     p.add_argument("--pri-param", type=float, default=None,
-                   help="PRI strength (gb: filter size, wn: sigma, jpeg: quality, jp2k: ratio); default: config.yaml's")
+                   help="PRI strength (gb: filter size, wn: noise variance on [0,1], jpeg: quality, jp2k: its codec's quality "
+                        "or ratio); default: config.yaml's")
     p.add_argument("--resolution", choices=("network", "native"), default=None,
                    help="Grad-CAM input: the network's size or the image's own (default: config.yaml's)")
     p.add_argument("--size", type=int, default=224, help="side the maps are upsampled to before comparison")
@@ -52,12 +53,13 @@ def _defaults() -> dict:
 
 
 def _default_pri_params(distortion: str, value: float | None) -> dict:
-    from .config import PRI_PARAM, as_list
+    from .config import pri_arms
 
-    key = PRI_PARAM[distortion]
+    params = dict(next(iter(pri_arms(_defaults(), distortion).values())))
     if value is not None:
-        return {key: int(value) if key in ("size", "quality") else float(value)}
-    return {key: as_list(_defaults()["pri"][distortion][key])[0]}
+        key = next(k for k in params if k != "codec")
+        params[key] = int(value) if key in ("size", "quality") else float(value)
+    return params
 
 
 def _betas(mapping: str, distortion: str, measure: str, arm_prefix: str) -> list[float] | None:
