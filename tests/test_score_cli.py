@@ -29,14 +29,15 @@ def test_score_json_matches_an_independent_recomputation(tid_pair, tmp_path, cap
     out, err = capsys.readouterr()
     assert rc == 1 and "notes.png" in err and "not an image" in err
     res = json.loads(out)
-    assert res["pri"] == {"sigma": 0.05} and res["resolution"] == "native" and len(res["results"]) == 1
+    assert res["pri"] == {"variance": 0.5} and res["resolution"] == "network" and len(res["results"]) == 1
     r = res["results"][0]
     # Independent path: PRI, Grad-CAM maps, bilinear upsampling to 224, min-max, skimage PSNR.
     img = read_image(dist)
-    data, _ = make_pri(img, "wn", {"sigma": 0.05}, dist.stem)
+    data, _ = make_pri(img, "wn", {"variance": 0.5}, dist.stem)
     pri = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
     bb = load_backbone("efficientnet_lite0")
-    o = gradcam(bb, to_input(img, *bb.normalize, None)[None], to_input(pri, *bb.normalize, None)[None])  # native
+    o = gradcam(bb, to_input(img, *bb.normalize, bb.input_size)[None], to_input(pri, *bb.normalize, bb.input_size)[None],
+                target="own_top1")  # the defaults: network input size, each image's own class
     maps = []
     for m in (o["cam_dist"], o["cam_pri"]):
         u = F.interpolate(m[None].double(), size=(224, 224), mode="bilinear", align_corners=False)[0, 0].numpy()

@@ -125,7 +125,7 @@ def run(args) -> int:
         size = None if resolution == "native" else tuple(bb.input_size)
         x = to_input(img, *bb.normalize, size)[None]
         y = to_input(pri, *bb.normalize, size)[None]
-        out = gradcam(bb, x, y, target="shared_top1", normalize="minmax")
+        out = gradcam(bb, x, y, target=as_list(_defaults()["gradcam"]["target"])[0], normalize="minmax")
         a, b = M.prepare_maps(out["cam_dist"][:, None].double(), out["cam_pri"][:, None].double(),
                               size=args.size or None, normalize="minmax")
         values, statuses = M.compute(a, b, names, mode="map", data_range=1.0)
