@@ -112,3 +112,40 @@ def test_identical_pri_is_flagged(tmp_path):
     rows = pd.DataFrame({"image_id": ["flat"], "path": ["flat.png"]})
     df = pri.write_pri_shard(rows, root, "gb", {"size": 3}, root / "img", root / "i.parquet")
     assert bool(df.identical[0]) and df.mean_abs_diff[0] == 0
+
+
+def test_paper_preset_dry_run_plans_jpeg_reencodes_for_jp2k_and_imnoise_variance(tmp_path):
+    """`snakemake -n` with `preset: paper` (weight files of VGG16/InceptionResNetV2/DarkNet19 absent here): the
+    plan holds JP2K PRIs made by the JPEG encoder at the lowest quality and noise of variance 0.5 (σ 0.707)."""
+    import re
+    import shutil
+    import subprocess
+
+    import yaml
+
+    from conftest import REPO
+    from veiqa import config as vc
+
+    cfg = {"distortions": ["wn", "jp2k"], "setmetrics": {"enabled": False},
+           "datasets": {"demo": {"loader": "demo", "source": "builtin", "references": ["chelsea"]}}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    exe = REPO / ".venv" / "bin" / "snakemake"
+    opts = ["-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--cores", "1",
+            "--configfile", str(tmp_path / "c.yaml"), "--config", "preset=paper"]
+    subprocess.run([str(exe) if exe.exists() else shutil.which("snakemake"), "resources/demo/manifest.parquet"]
+                   + opts, check=True, capture_output=True, cwd=tmp_path)
+    smk = [str(exe) if exe.exists() else shutil.which("snakemake")] + opts
+    dry = subprocess.run(smk + ["-n"], capture_output=True, text=True, cwd=tmp_path)
+    text = dry.stdout + dry.stderr
+    assert dry.returncode == 0, text[-3000:]
+    pri_outputs = set(re.findall(r"results/demo/pri/(\w+)/([^/\s]+)/shard-\d+\.parquet", text))
+    assert pri_outputs == {("wn", "var0.5"), ("jp2k", "jpeg_q1")}
+    cams = set(re.findall(r"results/demo/vei/jp2k/jpeg_q1/([^/\s]+)/shard-", text))
+    assert cams == {f"{b}-pretrained-network-last-own_top1-minmax" for b in
+                    ("vgg16", "inception_resnet_v2", "darknet19")}  # missing weight files do not stop the plan
+    # What those labels run: the resolved config's PRI parameters, as the pri rule's params get them.
+    resolved = vc.load(yaml.safe_load((REPO / "config.yaml").read_text()) | cfg | {"preset": "paper"}, base_dir=tmp_path)
+    assert vc.pri_arms(resolved, "jp2k")["jpeg_q1"] == {"codec": "jpeg", "quality": 1}
+    variance = vc.pri_arms(resolved, "wn")["var0.5"]["variance"]
+    assert variance ** 0.5 == pytest.approx(0.7071, abs=1e-4)
+    assert pri.make_pri(np.zeros((8, 8, 3), np.uint8), "jp2k", {"codec": "jpeg", "quality": 1}, "x")[1] == ".jpg"
