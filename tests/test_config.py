@@ -111,6 +111,12 @@ def test_jp2k_pri_grid_names_the_codec_and_preset_replaces_it(default_cfg):
     cfg["pri"]["jp2k"] = {"codec": "jpeg", "ratio": 100}
     with pytest.raises(vc.ConfigError, match=r"'pri.jp2k'.*codec jpeg takes 'quality'"):
         vc.load(cfg)
+    cfg["pri"]["jp2k"] = {"codec": "jp2k"}
+    with pytest.raises(vc.ConfigError, match=r"'pri.jp2k'.*codec jp2k takes 'ratio'"):
+        vc.load(cfg)
+    cfg["pri"]["jp2k"] = {"codec": "png", "quality": 1}
+    with pytest.raises(vc.ConfigError, match=r"'pri.jp2k.codec': 'png' is not allowed; allowed values: 'jpeg', 'jp2k'"):
+        vc.load(cfg)
     cfg["pri"]["jp2k"] = {"codec": "jp2k", "ratio": 100}
     cfg["preset"] = "paper"  # the preset's JPEG re-encode replaces the user's JPEG 2000 setting whole
     assert vc.pri_arms(vc.load(cfg), "jp2k") == {"jpeg_q1": {"codec": "jpeg", "quality": 1}}
