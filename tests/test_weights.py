@@ -56,3 +56,13 @@ def test_weight_file_for(hub, tmp_path):
     given = tmp_path / "my.pth"  # a path is returned as given, present or not: Snakemake reports it missing
     assert weight_file_for({"name": "resnet50", "weights": str(given)}) == given
     assert weight_file_for({"name": "darknet19", "weights": "~/d.weights"}).is_absolute()
+
+
+def test_load_flag_builds_each_found_network_and_flags_a_file_that_does_not_fit(hub, capsys):
+    (hub / "vgg16-397923af.pth").write_bytes(b"found by name, but not a checkpoint")
+    assert cli.main(["weights", "--load", "--format", "json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["efficientnet_lite0"]["note"] == "loaded" and rows["efficientnet_lite0"]["offline"] is True
+    vgg = rows["vgg16"]
+    assert vgg["found"] and vgg["offline"] is False
+    assert vgg["note"].startswith("does not load:") and "cannot read as a PyTorch checkpoint" in vgg["note"]
