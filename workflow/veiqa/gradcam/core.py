@@ -150,7 +150,8 @@ def gradcam(backbone: Backbone, batch_dist: torch.Tensor, batch_pri: torch.Tenso
     """Grad-CAM maps of ``batch_dist`` and ``batch_pri`` (N×3×H×W, already normalised for the backbone).
 
     Runs in float32 with TF32 off (deterministic algorithms on CUDA), the previous global settings restored after;
-    ``amp=True``: the forward pass under bf16 autocast. Returns float32 CPU tensors: ``cam_dist``, ``cam_pri`` (N×h×w at the (first) layer's resolution), and per pair
+    ``amp=True``: the forward pass under bf16 autocast. Returns float32 CPU tensors: ``cam_dist``, ``cam_pri``
+    (N×h×w at the (first) layer's resolution), and per pair
     ``target_class`` (the class explained for the distorted image; for topk the first, i.e. its top-1),
     ``target_class_pri`` (the class explained for the PRI: equal to ``target_class`` except with own_top1),
     ``target_prob_dist`` / ``target_prob_pri`` (softmax probability of those classes for each image, float64),
