@@ -1,6 +1,7 @@
 """The config schema: defaults, and clear errors naming the key and the allowed values."""
 
 import copy
+import hashlib
 
 import pytest
 import yaml
@@ -17,7 +18,7 @@ def default_cfg():
 def test_default_config_validates_and_fills_defaults(default_cfg):
     raw = {"datasets": {"demo": {"loader": "demo"}}}
     cfg = vc.load(raw)
-    assert cfg["backbones"] == [{"name": "efficientnet_lite0", "weights": "pretrained", "seed": 0}]
+    assert cfg["backbones"] == [{"name": "efficientnet_lite0", "weights": "pretrained"}]
     assert cfg["measures"] == ["psnr", "ssim", "ssim_l", "ssim_c", "ssim_s", "ms_ssim", "gmsd", "ncc", "fsim", "nae", "vsi"]
     assert cfg["pri"]["jpeg"]["quality"] == 1 and cfg["pri"]["gb"]["size"] == 3
     # The shipped config.yaml says the same as the schema's defaults for the settings it spells out.
@@ -108,6 +109,9 @@ def test_jp2k_pri_grid_names_the_codec_and_preset_replaces_it(default_cfg):
         "jpeg_q1": {"codec": "jpeg", "quality": 1}, "jpeg_q5": {"codec": "jpeg", "quality": 5},
         "jp2k_ratio100": {"codec": "jp2k", "ratio": 100}, "jp2k_ratio30": {"codec": "jp2k", "ratio": 30},
         "jp2k_ratio12": {"codec": "jp2k", "ratio": 12}}  # codec inferred from the key
+    cfg["pri"]["jp2k"] = [{"codec": "jpeg", "quality": 1}, {"quality": 1}]  # the same re-encode twice
+    with pytest.raises(vc.ConfigError, match=r"'pri.jp2k': .* give the same arm label 'jpeg_q1'"):
+        vc.load(cfg)
     cfg["pri"]["jp2k"] = {"codec": "jpeg", "ratio": 100}
     with pytest.raises(vc.ConfigError, match=r"'pri.jp2k'.*codec jpeg takes 'quality'"):
         vc.load(cfg)
@@ -128,3 +132,48 @@ def test_amp_is_off_by_default_and_named_in_the_arm_label(default_cfg):
     assert list(vc.cam_arms(cfg)) == ["efficientnet_lite0-pretrained-network-last-own_top1-minmax"]
     cfg["gradcam"]["amp"] = True
     assert list(vc.cam_arms(cfg)) == ["efficientnet_lite0-pretrained-network-last-own_top1-minmax-amp"]
+
+
+def test_random_weights_need_a_seed_named_by_backbone(default_cfg):
+    bad = copy.deepcopy(default_cfg)
+    bad["backbones"].append({"name": "vgg16", "weights": "random"})
+    with pytest.raises(vc.ConfigError, match=r"'backbones.1' \(backbone vgg16\): weights: random needs an explicit seed"):
+        vc.load(bad)
+    bad["backbones"][1]["seed"] = 0  # seed 0 given explicitly is fine
+    assert "vgg16-random0-network-last-own_top1-minmax" in vc.cam_arms(vc.load(bad))
+
+
+def test_weight_files_with_one_stem_get_distinct_labels(default_cfg):
+    cfg = copy.deepcopy(default_cfg)
+    cfg["backbones"] = [{"name": "vgg16", "weights": "runs/a/model.pth"}, {"name": "vgg16", "weights": "runs/b/model.pth"},
+                        {"name": "resnet50", "weights": "runs/c/model.pth"}]
+    arms = vc.cam_arms(vc.load(cfg))
+    h = {w: hashlib.sha256(w.encode()).hexdigest()[:8] for w in ("runs/a/model.pth", "runs/b/model.pth")}
+    assert list(arms) == [f"vgg16-file-model_{h['runs/a/model.pth']}-network-last-own_top1-minmax",
+                          f"vgg16-file-model_{h['runs/b/model.pth']}-network-last-own_top1-minmax",
+                          "resnet50-file-model-network-last-own_top1-minmax"]  # no clash within resnet50
+    assert [a["weights"] for a in arms.values()] == ["runs/a/model.pth", "runs/b/model.pth", "runs/c/model.pth"]
+    cfg["backbones"].append({"name": "vgg16", "weights": "runs/a/model.pth"})  # the same file twice
+    with pytest.raises(vc.ConfigError, match="give the same arm label"):
+        vc.cam_arms(vc.load(cfg))
+
+
+def test_pri_labels_are_exact_and_unique(default_cfg):
+    cfg = copy.deepcopy(default_cfg)
+    cfg["pri"]["wn"]["variance"] = [0.05, 0.1234567, 0.1234568, 1e-05]  # {:g} gives 0.123457 for both middle values
+    assert list(vc.pri_arms(vc.load(cfg), "wn")) == ["var0.05", "var0.1234567", "var0.1234568", "var1e-05"]
+    with pytest.raises(vc.ConfigError, match=r"'pri.jpeg.quality': 1 and 1.0 give the same arm label 'q1'"):
+        vc.pri_arms({"pri": {"jpeg": {"quality": [1, 10, 1.0]}}}, "jpeg")  # the schema rejects repeats; 1.0 == 1
+
+
+def test_control_flag_comes_from_the_weights_setting(default_cfg):
+    from veiqa.ranking import arm_kind
+
+    cfg = copy.deepcopy(default_cfg)
+    cfg["backbones"] = [{"name": "resnet50", "weights": "ckpt/random_init.pth"},
+                        {"name": "resnet50", "weights": "random", "seed": 2}]
+    arms = vc.cam_arms(vc.load(cfg))
+    assert [vc.is_control(e) for e in arms.values()] == [False, True]
+    assert [vc.is_control(a) for a in arms] == [False, True]
+    assert [arm_kind(a + "@q10", "vei") for a in arms] == ["pretrained", "random-weights control"]
+    assert arm_kind("image@q10", "image") == "no-CNN baseline"

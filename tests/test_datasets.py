@@ -490,3 +490,21 @@ def test_bad_score_files_and_layout(tmp_path, caplog):
 
     with pytest.raises(VeiqaError, match="known datasets"):
         stage("live2", live, tmp_path / "o7")
+
+
+def test_score_scale_row_fills_the_candidate_columns():
+    from veiqa.datasets import csiq, kadid10k, live, siqad, tid2013
+    from veiqa.datasets._common import CANDIDATE_COLUMNS
+
+    row = tid2013.SCALE.row("i01_08_3", "i01", "gb", "08", 3, "d/i01_08_3.bmp", "r/I01.BMP", 4.5)
+    assert tuple(row) == CANDIDATE_COLUMNS
+    assert row == {"image_id": "i01_08_3", "ref_id": "i01", "distortion": "gb", "db_distortion": "08", "level": 3,
+                   "path": "d/i01_08_3.bmp", "ref_path": "r/I01.BMP", "score": 4.5, "score_kind": "MOS",
+                   "higher_is_better": True, "score_min": 0.0, "score_max": 9.0, "expected_width": 512,
+                   "expected_height": 384}
+    # the scale of each database as its module documents it: kind, direction, range, fixed size
+    assert [(m.SCALE.kind, m.SCALE.higher_is_better, m.SCALE.range, m.SCALE.size)
+            for m in (live, csiq, siqad, kadid10k)] == [
+        ("DMOS", False, (0.0, 100.0), None), ("DMOS", False, (0.0, 1.0), (512, 512)),
+        ("DMOS", False, (0.0, 100.0), None), ("MOS", True, (1.0, 5.0), (512, 384))]
+    assert live.SCALE.row("a", "b", "wn", "wn", None, "p", "q", 1)["expected_width"] is None

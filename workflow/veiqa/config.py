@@ -7,6 +7,7 @@ run before any job starts, with a message naming the key and, where the schema h
 from __future__ import annotations
 
 import copy
+import hashlib
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -92,6 +93,9 @@ def _describe(error) -> str:
     if error.validator == "type":
         return f"'{key}': {error.instance!r} has the wrong type; expected {error.validator_value}"
     if error.validator == "required":
+        named = error.instance.get("name") if isinstance(error.instance, dict) else None
+        if named and key.startswith("backbones.") and "'seed'" in error.message:
+            return f"'{key}' (backbone {named}): weights: random needs an explicit seed (add seed: <integer>)"
         return f"'{key}': {error.message}"
     return f"'{key}': {error.message}"
 
@@ -167,11 +171,26 @@ def as_list(v: Any) -> list:
 
 
 def _fmt(v: Any) -> str:
+    """A value as it appears in a label: ``{:g}`` where that reads back as the same number (``0.05``, ``30``),
+    otherwise the shortest exact form (``repr``: ``0.1234567`` stays ``0.1234567``), so distinct values never
+    share a label."""
     if isinstance(v, float):
         s = f"{v:g}"
+        if float(s) != v:
+            s = repr(v)
     else:
         s = str(v)
     return s.replace(":", "").replace("/", "_")
+
+
+def _unique(labels: Iterable[tuple[str, Any]], what: str) -> None:
+    """Raise :class:`ConfigError` when two settings give the same label (one arm would silently replace the other)."""
+    seen: dict[str, Any] = {}
+    for label, src in labels:
+        if label in seen:
+            raise ConfigError(f"invalid configuration:\n  - {what}: {seen[label]!r} and {src!r} give the same arm "
+                              f"label {label!r}; remove the duplicate")
+        seen[label] = src
 
 
 # --------------------------------------------------------------------------------------------- arms
@@ -184,20 +203,19 @@ def pri_arms(cfg: dict, distortion: str) -> dict[str, dict]:
     if distortion != "jp2k":
         key = PRI_PARAM[distortion]
         vals = as_list(cfg["pri"][distortion][key])
-        return {f"{PRI_LABEL[distortion]}{_fmt(v)}": {key: v} for v in vals}
-    arms: dict[str, dict] = {}
+        labels = [f"{PRI_LABEL[distortion]}{_fmt(v)}" for v in vals]
+        _unique(zip(labels, vals), f"'pri.{distortion}.{key}'")
+        return {label: {key: v} for label, v in zip(labels, vals)}
+    made: list[tuple[str, dict]] = []
     for setting in as_list(cfg["pri"]["jp2k"]):
         codec = setting.get("codec") or ("jp2k" if "ratio" in setting else "jpeg")
         key, other = JP2K_PARAM[codec], JP2K_PARAM["jp2k" if codec == "jpeg" else "jpeg"]
         if key not in setting or other in setting:
             raise ConfigError(f"invalid configuration:\n  - 'pri.jp2k': {setting!r}: codec {codec} takes "
                               f"'{key}' (and not '{other}')")
-        for v in as_list(setting[key]):
-            label = f"{codec}_{PRI_LABEL[codec]}{_fmt(v)}"
-            if label in arms:
-                raise ConfigError(f"invalid configuration:\n  - 'pri.jp2k': {label} appears twice")
-            arms[label] = {"codec": codec, key: v}
-    return arms
+        made += [(f"{codec}_{PRI_LABEL[codec]}{_fmt(v)}", {"codec": codec, key: v}) for v in as_list(setting[key])]
+    _unique(made, "'pri.jp2k'")
+    return dict(made)
 
 
 @dataclass(frozen=True)
@@ -206,38 +224,74 @@ class CamArm:
     params: dict
 
 
-def weights_label(b: dict) -> str:
+def _file_stem(w: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.]+", "_", Path(w).stem)
+
+
+def weights_label(b: dict, backbones: list[dict] | None = None) -> str:
+    """The weights part of an arm label: ``pretrained``, ``random<seed>`` (the random-weights control), or
+    ``file-<stem>`` for a weight file. Where another file of the same backbone in ``backbones`` has the same
+    (sanitised) stem, both get the first 8 hex digits of the SHA-256 of the path as written: ``file-<stem>_<hash>``."""
     w = b.get("weights", "pretrained")
     if w == "pretrained":
         return "pretrained"
     if w == "random":
-        return f"random{b.get('seed', 0)}"
-    return "file-" + re.sub(r"[^A-Za-z0-9_.]+", "_", Path(w).stem)
+        if b.get("seed") is None:
+            raise ConfigError(f"invalid configuration:\n  - backbone {b['name']}: weights: random needs an explicit "
+                              f"seed (add seed: <integer>)")
+        return f"random{b['seed']}"
+    stem = _file_stem(w)
+    clash = [o for o in backbones or [] if o.get("name") == b.get("name") and o.get("weights") not in
+             ("pretrained", "random", None, w) and _file_stem(o["weights"]) == stem]
+    if clash:
+        stem += "_" + hashlib.sha256(str(w).encode()).hexdigest()[:8]
+    return "file-" + stem
+
+
+def arm_label(b: dict, resolution: str, layer: str, target: str, normalize: str,
+              backbones: list[dict] | None = None, amp: bool = False) -> str:
+    """The label of one Grad-CAM arm: ``<backbone>-<weights>-<resolution>-<layer>-<target>-<normalize>``
+    (weights: see :func:`weights_label`; backbone names hold no ``-``), and ``-amp`` for mixed precision."""
+    return "-".join([b["name"], weights_label(b, backbones), resolution, _fmt(layer), _fmt(target), normalize]
+                    + (["amp"] if amp else []))  # mixed precision: named in every table
 
 
 def cam_arms(cfg: dict) -> dict[str, dict]:
-    """Grad-CAM arms: the cross product of backbones and the Grad-CAM grid settings; label → engine config."""
+    """Grad-CAM arms: the cross product of backbones and the Grad-CAM grid settings; label → engine config.
+
+    Labels: see :func:`arm_label`. Two settings with the same label are a :class:`ConfigError`.
+    """
     g = cfg["gradcam"]
     arms: dict[str, dict] = {}
-    for b in cfg["backbones"]:
+    made = []
+    for i, b in enumerate(cfg["backbones"]):
         for res in as_list(g["resolution"]):
             for layer in as_list(g["layer"]):
                 for target in as_list(g["target"]):
                     for norm in as_list(g["normalize"]):
-                        label = "-".join([b["name"], weights_label(b), res, _fmt(layer), _fmt(target), norm]
-                                         + (["amp"] if g["amp"] else []))  # mixed precision: named in every table
+                        label = arm_label(b, res, layer, target, norm, cfg["backbones"], amp=g["amp"])
+                        made.append((label, f"backbones[{i}] {b['name']} {b.get('weights', 'pretrained')} {res} "
+                                            f"{layer} {target} {norm}"))
                         arms[label] = {
-                            "name": b["name"], "weights": b.get("weights", "pretrained"), "seed": b.get("seed", 0),
+                            "name": b["name"], "weights": b.get("weights", "pretrained"), "seed": b.get("seed"),
                             "resolution": res, "layer": layer if layer == "last" else layer.split("+"),
                             "target": target, "normalize": norm, "batch_size": g["batch_size"],
                             "num_workers": g["num_workers"], "amp": g["amp"], "device": g["device"],
                         }
+    _unique(made, "'backbones' × 'gradcam'")
     return arms
 
 
-def is_control(arm_label: str) -> bool:
-    """True for the random-weights control arms."""
-    return "-random" in arm_label
+_CONTROL_LABEL = re.compile(r"[^-@]+-random\d+(-[^@]*)?(@.*)?")
+
+
+def is_control(arm: str | dict) -> bool:
+    """True for a random-weights control arm: an engine config (a value of :func:`cam_arms`) whose weights are
+    ``random``, or an arm label whose weights part (the second, see :func:`cam_arms`) is ``random<seed>`` — a
+    weight file is labelled ``file-<stem>`` whatever its name, so ``random_init.pth`` is not a control."""
+    if isinstance(arm, dict):
+        return arm.get("weights") == "random"
+    return _CONTROL_LABEL.fullmatch(str(arm)) is not None
 
 
 def dump(cfg: dict) -> str:

@@ -126,24 +126,15 @@ def read_provenance(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def read_image(path: str | os.PathLike, mode: str = "RGB") -> np.ndarray:
-    """Read an image file fully into a uint8 array (H×W×3 for RGB, H×W for L).
+    """Read an image file fully into a uint8 array (H×W×3 for RGB, H×W for L), by the rules of
+    :mod:`veiqa.images` (16-bit images scaled by their bit depth; transparency, CMYK, float and multi-frame files
+    rejected by name).
 
-    Raises :class:`ImageError` naming the file when it is missing, truncated or not an image.
+    Raises :class:`ImageError` naming the file when it is missing, truncated, not an image or not faithfully readable.
     """
-    from PIL import Image, UnidentifiedImageError
+    from .images import decode
 
-    path = Path(path)
-    if not path.is_file():
-        raise ImageError(f"{path}: file not found")
-    try:
-        with Image.open(path) as im:
-            im.load()
-            arr = np.asarray(im.convert(mode))
-    except UnidentifiedImageError as e:
-        raise ImageError(f"{path}: not an image ({e})") from e
-    except (OSError, ValueError, SyntaxError) as e:
-        raise ImageError(f"{path}: cannot decode image ({e})") from e
-    return arr
+    return decode(path, mode)
 
 
 def save_png(path: str | os.PathLike, arr: np.ndarray) -> None:

@@ -3,6 +3,7 @@ no-CNN baseline), in the long format the aggregation reads."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,11 @@ import torch
 
 from . import measures as M
 from .io import ImageError, read_image
+from .progress import Progress
+
+_log = logging.getLogger(__name__)
+#: Status of a VEI pair whose heat map has a single cell: the image is smaller than the network's stride.
+STATUS_TOO_SMALL_NET = "too_small_for_network"
 
 COLUMNS = ["image_id", "measure", "value", "status", "pair_kind", "arm", "backbone", "pri_identical"]
 
@@ -29,40 +35,57 @@ def _error_rows(ids, names, status, pair_kind, arm, pri_identical) -> pd.DataFra
 
 
 def vei_table(vei: pd.DataFrame, names, size: int, normalize: str, arm: str,
-              pri_identical: dict[str, bool] | None = None) -> pd.DataFrame:
+              pri_identical: dict[str, bool] | None = None, log=None, batch_size: int = 256) -> pd.DataFrame:
     """Measures between the distorted image's map and its PRI's map for every row of a Grad-CAM shard.
 
     Maps are upsampled (bilinear) to ``size``×``size`` (``0``: kept at layer size) and, for ``normalize="minmax"``,
     scaled to [0, 1] each; unnormalised maps are compared with each pair scaled by its own maximum. Rows whose
-    Grad-CAM failed get NaN values with status ``error``.
+    Grad-CAM failed get NaN values with status ``error``; a one-cell map (an image smaller than the network's
+    stride at native resolution) carries no spatial information: NaN with status ``too_small_for_network``.
+    Progress (pairs done, pairs/s) goes to ``log`` (default: this module's logger) after each batch of
+    ``batch_size`` pairs.
     """
     names = list(names)
     pri_identical = pri_identical or {}
+    progress = Progress(len(vei), "pairs", f"measures {arm}", log=log or _log, interval=0)
     parts = []
     ok = vei["error"].fillna("") == ""
-    bad = vei[~ok]
-    if len(bad):
-        parts.append(_error_rows(bad["image_id"], names, "error", "vei", arm,
-                                 [pri_identical.get(i, False) for i in bad["image_id"]]))
-    good = vei[ok]
+    one_cell = ok & (vei["map_h"] * vei["map_w"] == 1)
+    for sel, status in ((~ok, "error"), (one_cell, STATUS_TOO_SMALL_NET)):
+        bad = vei[sel]
+        if len(bad):
+            parts.append(_error_rows(bad["image_id"], names, status, "vei", arm,
+                                     [pri_identical.get(i, False) for i in bad["image_id"]]))
+            progress.update(len(bad))
+    good = vei[ok & ~one_cell]
     for (h, w), grp in good.groupby(["map_h", "map_w"], sort=True):
-        a = torch.from_numpy(np.stack([np.asarray(v, dtype=np.float32) for v in grp["cam_dist"]]).reshape(-1, 1, h, w))
-        b = torch.from_numpy(np.stack([np.asarray(v, dtype=np.float32) for v in grp["cam_pri"]]).reshape(-1, 1, h, w))
-        x, y = M.prepare_maps(a.double(), b.double(), size=size or None, normalize=normalize)
-        dr = 1.0 if normalize == "minmax" else None
-        t = M.measure_table(list(grp["image_id"]), x, y, names, mode="map", data_range=dr)
-        t["pair_kind"] = "vei"
-        t["arm"] = arm
-        t["pri_identical"] = t["image_id"].map(lambda i: bool(pri_identical.get(i, False)))
-        parts.append(t)
+        for start in range(0, len(grp), batch_size):
+            chunk = grp.iloc[start:start + batch_size]
+            a = torch.from_numpy(np.stack([np.asarray(v, dtype=np.float32) for v in chunk["cam_dist"]])
+                                 .reshape(-1, 1, h, w))
+            b = torch.from_numpy(np.stack([np.asarray(v, dtype=np.float32) for v in chunk["cam_pri"]])
+                                 .reshape(-1, 1, h, w))
+            x, y = M.prepare_maps(a.double(), b.double(), size=size or None, normalize=normalize)
+            dr = 1.0 if normalize == "minmax" else None
+            t = M.measure_table(list(chunk["image_id"]), x, y, names, mode="map", data_range=dr)
+            t["pair_kind"] = "vei"
+            t["arm"] = arm
+            t["pri_identical"] = t["image_id"].map(lambda i: bool(pri_identical.get(i, False)))
+            parts.append(t)
+            progress.update(len(chunk))
     return _finish(parts, vei["image_id"], names)
 
 
-def image_table(rows: pd.DataFrame, root: str | Path, pri: pd.DataFrame, names, log=None) -> pd.DataFrame:
+def image_table(rows: pd.DataFrame, root: str | Path, pri: pd.DataFrame, names, log=None,
+                batch_size: int = 64) -> pd.DataFrame:
     """Measures between each distorted image and its PRI (image mode: the reference implementations'
-    conventions, RGB in 0..255), batched by image size. Unreadable pairs get NaN with status ``error``."""
+    conventions, RGB in 0..255), in batches of up to ``batch_size`` images of one size. Unreadable pairs get NaN
+    with status ``error``. Progress (pairs done, pairs/s) goes to ``log`` (default: this module's logger) after each
+    batch."""
     names = list(names)
+    log = log or _log
     pri = pri.set_index("image_id")
+    progress = Progress(len(rows), "pairs", "measures image", log=log, interval=0)  # rate counts the decoding too
     parts, groups = [], {}
     bad_ids = []
     for r in rows.itertuples(index=False):
@@ -73,24 +96,27 @@ def image_table(rows: pd.DataFrame, root: str | Path, pri: pd.DataFrame, names, 
             x = read_image(Path(root) / r.path)
             y = read_image(p["pri_path"])
         except ImageError as e:
-            if log:
-                log.warning("baseline not computed for %s: %s", r.image_id, e)
+            log.warning("baseline not computed for %s: %s", r.image_id, e)
             bad_ids.append(r.image_id)
             continue
         groups.setdefault(x.shape, []).append((r.image_id, x, y, bool(p["identical"])))
     if bad_ids:
         parts.append(_error_rows(bad_ids, names, "error", "image", "image",
                                  [bool(pri.loc[i, "identical"]) for i in bad_ids]))
-    for shape, items in sorted(groups.items()):
-        ids = [i for i, *_ in items]
-        x = torch.from_numpy(np.stack([it[1] for it in items])).permute(0, 3, 1, 2).double()
-        y = torch.from_numpy(np.stack([it[2] for it in items])).permute(0, 3, 1, 2).double()
-        t = M.measure_table(ids, x, y, names, mode="image")
-        t["pair_kind"] = "image"
-        t["arm"] = "image"
-        ident = {it[0]: it[3] for it in items}
-        t["pri_identical"] = t["image_id"].map(ident).astype(bool)
-        parts.append(t)
+        progress.update(len(bad_ids))
+    for shape, group in sorted(groups.items()):
+        for start in range(0, len(group), batch_size):
+            items = group[start:start + batch_size]
+            ids = [i for i, *_ in items]
+            x = torch.from_numpy(np.stack([it[1] for it in items])).permute(0, 3, 1, 2).double()
+            y = torch.from_numpy(np.stack([it[2] for it in items])).permute(0, 3, 1, 2).double()
+            t = M.measure_table(ids, x, y, names, mode="image")
+            t["pair_kind"] = "image"
+            t["arm"] = "image"
+            ident = {it[0]: it[3] for it in items}
+            t["pri_identical"] = t["image_id"].map(ident).astype(bool)
+            parts.append(t)
+            progress.update(len(items))
     return _finish(parts, rows["image_id"], names)
 
 

@@ -198,28 +198,3 @@ def figure2(samples: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.
         axes[i, 0].set_ylabel(str(image_id), fontsize=8)
     fig.tight_layout()
     return _save(fig, path, dpi)
-
-
-def plot_levels(df: pd.DataFrame, path: str | os.PathLike, dpi: int = 100) -> str:
-    """Set-level metrics against distortion level: one panel per metric (FID, KID, IS, LPIPS), a line per
-    distortion. Metrics that are all NaN (e.g. LPIPS without its weights) are drawn as an empty panel that says so."""
-    plt = _plt()
-    panels = [("fid", "FID"), ("kid_mean", "KID"), ("is_mean", "IS"), ("lpips_mean", "LPIPS")]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels), 2.8), squeeze=False)
-    for ax, (col, label) in zip(axes[0], panels):
-        if col not in df or df[col].isna().all():
-            status = df.get(col.split("_")[0] + "_status", pd.Series(["n/a"])).iloc[0]
-            ax.text(0.5, 0.5, f"{label}: not computed\n{str(status)[:60]}", ha="center", va="center", fontsize=7,
-                    wrap=True, transform=ax.transAxes)
-            ax.set_axis_off()
-            continue
-        for d, g in df.sort_values("level").groupby("distortion", sort=True):
-            ax.plot(g["level"], g[col], marker="o", ms=3, label=d)
-        ax.set_xlabel("distortion level", fontsize=8)
-        ax.set_title(label, fontsize=9)
-        ax.tick_params(labelsize=7)
-    axes[0][0].legend(fontsize=7)
-    ext = df["extractor"].iloc[0] if "extractor" in df and len(df) else ""
-    fig.suptitle(f"Set-level metrics against the pristine references ({ext})", fontsize=9)
-    fig.tight_layout()
-    return _save(fig, path, dpi)

@@ -28,6 +28,7 @@ Columns (see :data:`CANDIDATE_COLUMNS`):
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
@@ -183,6 +184,32 @@ def finite_score(value: str) -> float:
     if not np.isfinite(v):
         raise ValueError("not a finite number")
     return v
+
+
+@dataclass(frozen=True)
+class ScoreScale:
+    """What one database's score is, the same for all its rows: ``kind`` (``MOS``, ``DMOS`` or ``proxy``), its
+    direction, the ``(min, max)`` range of its scale and the fixed image ``size`` (width, height) or None."""
+
+    kind: str
+    higher_is_better: bool
+    range: tuple[float, float]
+    size: tuple[int, int] | None = None
+
+    def row(self, image_id: str, ref_id: str, distortion: str, db_distortion: str, level: int | None, path: str,
+            ref_path: str, score: float) -> dict:
+        """One candidate-table row (the columns of :data:`CANDIDATE_COLUMNS`) with this scale's fields filled in."""
+        width, height = self.size if self.size is not None else (None, None)
+        return {
+            "image_id": image_id, "ref_id": ref_id, "distortion": distortion, "db_distortion": db_distortion,
+            "level": level, "path": path, "ref_path": ref_path, "score": float(score), "score_kind": self.kind,
+            "higher_is_better": self.higher_is_better, "score_min": self.range[0], "score_max": self.range[1],
+            "expected_width": width, "expected_height": height,
+        }
+
+    def table(self, rows: list[dict], *, dataset: str, score_file: Path, note: str = "") -> pd.DataFrame:
+        """The candidate table of rows made by :meth:`row` (:func:`make_table`)."""
+        return make_table(rows, dataset=dataset, score_file=score_file, note=note)
 
 
 def make_table(rows: list[dict], *, dataset: str, score_file: Path, note: str = "") -> pd.DataFrame:

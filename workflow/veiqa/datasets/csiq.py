@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..io import VeiqaError
-from ._common import FileIndex, Loader, finite_score, locate_score_file, make_table, other, read_whitespace_table
+from ._common import FileIndex, Loader, ScoreScale, finite_score, locate_score_file, other, read_whitespace_table
 
 SHEET_TYPES = {"noise": "awgn", "awgn": "awgn", "jpeg": "jpeg", "jpeg 2000": "jpeg2000", "jpeg2000": "jpeg2000",
                "fnoise": "fnoise", "1/f noise": "fnoise", "blur": "blur", "contrast": "contrast"}
@@ -32,6 +32,7 @@ DISTORTION_MAP = {"awgn": "wn", "blur": "gb", "jpeg": "jpeg", "jpeg2000": "jp2k"
 SCORE_FILES = ("csiq.beta.xlsx", "csiq.DMOS.xlsx", "csiq_label.txt")
 SCORE_RANGE = (0.0, 1.0)
 SIZE = (512, 512)
+SCALE = ScoreScale("DMOS", higher_is_better=False, range=SCORE_RANGE, size=SIZE)
 
 
 def _read_xlsx(path: Path) -> pd.DataFrame:
@@ -96,25 +97,9 @@ def _load(root: Path, score_file=None):
     rows = []
     for ref, folder, level, score in t.itertuples(index=False):
         stem = f"{ref}.{folder}.{level}"
-        rows.append(
-            {
-                "image_id": stem.lower(),
-                "ref_id": ref.lower(),
-                "distortion": DISTORTION_MAP[folder],
-                "db_distortion": folder,
-                "level": level,
-                "path": idx.resolve(f"dst_imgs/{folder}/{stem}.png"),
-                "ref_path": idx.resolve(f"src_imgs/{ref}.png"),
-                "score": score,
-                "score_kind": "DMOS",
-                "higher_is_better": False,
-                "score_min": SCORE_RANGE[0],
-                "score_max": SCORE_RANGE[1],
-                "expected_width": SIZE[0],
-                "expected_height": SIZE[1],
-            }
-        )
-    return make_table(rows, dataset="csiq", score_file=path, note="DMOS 0..1, lower is better")
+        rows.append(SCALE.row(stem.lower(), ref.lower(), DISTORTION_MAP[folder], folder, level,
+                              idx.resolve(f"dst_imgs/{folder}/{stem}.png"), idx.resolve(f"src_imgs/{ref}.png"), score))
+    return SCALE.table(rows, dataset="csiq", score_file=path, note="DMOS 0..1, lower is better")
 
 
 LOADER = Loader(

@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..io import VeiqaError
-from ._common import FileIndex, Loader, locate_score_file, make_table, other
+from ._common import FileIndex, Loader, ScoreScale, locate_score_file, other
 
 DISTORTION_MAP = {"01": "gb", "09": "jp2k", "10": "jpeg", "11": "wn"}
 TYPE_NAMES = {
@@ -40,6 +40,7 @@ TYPE_NAMES = {
 SCORE_FILES = ("dmos.csv",)
 SCORE_RANGE = (1.0, 5.0)
 SIZE = (512, 384)
+SCALE = ScoreScale("MOS", higher_is_better=True, range=SCORE_RANGE, size=SIZE)
 _NAME = re.compile(r"^I(\d{2})_(\d{2})_(\d{2})\.png$", re.IGNORECASE)
 _REF = re.compile(r"^I(\d{2})\.png$", re.IGNORECASE)
 
@@ -70,25 +71,10 @@ def _load(root: Path, score_file=None):
         if not m or not r or r.group(1) != m.group(1):
             raise VeiqaError(f"{path}: line {i + 2}: {name!r},{ref_name!r} is not IXX_TT_LL.png,IXX.png")
         ref, typ, lvl = m.groups()
-        rows.append(
-            {
-                "image_id": str(name).strip()[:-4].lower(),
-                "ref_id": f"i{ref}",
-                "distortion": DISTORTION_MAP.get(typ, other(typ)),
-                "db_distortion": typ,
-                "level": int(lvl),
-                "path": idx.resolve(f"images/{str(name).strip()}"),
-                "ref_path": idx.resolve(f"images/{str(ref_name).strip()}"),
-                "score": float(score),
-                "score_kind": "MOS",
-                "higher_is_better": True,
-                "score_min": SCORE_RANGE[0],
-                "score_max": SCORE_RANGE[1],
-                "expected_width": SIZE[0],
-                "expected_height": SIZE[1],
-            }
-        )
-    return make_table(rows, dataset="kadid10k", score_file=path,
+        name, ref_name = str(name).strip(), str(ref_name).strip()
+        rows.append(SCALE.row(name[:-4].lower(), f"i{ref}", DISTORTION_MAP.get(typ, other(typ)), typ, int(lvl),
+                              idx.resolve(f"images/{name}"), idx.resolve(f"images/{ref_name}"), score))
+    return SCALE.table(rows, dataset="kadid10k", score_file=path,
                       note="column 'dmos' is a MOS on the 1..5 ACR scale; higher is better")
 
 

@@ -27,13 +27,14 @@ from pathlib import Path
 import numpy as np
 
 from ..io import VeiqaError
-from ._common import FileIndex, Loader, locate_score_file, make_table, other
+from ._common import FileIndex, Loader, ScoreScale, locate_score_file, other
 
 FOLDERS: tuple[tuple[str, int], ...] = (("jp2k", 227), ("jpeg", 233), ("wn", 174), ("gblur", 174), ("fastfading", 174))
 N_ENTRIES = sum(n for _, n in FOLDERS)  # 982
 DISTORTION_MAP = {"jp2k": "jp2k", "jpeg": "jpeg", "wn": "wn", "gblur": "gb", "fastfading": other("fastfading")}
 SCORE_FILES = ("dmos_realigned.mat", "dmos.mat")
 SCORE_RANGE = (0.0, 100.0)
+SCALE = ScoreScale("DMOS", higher_is_better=False, range=SCORE_RANGE)
 
 
 def _loadmat(path: Path) -> dict:
@@ -81,25 +82,11 @@ def _load(root: Path, score_file=None):
                     raise VeiqaError(f"{names_path}: entry {k + 1} of refnames_all is not one file name")
                 ref_name = str(ref[0])
                 rows.append(
-                    {
-                        "image_id": f"{folder}_img{j}",
-                        "ref_id": Path(ref_name).stem.lower(),
-                        "distortion": DISTORTION_MAP[folder],
-                        "db_distortion": folder,
-                        "level": None,
-                        "path": idx.resolve(f"{folder}/img{j}.bmp"),
-                        "ref_path": idx.resolve(f"refimgs/{ref_name}"),
-                        "score": float(dmos[k]),
-                        "score_kind": "DMOS",
-                        "higher_is_better": False,
-                        "score_min": SCORE_RANGE[0],
-                        "score_max": SCORE_RANGE[1],
-                        "expected_width": None,
-                        "expected_height": None,
-                    }
+                    SCALE.row(f"{folder}_img{j}", Path(ref_name).stem.lower(), DISTORTION_MAP[folder], folder, None,
+                              idx.resolve(f"{folder}/img{j}.bmp"), idx.resolve(f"refimgs/{ref_name}"), dmos[k])
                 )
             k += 1
-    return make_table(
+    return SCALE.table(
         rows,
         dataset="live",
         score_file=dmos_path,

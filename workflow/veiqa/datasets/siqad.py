@@ -23,13 +23,14 @@ import re
 from pathlib import Path
 
 from ..io import VeiqaError
-from ._common import FileIndex, Loader, finite_score, locate_score_file, make_table, other, read_whitespace_table
+from ._common import FileIndex, Loader, ScoreScale, finite_score, locate_score_file, other, read_whitespace_table
 
 DISTORTION_MAP = {"1": "wn", "2": "gb", "5": "jpeg", "6": "jp2k"}
 TYPE_NAMES = {"1": "Gaussian noise", "2": "Gaussian blur", "3": "motion blur", "4": "contrast change",
               "5": "JPEG", "6": "JPEG2000", "7": "layer segmentation based coding"}
 SCORE_FILES = ("sccdmos.txt",)
 SCORE_RANGE = (0.0, 100.0)
+SCALE = ScoreScale("DMOS", higher_is_better=False, range=SCORE_RANGE)
 _NAME = re.compile(r"^cim(\d+)_(\d)_(\d)\.bmp$", re.IGNORECASE)
 
 
@@ -45,25 +46,9 @@ def _load(root: Path, score_file=None):
         if not m:
             raise VeiqaError(f"{path}: image name {name!r} is not cimR_T_L.bmp")
         ref, typ, lvl = m.groups()
-        rows.append(
-            {
-                "image_id": name[:-4].lower(),
-                "ref_id": f"cim{ref}",
-                "distortion": DISTORTION_MAP.get(typ, other(typ)),
-                "db_distortion": typ,
-                "level": int(lvl),
-                "path": idx.resolve(f"DistortedImages/{name}"),
-                "ref_path": idx.resolve(f"references/cim{ref}.bmp"),
-                "score": float(dmos),
-                "score_kind": "DMOS",
-                "higher_is_better": False,
-                "score_min": SCORE_RANGE[0],
-                "score_max": SCORE_RANGE[1],
-                "expected_width": None,
-                "expected_height": None,
-            }
-        )
-    return make_table(rows, dataset="siqad", score_file=path, note="DMOS, lower is better")
+        rows.append(SCALE.row(name[:-4].lower(), f"cim{ref}", DISTORTION_MAP.get(typ, other(typ)), typ, int(lvl),
+                              idx.resolve(f"DistortedImages/{name}"), idx.resolve(f"references/cim{ref}.bmp"), dmos))
+    return SCALE.table(rows, dataset="siqad", score_file=path, note="DMOS, lower is better")
 
 
 LOADER = Loader(

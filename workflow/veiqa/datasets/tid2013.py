@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 
 from ..io import VeiqaError
-from ._common import FileIndex, Loader, finite_score, locate_score_file, make_table, other, read_whitespace_table
+from ._common import FileIndex, Loader, ScoreScale, finite_score, locate_score_file, other, read_whitespace_table
 
 DISTORTION_MAP = {"01": "wn", "08": "gb", "10": "jpeg", "11": "jp2k"}
 TYPE_NAMES = {
@@ -37,6 +37,7 @@ TYPE_NAMES = {
 SCORE_FILES = ("mos_with_names.txt",)
 SCORE_RANGE = (0.0, 9.0)
 SIZE = (512, 384)
+SCALE = ScoreScale("MOS", higher_is_better=True, range=SCORE_RANGE, size=SIZE)
 _NAME = re.compile(r"^i(\d{2})_(\d{2})_(\d)\.bmp$", re.IGNORECASE)
 
 
@@ -51,25 +52,10 @@ def _load(root: Path, score_file=None):
         if not m:
             raise VeiqaError(f"{path}: image name {name!r} is not iXX_TT_L.bmp")
         ref, typ, lvl = m.groups()
-        rows.append(
-            {
-                "image_id": name[:-4].lower(),
-                "ref_id": f"i{ref}",
-                "distortion": DISTORTION_MAP.get(typ, other(typ)),
-                "db_distortion": typ,
-                "level": int(lvl),
-                "path": idx.resolve(f"distorted_images/{name}"),
-                "ref_path": idx.resolve(f"reference_images/I{ref}.BMP"),
-                "score": mos,
-                "score_kind": "MOS",
-                "higher_is_better": True,
-                "score_min": SCORE_RANGE[0],
-                "score_max": SCORE_RANGE[1],
-                "expected_width": SIZE[0],
-                "expected_height": SIZE[1],
-            }
-        )
-    return make_table(rows, dataset="tid2013", score_file=path, note="MOS 0..9, higher is better")
+        rows.append(SCALE.row(name[:-4].lower(), f"i{ref}", DISTORTION_MAP.get(typ, other(typ)), typ, int(lvl),
+                              idx.resolve(f"distorted_images/{name}"), idx.resolve(f"reference_images/I{ref}.BMP"),
+                              mos))
+    return SCALE.table(rows, dataset="tid2013", score_file=path, note="MOS 0..9, higher is better")
 
 
 LOADER = Loader(

@@ -1,0 +1,106 @@
+"""The FID Inception-v3: pytorch-fid's port of the TensorFlow 2015-12-05 graph, and its extractor."""
+
+from __future__ import annotations
+
+from ..io import VeiqaError, sha256_file
+from .extractors import Extractor
+from .weights import FID_INCEPTION_FILE, FID_INCEPTION_URL, _resolve_weights
+
+INCEPTION_FID_NAME = "inception_v3_fid:pool3"  # the extractor name of the standard FID network
+
+
+def _fid_inception_module():
+    """torchvision ``inception_v3(num_classes=1008, aux_logits=False)`` with pytorch-fid's patched blocks:
+    TensorFlow's average pools exclude the zero padding (FIDInceptionA/C/E_1) and the last block uses a max pool
+    (FIDInceptionE_2).  Parameter names are those of torchvision, hence of pytorch-fid's weight file."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    from torchvision.models import inception as tvi
+
+    def avg(x):
+        return F.avg_pool2d(x, kernel_size=3, stride=1, padding=1, count_include_pad=False)
+
+    class FIDInceptionA(tvi.InceptionA):
+        def _forward(self, x):
+            b5 = self.branch5x5_2(self.branch5x5_1(x))
+            b3 = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))
+            return [self.branch1x1(x), b5, b3, self.branch_pool(avg(x))]
+
+    class FIDInceptionC(tvi.InceptionC):
+        def _forward(self, x):
+            b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
+            bd = self.branch7x7dbl_1(x)
+            for m in (self.branch7x7dbl_2, self.branch7x7dbl_3, self.branch7x7dbl_4, self.branch7x7dbl_5):
+                bd = m(bd)
+            return [self.branch1x1(x), b7, bd, self.branch_pool(avg(x))]
+
+    class FIDInceptionE(tvi.InceptionE):
+        def __init__(self, in_channels, max_pool):
+            super().__init__(in_channels)
+            self.max_pool = max_pool
+
+        def _forward(self, x):
+            b3 = self.branch3x3_1(x)
+            b3 = torch.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1)
+            bd = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
+            bd = torch.cat([self.branch3x3dbl_3a(bd), self.branch3x3dbl_3b(bd)], 1)
+            pooled = F.max_pool2d(x, kernel_size=3, stride=1, padding=1) if self.max_pool else avg(x)
+            return [self.branch1x1(x), b3, bd, self.branch_pool(pooled)]
+
+    net = tvi.inception_v3(weights=None, num_classes=1008, aux_logits=False, init_weights=False)
+    net.Mixed_5b = FIDInceptionA(192, pool_features=32)
+    net.Mixed_5c = FIDInceptionA(256, pool_features=64)
+    net.Mixed_5d = FIDInceptionA(288, pool_features=64)
+    net.Mixed_6b = FIDInceptionC(768, channels_7x7=128)
+    net.Mixed_6c = FIDInceptionC(768, channels_7x7=160)
+    net.Mixed_6d = FIDInceptionC(768, channels_7x7=160)
+    net.Mixed_6e = FIDInceptionC(768, channels_7x7=192)
+    net.Mixed_7b = FIDInceptionE(1280, max_pool=False)
+    net.Mixed_7c = FIDInceptionE(2048, max_pool=True)
+
+    class FIDInceptionV3(nn.Module):
+        """Input in [-1, 1] at 299 x 299 -> (2048-d pool3 features, 1008 unbiased logits)."""
+
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            n = self.net
+            for name in ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1",
+                         "Conv2d_4a_3x3", "maxpool2", "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b",
+                         "Mixed_6c", "Mixed_6d", "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c"):
+                x = getattr(n, name)(x)
+            pool = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+            # logits without the fc bias, as the OpenAI Inception Score code (softmax/logits/MatMul) and
+            # torch-fidelity's "logits_unbiased"
+            return pool, pool @ n.fc.weight.T
+
+    return FIDInceptionV3(net)
+
+
+def inception_fid_extractor(weights=None, device: str = "cpu", batch_size: int = 16) -> Extractor:
+    """The standard FID Inception-v3 (pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth``, from
+    ``FID_INCEPTION_URL``).  ``weights`` is that file or a folder holding it; default the torch hub cache
+    (``$TORCH_HOME/hub/checkpoints``).  Preprocessing as pytorch-fid: bilinear resize to 299 x 299
+    (``align_corners=False``, no antialias), ``2 x - 1``.  Features: 2048-d pool3; logits: 1008 classes without the
+    fc bias, as the OpenAI Inception Score code and torch-fidelity (``logits_unbiased``)."""
+    import torch
+
+    path = _resolve_weights(weights, FID_INCEPTION_FILE, "FID Inception-v3",
+                            f"pytorch-fid's release file, {FID_INCEPTION_URL}")
+    with torch.device("meta"):  # no wasted random init: every tensor comes from the file (strict load)
+        model = _fid_inception_module()
+    model = model.to_empty(device="cpu")
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+        model.net.load_state_dict(sd, strict=True)
+    except Exception as e:  # noqa: BLE001 - any failure here is a bad file
+        raise VeiqaError(f"FID Inception-v3: cannot load {path} as pytorch-fid's {FID_INCEPTION_FILE} ({e})") from e
+    model = model.to(device).eval()
+    return Extractor(
+        name=INCEPTION_FID_NAME, forward=model, input_size=(299, 299), normalize=lambda x: 2 * x - 1,
+        antialias=False, device=device, batch_size=batch_size, has_logits=True, module=model,
+        weight_files={str(path): sha256_file(path)},
+    )
