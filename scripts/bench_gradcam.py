@@ -7,9 +7,15 @@ Prints, for a backbone and batch size on the current device:
   * the bare rate: the same 2N-image batch through the same network with parameters requiring grad (as in training)
     and an input requiring grad, forward + backward of the summed top-1 logits (gradients for all parameters and
     the input), counted in pairs/s (N pairs per 2N-image batch);
-  * the ratio Grad-CAM / bare (target on CPU: >= 0.8).
+  * the ratio Grad-CAM / bare (target on CPU: >= 0.8);
+  * pytorch-grad-cam 1.5.7 (``pytorch_grad_cam.GradCAM``, the test suite's reference) on the same 2N images, the
+    same layer and the same classes: its pairs/s and the ratio veiqa / pytorch-grad-cam.
+
+Runs on ``--device cuda`` unchanged (for a GPU session); the end-to-end figure then decodes in ``--workers``
+DataLoader processes with pinned memory.
 
 Usage: .venv/bin/python scripts/bench_gradcam.py [--backbone efficientnet_lite0] [--batch 8] [--threads 2]
+       [--device cuda] [--workers 4] [--files 256]
 """
 
 from __future__ import annotations
@@ -54,7 +60,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (this machine has 2 cores)")
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--amp", action="store_true", help="autocast (CUDA only)")
+    ap.add_argument("--amp", action="store_true", help="bf16 autocast (default float32, TF32 off)")
     ap.add_argument("--files", type=int, default=32, help="pairs written to disk for the end-to-end figure")
     ap.add_argument("--workers", type=int, default=1, help="DataLoader workers for run_shard")
     args = ap.parse_args()
@@ -77,7 +83,7 @@ def main() -> None:
 
     def bare():
         xi = x.detach().requires_grad_(True)
-        ctx = torch.autocast("cuda", dtype=torch.bfloat16) if (args.amp and dev.type == "cuda") else torch.enable_grad()
+        ctx = torch.autocast(dev.type, dtype=torch.bfloat16) if args.amp else torch.enable_grad()
         with ctx:
             y = model(xi)
         y = y.float()
@@ -94,6 +100,15 @@ def main() -> None:
     t_bare_in = timed(bare_input, args.reps)
     with torch.inference_mode():
         t_fwd = timed(lambda: bb.model(x), args.reps)
+
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    pgc_model = copy.deepcopy(bb.model).requires_grad_(True)  # pytorch-grad-cam backpropagates through the net
+    out = gradcam(bb, xd, xp)
+    targets = [ClassifierOutputTarget(int(c)) for c in torch.cat([out["target_class"], out["target_class_pri"]])]
+    with GradCAM(model=pgc_model, target_layers=[dict(pgc_model.named_modules())[bb.target_layer]]) as pgc:
+        t_pgc = timed(lambda: pgc(input_tensor=x, targets=targets), args.reps)
 
     # end to end from files: PNGs of the photos at their native sizes, decoded + resized in the DataLoader
     with tempfile.TemporaryDirectory() as tmp:
@@ -113,12 +128,14 @@ def main() -> None:
 
     cam_rate, bare_rate, e2e_rate = n / t_cam, n / t_bare, args.files / t_e2e
     print(f"backbone {bb.label}  device {dev}  threads {torch.get_num_threads()}  batch {n} pairs "
-          f"({2 * n} images at {bb.input_size[0]}x{bb.input_size[1]})  amp {args.amp and dev.type == 'cuda'}")
+          f"({2 * n} images at {bb.input_size[0]}x{bb.input_size[1]})  amp {args.amp}")
     print(f"grad-cam stage (decoded tensors): {cam_rate:8.2f} pairs/s  ({1000 * t_cam:.1f} ms/batch)")
     print(f"bare forward+backward           : {bare_rate:8.2f} pairs/s  ({1000 * t_bare:.1f} ms/batch)")
     print(f"ratio grad-cam / bare           : {cam_rate / bare_rate:8.2f}  (target >= 0.80)")
     print(f"bare fwd+bwd to input (frozen)  : {n / t_bare_in:8.2f} pairs/s  -> ratio {t_bare_in / t_cam:.2f}")
     print(f"forward only (inference mode)   : {n / t_fwd:8.2f} pairs/s  -> ratio {t_fwd / t_cam:.2f}")
+    print(f"pytorch-grad-cam 1.5.7 GradCAM  : {n / t_pgc:8.2f} pairs/s  -> veiqa / pytorch-grad-cam "
+          f"{t_pgc / t_cam:.2f}")
     print(f"end to end via run_shard        : {e2e_rate:8.2f} pairs/s  ({args.files} pairs from PNG files, "
           f"{args.workers} decode worker(s))")
 

@@ -220,6 +220,19 @@ def test_darknet19_architecture():
     assert 20.0e6 < n < 21.0e6
 
 
+def test_darknet19_runs_at_the_papers_256_input_and_weight_file_is_declared(darknet_file):
+    """Table 1's 256x256 DarkNet19 input at resolution 'network': a 32x reduction gives an 8x8 Grad-CAM map."""
+    from veiqa.backbones import weight_file_for
+    from veiqa.gradcam import gradcam
+
+    path, _ = darknet_file
+    bb = load_backbone("darknet19", weights=path)
+    assert bb.input_size == (256, 256)
+    x = to_input(np.full((300, 400, 3), 90, np.uint8), *bb.normalize, bb.input_size)[None]
+    assert tuple(x.shape[-2:]) == (256, 256) and gradcam(bb, x, x)["cam_dist"].shape == (1, 8, 8)
+    assert weight_file_for({"name": "darknet19", "weights": str(path)}) == path
+
+
 def test_darknet_weights_reader_places_values(darknet_file):
     path, layers = darknet_file
     bb = load_backbone("darknet19", weights=path)

@@ -80,6 +80,11 @@ def test_paper_preset_wins_over_the_file(default_cfg):
     assert out["pri"]["jpeg"]["quality"] == 1
     assert [b["name"] for b in out["backbones"]] == ["vgg16", "inception_resnet_v2", "darknet19"]
     assert out["aggregate"]["table_measure"] == "psnr"
+    # The paper's words (README rows P3, P6, P8, P10): noise variance 0.5 on [0,1]; JP2K through the JPEG encoder.
+    assert vc.pri_arms(out, "wn") == {"var0.5": {"variance": 0.5}}
+    assert vc.pri_arms(out, "jp2k") == {"jpeg_q1": {"codec": "jpeg", "quality": 1}}
+    assert out["gradcam"]["resolution"] == "network" and out["gradcam"]["target"] == "own_top1"
+    assert out["gradcam"]["amp"] is False
 
 
 def test_grids_expand_to_arms(default_cfg):
@@ -91,9 +96,42 @@ def test_grids_expand_to_arms(default_cfg):
     assert list(vc.pri_arms(out, "jpeg")) == ["q1", "q10"]
     arms = vc.cam_arms(out)
     assert len(arms) == 4
-    assert "efficientnet_lite0-random3-native-last-shared_top1-minmax" in arms
-    assert vc.is_control("efficientnet_lite0-random3-native-last-shared_top1-minmax")
-    assert not vc.is_control("efficientnet_lite0-pretrained-native-last-shared_top1-minmax")
+    assert "efficientnet_lite0-random3-native-last-own_top1-minmax" in arms
+    assert vc.is_control("efficientnet_lite0-random3-native-last-own_top1-minmax")
+    assert not vc.is_control("efficientnet_lite0-pretrained-native-last-own_top1-minmax")
+
+
+def test_jp2k_pri_grid_names_the_codec_and_preset_replaces_it(default_cfg):
+    cfg = copy.deepcopy(default_cfg)
+    cfg["pri"]["jp2k"] = [{"codec": "jpeg", "quality": [1, 5]}, {"codec": "jp2k", "ratio": [100, 30]}, {"ratio": 12}]
+    out = vc.load(cfg)
+    assert vc.pri_arms(out, "jp2k") == {
+        "jpeg_q1": {"codec": "jpeg", "quality": 1}, "jpeg_q5": {"codec": "jpeg", "quality": 5},
+        "jp2k_ratio100": {"codec": "jp2k", "ratio": 100}, "jp2k_ratio30": {"codec": "jp2k", "ratio": 30},
+        "jp2k_ratio12": {"codec": "jp2k", "ratio": 12}}  # codec inferred from the key
+    cfg["pri"]["jp2k"] = [{"codec": "jpeg", "quality": 1}, {"quality": 1}]  # the same re-encode twice
+    with pytest.raises(vc.ConfigError, match=r"'pri.jp2k': .* give the same arm label 'jpeg_q1'"):
+        vc.load(cfg)
+    cfg["pri"]["jp2k"] = {"codec": "jpeg", "ratio": 100}
+    with pytest.raises(vc.ConfigError, match=r"'pri.jp2k'.*codec jpeg takes 'quality'"):
+        vc.load(cfg)
+    cfg["pri"]["jp2k"] = {"codec": "jp2k"}
+    with pytest.raises(vc.ConfigError, match=r"'pri.jp2k'.*codec jp2k takes 'ratio'"):
+        vc.load(cfg)
+    cfg["pri"]["jp2k"] = {"codec": "png", "quality": 1}
+    with pytest.raises(vc.ConfigError, match=r"'pri.jp2k.codec': 'png' is not allowed; allowed values: 'jpeg', 'jp2k'"):
+        vc.load(cfg)
+    cfg["pri"]["jp2k"] = {"codec": "jp2k", "ratio": 100}
+    cfg["preset"] = "paper"  # the preset's JPEG re-encode replaces the user's JPEG 2000 setting whole
+    assert vc.pri_arms(vc.load(cfg), "jp2k") == {"jpeg_q1": {"codec": "jpeg", "quality": 1}}
+
+
+def test_amp_is_off_by_default_and_named_in_the_arm_label(default_cfg):
+    cfg = vc.load(copy.deepcopy(default_cfg))
+    assert cfg["gradcam"]["amp"] is False and vc.load({"datasets": {"d": {"loader": "demo"}}})["gradcam"]["amp"] is False
+    assert list(vc.cam_arms(cfg)) == ["efficientnet_lite0-pretrained-network-last-own_top1-minmax"]
+    cfg["gradcam"]["amp"] = True
+    assert list(vc.cam_arms(cfg)) == ["efficientnet_lite0-pretrained-network-last-own_top1-minmax-amp"]
 
 
 def test_random_weights_need_a_seed_named_by_backbone(default_cfg):
@@ -102,7 +140,7 @@ def test_random_weights_need_a_seed_named_by_backbone(default_cfg):
     with pytest.raises(vc.ConfigError, match=r"'backbones.1' \(backbone vgg16\): weights: random needs an explicit seed"):
         vc.load(bad)
     bad["backbones"][1]["seed"] = 0  # seed 0 given explicitly is fine
-    assert "vgg16-random0-native-last-shared_top1-minmax" in vc.cam_arms(vc.load(bad))
+    assert "vgg16-random0-network-last-own_top1-minmax" in vc.cam_arms(vc.load(bad))
 
 
 def test_weight_files_with_one_stem_get_distinct_labels(default_cfg):
@@ -111,9 +149,9 @@ def test_weight_files_with_one_stem_get_distinct_labels(default_cfg):
                         {"name": "resnet50", "weights": "runs/c/model.pth"}]
     arms = vc.cam_arms(vc.load(cfg))
     h = {w: hashlib.sha256(w.encode()).hexdigest()[:8] for w in ("runs/a/model.pth", "runs/b/model.pth")}
-    assert list(arms) == [f"vgg16-file-model_{h['runs/a/model.pth']}-native-last-shared_top1-minmax",
-                          f"vgg16-file-model_{h['runs/b/model.pth']}-native-last-shared_top1-minmax",
-                          "resnet50-file-model-native-last-shared_top1-minmax"]  # no clash within resnet50
+    assert list(arms) == [f"vgg16-file-model_{h['runs/a/model.pth']}-network-last-own_top1-minmax",
+                          f"vgg16-file-model_{h['runs/b/model.pth']}-network-last-own_top1-minmax",
+                          "resnet50-file-model-network-last-own_top1-minmax"]  # no clash within resnet50
     assert [a["weights"] for a in arms.values()] == ["runs/a/model.pth", "runs/b/model.pth", "runs/c/model.pth"]
     cfg["backbones"].append({"name": "vgg16", "weights": "runs/a/model.pth"})  # the same file twice
     with pytest.raises(vc.ConfigError, match="give the same arm label"):
@@ -122,8 +160,8 @@ def test_weight_files_with_one_stem_get_distinct_labels(default_cfg):
 
 def test_pri_labels_are_exact_and_unique(default_cfg):
     cfg = copy.deepcopy(default_cfg)
-    cfg["pri"]["wn"]["sigma"] = [0.05, 0.1234567, 0.1234568, 1e-05]  # {:g} gives 0.123457 for both middle values
-    assert list(vc.pri_arms(vc.load(cfg), "wn")) == ["sigma0.05", "sigma0.1234567", "sigma0.1234568", "sigma1e-05"]
+    cfg["pri"]["wn"]["variance"] = [0.05, 0.1234567, 0.1234568, 1e-05]  # {:g} gives 0.123457 for both middle values
+    assert list(vc.pri_arms(vc.load(cfg), "wn")) == ["var0.05", "var0.1234567", "var0.1234568", "var1e-05"]
     with pytest.raises(vc.ConfigError, match=r"'pri.jpeg.quality': 1 and 1.0 give the same arm label 'q1'"):
         vc.pri_arms({"pri": {"jpeg": {"quality": [1, 10, 1.0]}}}, "jpeg")  # the schema rejects repeats; 1.0 == 1
 

@@ -217,7 +217,7 @@ def test_run_shard_format_errors_and_values(bb, image_dir, tmp_path):
     assert not row.zero_dist and not row.zero_pri
     prov = read_provenance(out)
     assert prov["backbone"] == "efficientnet_lite0" and prov["weights_sha256"] == bb.weights_sha256
-    assert prov["device"] == "cpu" and prov["config"]["target"] == "shared_top1"
+    assert prov["device"] == "cpu" and prov["config"]["target"] == "own_top1"
     assert len(df) == 5
 
 
@@ -249,6 +249,8 @@ def test_run_shard_native_resolution(bb, image_dir, tmp_path):
 
 
 def test_run_shard_halves_batch_on_oom(bb, image_dir, tmp_path, monkeypatch):
+    import veiqa.gradcam.shard as vgs
+
     sizes = []
     real = vg.gradcam
 
@@ -258,7 +260,7 @@ def test_run_shard_halves_batch_on_oom(bb, image_dir, tmp_path, monkeypatch):
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
         return real(backbone, d, p, **kw)
 
-    monkeypatch.setattr(vg, "gradcam", fake)
+    monkeypatch.setattr(vgs, "gradcam", fake)
     pairs = pairs_frame(image_dir).iloc[[0, 2, 4]]
     df = run_shard(pairs, {"batch_size": 4, "num_workers": 0}, tmp_path / "o.parquet", device="cpu",
                    root=image_dir, backbone=bb)
@@ -276,3 +278,103 @@ def test_config_validation(bb, image_dir, tmp_path):
         run_shard(pairs.drop(columns="pri_path"), {}, tmp_path / "x.parquet", device="cpu", backbone=bb)
     assert not (tmp_path / "x.parquet").exists()
     assert json.dumps(vg.normalize_config({"layer": ["bn2"]}))  # serialisable for provenance
+
+
+# ------------------------------------------------------------------------------------------------ precision
+
+
+def test_precision_context_sets_fp32_and_restores_the_previous_settings():
+    from veiqa.gradcam import grad_cam_precision
+
+    before = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32,
+              torch.get_float32_matmul_precision(), torch.backends.cudnn.benchmark)
+    try:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = True, True
+        torch.set_float32_matmul_precision("medium")
+        torch.backends.cudnn.benchmark = True
+        with pytest.raises(RuntimeError, match="inside"):
+            with grad_cam_precision(torch.device("cpu")):
+                assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+                assert torch.get_float32_matmul_precision() == "highest" and not torch.backends.cudnn.benchmark
+                raise RuntimeError("inside")  # restored on an exception too
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+        assert torch.get_float32_matmul_precision() == "medium" and torch.backends.cudnn.benchmark
+        assert not torch.are_deterministic_algorithms_enabled()  # CPU: the global flag is left alone
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before[:2]
+        torch.set_float32_matmul_precision(before[2])
+        torch.backends.cudnn.benchmark = before[3]
+
+
+def test_fp32_agrees_with_a_float64_reference_and_amp_does_not(bb):
+    """The default pass (float32) equals Grad-CAM of the same network in double precision to ~1e-5 of the map's
+    peak; CPU bf16 autocast (amp) drifts by orders of magnitude more."""
+    a = skimage.data.chelsea()
+    xd, xp = inp(bb, a), inp(bb, blurred(a))
+    out = gradcam(bb, xd, xp, normalize="none")
+    amp = gradcam(bb, xd, xp, normalize="none", amp=True)
+
+    class Double:
+        model = bb.model.double()
+
+    try:
+        for key, x in (("cam_dist", xd), ("cam_pri", xp)):
+            c = int(out["target_class_pri" if key == "cam_pri" else "target_class"][0])
+            ref = reference_cam(Double, x.double(), c).float()
+            err = float((out[key][0] - ref).abs().max() / ref.max())
+            err_amp = float((amp[key][0] - ref).abs().max() / ref.max())
+            assert err < 2e-5, err
+            assert err_amp > 50 * err, (err_amp, err)
+    finally:
+        bb.model.float()
+
+
+def test_run_shard_logs_weights_precision_and_progress_and_records_amp(bb, image_dir, tmp_path, caplog):
+    import logging
+
+    pairs = pairs_frame(image_dir).iloc[[0, 2]]
+    with caplog.at_level(logging.INFO, logger="veiqa.gradcam.shard"):
+        run_shard(pairs, {"batch_size": 1, "num_workers": 0, "amp": True}, tmp_path / "a.parquet", device="cpu",
+                  root=image_dir, backbone=bb)
+    msgs = [r.getMessage() for r in caplog.records]
+    assert msgs[0] == (f"weights: efficientnet_lite0 pretrained, file {bb.weights_file}, "
+                       f"SHA-256 {bb.weights_sha256}")
+    assert msgs[1] == "precision: bfloat16 autocast (amp: true, mixed precision) on cpu"
+    assert "amp: true" in msgs[2] and caplog.records[2].levelname == "WARNING"
+    assert [m.split(",")[0] for m in msgs[3:]] == ["1/2 pairs", "2/2 pairs"] and msgs[-1].endswith("pairs/s")
+    prov = read_provenance(tmp_path / "a.parquet")
+    assert prov["amp"] is True and prov["precision"].startswith("bfloat16")
+    run_shard(pairs, {"num_workers": 0}, tmp_path / "b.parquet", device="cpu", root=image_dir, backbone=bb)
+    prov = read_provenance(tmp_path / "b.parquet")
+    assert prov["amp"] is False and prov["precision"] == "float32 (TF32 off)"
+
+
+def test_shard_pieces_alone(bb):
+    """The OOM retry, row assembly and typed frame of the job runtime, each without a model run."""
+    from veiqa.gradcam.shard import assemble_rows, explain_with_retry, shard_frame
+
+    calls = []
+
+    def run(sl):
+        calls.append((sl.start, sl.stop))
+        if sl.stop - sl.start > 2:
+            raise RuntimeError("CUDA error: out of memory")
+        n = sl.stop - sl.start
+        z = torch.zeros(n)
+        return {"cam_dist": torch.arange(n * 4, dtype=torch.float32).view(n, 2, 2), "cam_pri": torch.zeros(n, 2, 2),
+                "target_class": torch.arange(sl.start, sl.stop), "target_prob_dist": z.double(), "target_prob_pri": z.double(),
+                "pred_class_dist": z.long(), "pred_class_pri": z.long()}
+
+    rows, chunk = explain_with_retry(run, 5, 8, torch.device("cpu"))
+    assert calls == [(0, 5), (0, 2), (2, 4), (4, 5)] and chunk == 2
+    assert [r["target_class"] for r in rows] == [0, 1, 2, 3, 4]
+    assert (rows[0]["map_h"], rows[0]["map_w"]) == (2, 2) and rows[0]["cam_dist"].dtype == np.float32
+    with pytest.raises(VeiqaError, match="batch of one pair"):
+        explain_with_retry(lambda sl: run(slice(0, 9)), 1, 1, torch.device("cpu"))
+    with pytest.raises(ValueError, match="other"):  # anything but out-of-memory propagates
+        explain_with_retry(lambda sl: (_ for _ in ()).throw(ValueError("other")), 1, 1, torch.device("cpu"))
+
+    df = shard_frame(assemble_rows(["a", "b", "c"], {0: rows[0], 2: {"error": "bad file"}}, bb))
+    assert df.error.tolist() == ["", "not processed", "bad file"]
+    assert not df.zero_dist[0] and df.zero_pri[0] and not df.zero_pri[2]  # flags only on rows with maps
+    assert df.dtypes["map_h"] == np.int32 and len(shard_frame([])) == 0

@@ -29,14 +29,15 @@ def test_score_json_matches_an_independent_recomputation(tid_pair, tmp_path, cap
     out, err = capsys.readouterr()
     assert rc == 1 and "notes.png" in err and "not an image" in err
     res = json.loads(out)
-    assert res["pri"] == {"sigma": 0.05} and res["resolution"] == "native" and len(res["results"]) == 1
+    assert res["pri"] == {"variance": 0.5} and res["resolution"] == "network" and len(res["results"]) == 1
     r = res["results"][0]
     # Independent path: PRI, Grad-CAM maps, bilinear upsampling to 224, min-max, skimage PSNR.
     img = read_image(dist)
-    data, _ = make_pri(img, "wn", {"sigma": 0.05}, dist.stem)
+    data, _ = make_pri(img, "wn", {"variance": 0.5}, dist.stem)
     pri = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
     bb = load_backbone("efficientnet_lite0")
-    o = gradcam(bb, to_input(img, *bb.normalize, None)[None], to_input(pri, *bb.normalize, None)[None])  # native
+    o = gradcam(bb, to_input(img, *bb.normalize, bb.input_size)[None], to_input(pri, *bb.normalize, bb.input_size)[None],
+                target="own_top1")  # the defaults: network input size, each image's own class
     maps = []
     for m in (o["cam_dist"], o["cam_pri"]):
         u = F.interpolate(m[None].double(), size=(224, 224), mode="bilinear", align_corners=False)[0, 0].numpy()
@@ -73,7 +74,7 @@ def test_nan_values_carry_their_reason_and_progress_goes_to_stderr(tmp_path, cap
     tiny, flat = tmp_path / "tiny.png", tmp_path / "flat.png"
     Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(tiny)
     Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(flat)  # a 3×3 box blur leaves it unchanged
-    rc = cli.main(["score", str(tiny), str(flat), "--distortion", "gb", "--format", "json",
+    rc = cli.main(["score", str(tiny), str(flat), "--distortion", "gb", "--format", "json", "--resolution", "native",
                    "--measure", "psnr", "--measure", "ssim"])
     res, err = _json(capsys)
     assert rc == 0
@@ -86,7 +87,8 @@ def test_nan_values_carry_their_reason_and_progress_goes_to_stderr(tmp_path, cap
     assert same["measures"]["ssim"] == {"value": 1.0, "status": "identical"}
     assert "veiqa score: 2/2 images (100%)" in err
     # The table shows each measure's status next to its value.
-    assert cli.main(["score", str(flat), "--distortion", "gb", "--measure", "psnr", "--quiet"]) == 0
+    assert cli.main(["score", str(flat), "--distortion", "gb", "--measure", "psnr", "--quiet",
+                     "--resolution", "native"]) == 0
     out, err = capsys.readouterr()
     head, row = out.strip().splitlines()[1:]
     cells = dict(zip(head.split("\t"), row.split("\t")))
@@ -108,7 +110,8 @@ def test_identical_pri_gives_a_finite_psnr(tmp_path, capsys):
     """Status ``identical`` and a finite PSNR (the measures branch's ceiling) for an image whose PRI equals it."""
     flat = tmp_path / "flat.png"
     Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(flat)
-    assert cli.main(["score", str(flat), "--distortion", "gb", "--format", "json", "--quiet"]) == 0
+    assert cli.main(["score", str(flat), "--distortion", "gb", "--format", "json", "--quiet",
+                     "--resolution", "native"]) == 0
     psnr = _json(capsys)[0]["results"][0]["measures"]["psnr"]
     assert psnr["status"] == "identical"
     assert psnr["value"] is not None and math.isfinite(psnr["value"])
@@ -117,8 +120,8 @@ def test_identical_pri_gives_a_finite_psnr(tmp_path, capsys):
 def _fits(tmp_path):
     import pandas as pd
 
-    lab = "efficientnet_lite0-pretrained-network-last-shared_top1-minmax"
-    rnd = "efficientnet_lite0-random5-network-last-shared_top1-minmax"
+    lab = "efficientnet_lite0-pretrained-network-last-own_top1-minmax"  # the default target class
+    rnd = "efficientnet_lite0-random5-network-last-own_top1-minmax"
     rows = []
     for ds, arm, betas, status in (("tid", lab, (2.0, 0.5, 20.0, 0.01, 3.0), "ok"),
                                    ("tid", lab + "@q10", (9.0, 9.0, 9.0, 9.0, 9.0), "ok"),

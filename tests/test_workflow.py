@@ -63,13 +63,13 @@ def test_demo_run_writes_every_stage(demo_run):
     wd, _ = demo_run
     man = pd.read_parquet(wd / "resources/demo/manifest.parquet")
     assert len(man) == 3 * 4 * 5 and set(man.score_kind) == {"proxy"}
-    arm = "efficientnet_lite0-pretrained-native-last-shared_top1-minmax"
-    for d, pri in (("gb", "box3"), ("wn", "sigma0.05"), ("jpeg", "q1"), ("jp2k", "ratio30")):
+    arm = "efficientnet_lite0-pretrained-network-last-own_top1-minmax"
+    for d, pri in (("gb", "box3"), ("wn", "var0.5"), ("jpeg", "q1"), ("jp2k", "jpeg_q1")):
         for k in (0, 1):
             assert (wd / f"results/demo/pri/{d}/{pri}/shard-{k}.parquet").is_file()
             vei = pd.read_parquet(wd / f"results/demo/vei/{d}/{pri}/{arm}/shard-{k}.parquet")
-            # Native resolution: EfficientNet's 32x reduction of each photograph's own size (e.g. 300 px -> 10).
-            assert (vei.error == "").all() and (vei.map_h >= 9).all() and (vei.map_h != vei.map_w).any()
+            # Network resolution (the default): EfficientNet-Lite0's 32x reduction of its 224 px input -> 7x7.
+            assert (vei.error == "").all() and (vei.map_h == 7).all() and (vei.map_w == 7).all()
             assert (wd / f"results/demo/measures/{d}/{pri}/image/shard-{k}.parquet").is_file()
     scores = pd.read_parquet(wd / "results/demo/scores.parquet")
     assert set(scores.pair_kind) == {"vei", "image"}
@@ -179,8 +179,8 @@ def test_bad_image_is_rejected_and_the_rest_goes_on(tmp_path, shared_datasets):
     assert "i01_01_4" in (wd / "logs/tid/stage.log").read_text()
     man = pd.read_parquet(wd / "resources/tid/manifest.parquet")
     assert sorted(man.image_id) == ["i01_01_5", "i03_01_1"] and man.higher_is_better.all()
-    proc = snakemake(wd, "results/tid/pri/wn/sigma0.05/shard-0.parquet", config=cfg)
-    pri = pd.read_parquet(wd / "results/tid/pri/wn/sigma0.05/shard-0.parquet")
+    proc = snakemake(wd, "results/tid/pri/wn/var0.5/shard-0.parquet", config=cfg)
+    pri = pd.read_parquet(wd / "results/tid/pri/wn/var0.5/shard-0.parquet")
     assert (pri.error == "").all() and len(pri) == 2
     assert proc.returncode == 0 and np.isfinite(pri.mean_abs_diff).all()
 

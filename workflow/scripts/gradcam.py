@@ -16,7 +16,7 @@ with step(smk, "gradcam") as log:
     pairs = rows[["image_id", "path"]].merge(pri[["image_id", "pri_path"]], on="image_id", how="left", validate="1:1")
     pairs["path"] = [str(root / p) for p in pairs["path"]]
     pairs["pri_path"] = pairs["pri_path"].fillna("")
-    df = gradcam.run_shard(pairs, dict(smk.params.cam), smk.output.vei)
+    df = gradcam.run_shard(pairs, dict(smk.params.cam), smk.output.vei, log=log)  # weights, precision, pairs/s
     bad = df[df["error"] != ""]
     for r in bad.itertuples():
         log.warning("no heat maps for %s: %s", r.image_id, r.error)

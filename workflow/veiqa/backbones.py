@@ -10,7 +10,7 @@ efficientnet_lite0/1/2      timm tf_efficientnet_lite*   ``bn2``       224/240/2
 vgg16                       torchvision vgg16            ``features.29`` 224       torch hub cache: vgg16-397923af.pth
 resnet50                    torchvision resnet50         ``layer4``    224         torch hub cache: resnet50-0676ba61.pth
 inception_resnet_v2         timm inception_resnet_v2     ``conv2d_7b`` 299         torch hub cache: inception_resnet_v2-940b1cd6.pth
-darknet19                   :mod:`veiqa.darknet`         ``features.22`` 224       torch hub cache: darknet19.weights
+darknet19                   :mod:`veiqa.darknet`         ``features.22`` 256       torch hub cache: darknet19.weights
 ==========================  ===========================  ============  ==========  ==================================
 
 (the torch hub cache is ``torch.hub.get_dir()/checkpoints``, i.e. ``$TORCH_HOME/hub/checkpoints``). Target layers are
@@ -33,7 +33,7 @@ import importlib.util
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import torch
 from torch import nn
@@ -242,7 +242,7 @@ register(BackboneSpec(
     source="timm's inception_resnet_v2.tf_in1k (legacy release file inception_resnet_v2-940b1cd6.pth)",
 ))
 register(BackboneSpec(
-    name="darknet19", build=_darknet19, target_layer=_darknet_target(), input_size=(224, 224),
+    name="darknet19", build=_darknet19, target_layer=_darknet_target(), input_size=(256, 256),  # paper's Table 1
     mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), load=_load_darknet, hub_files=("darknet19.weights",),
     source="Darknet's darknet19.weights (https://pjreddie.com/media/files/darknet19.weights)",
 ))
@@ -278,20 +278,45 @@ def hub_checkpoint_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
+def hub_candidates(spec: BackboneSpec) -> list[Path]:
+    """The torch hub cache paths looked at for ``spec``'s pretrained weights, in order (first found wins)."""
+    d = hub_checkpoint_dir()
+    return [d / fname for fname in spec.hub_files]
+
+
 def pretrained_weight_file(spec: BackboneSpec) -> Path:
     """Where the pretrained weights of ``spec`` are on this machine; VeiqaError naming the file expected if absent."""
     if spec.package:
         return package_weight_file(spec.package)
     d = hub_checkpoint_dir()
-    for fname in spec.hub_files:
-        if (d / fname).is_file():
-            return d / fname
+    for cand in hub_candidates(spec):
+        if cand.is_file():
+            return cand
     raise VeiqaError(
         f"backbone {spec.name}: pretrained weights not found: expected {d / spec.hub_files[0]} "
         f"({spec.source}). Copy that file there (the torch hub cache, $TORCH_HOME/hub/checkpoints), or set "
         f"weights: to the file's path. Nothing is downloaded and random weights are never used implicitly; "
         f"use weights: random with a seed for a random-init control."
     )
+
+
+def weight_file_for(backbone_cfg: Mapping[str, Any]) -> Path | None:
+    """The weight file a backbone config (``{name, weights, seed}``) will load, for the workflow to declare as input.
+
+    ``weights`` a path → that path (as given, ``~`` expanded; Snakemake then reports it missing before the job).
+    ``pretrained`` from the torch hub cache → the file found there; None when it is absent (the job's load error
+    names the file expected; a dry run is not stopped). Package weights (EfficientNet-Lite, part of the environment)
+    and ``random`` → None. Does not load anything; :func:`load_backbone` is unchanged.
+    """
+    weights = str(backbone_cfg.get("weights", "pretrained"))
+    spec = get_spec(str(backbone_cfg["name"]))
+    if weights == "random":
+        return None
+    if weights != "pretrained":
+        return Path(weights).expanduser()
+    if spec.package:
+        return None
+    return next((c for c in hub_candidates(spec) if c.is_file()), None)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

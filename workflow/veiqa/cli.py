@@ -1,5 +1,6 @@
 """The ``veiqa`` command: ``veiqa measure`` (full-reference measures of an image pair), ``veiqa score`` (the
-no-reference VEI score of images), ``veiqa demo`` (write the demo dataset). The workflow itself runs through
+no-reference VEI score of images), ``veiqa demo`` (write the demo dataset),
+``veiqa weights`` (which network weights are here). The workflow itself runs through
 ``snakemake``; these are the pieces a person calls by hand."""
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     nr_cli.add_parser(sub)
     _add_demo(sub)
+    from . import weights
+
+    weights.add_parser(sub)
     return parser
 
 

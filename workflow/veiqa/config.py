@@ -20,8 +20,9 @@ from .io import VeiqaError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 DISTORTIONS = ("gb", "wn", "jpeg", "jp2k")
-PRI_PARAM = {"gb": "size", "wn": "sigma", "jpeg": "quality", "jp2k": "ratio"}
-PRI_LABEL = {"gb": "box", "wn": "sigma", "jpeg": "q", "jp2k": "ratio"}
+PRI_PARAM = {"gb": "size", "wn": "variance", "jpeg": "quality"}  # jp2k: the key of its codec, JP2K_PARAM
+JP2K_PARAM = {"jpeg": "quality", "jp2k": "ratio"}  # pri.jp2k codec -> its strength key
+PRI_LABEL = {"gb": "box", "wn": "var", "jpeg": "q", "jp2k": "ratio"}
 
 
 class ConfigError(VeiqaError):
@@ -154,7 +155,12 @@ def load(config: dict, base_dir: str | Path = ".", check_paths: bool = True,
     cfg = validate(copy.deepcopy(dict(config)), schema)
     if cfg.get("preset"):
         preset = load_preset(cfg["preset"])
-        cfg = validate(_deep_merge(cfg, preset), schema)
+        merged = _deep_merge(cfg, preset)
+        for d, v in preset.get("pri", {}).items():  # a preset's PRI setting replaces the user's whole (one codec)
+            merged["pri"][d] = copy.deepcopy(v)
+        cfg = validate(merged, schema)
+    for d in DISTORTIONS:
+        pri_arms(cfg, d)  # a bad pri.jp2k codec/strength combination stops here, before any job
     if check_paths:
         check_sources(cfg, base_dir)
     return cfg
@@ -189,12 +195,27 @@ def _unique(labels: Iterable[tuple[str, Any]], what: str) -> None:
 
 # --------------------------------------------------------------------------------------------- arms
 def pri_arms(cfg: dict, distortion: str) -> dict[str, dict]:
-    """PRI arms of one distortion: label (e.g. ``q1``) → parameters (e.g. ``{"quality": 1}``)."""
-    key = PRI_PARAM[distortion]
-    vals = as_list(cfg["pri"][distortion][key])
-    labels = [f"{PRI_LABEL[distortion]}{_fmt(v)}" for v in vals]
-    _unique(zip(labels, vals), f"'pri.{distortion}.{key}'")
-    return {label: {key: v} for label, v in zip(labels, vals)}
+    """PRI arms of one distortion: label (e.g. ``q1``) → parameters (e.g. ``{"quality": 1}``).
+
+    ``pri.jp2k`` is a setting or a list of settings ``{codec: jpeg, quality: Q}`` / ``{codec: jp2k, ratio: R}``
+    (codec inferred from the key when absent); its labels name the codec: ``jpeg_q1``, ``jp2k_ratio100``.
+    """
+    if distortion != "jp2k":
+        key = PRI_PARAM[distortion]
+        vals = as_list(cfg["pri"][distortion][key])
+        labels = [f"{PRI_LABEL[distortion]}{_fmt(v)}" for v in vals]
+        _unique(zip(labels, vals), f"'pri.{distortion}.{key}'")
+        return {label: {key: v} for label, v in zip(labels, vals)}
+    made: list[tuple[str, dict]] = []
+    for setting in as_list(cfg["pri"]["jp2k"]):
+        codec = setting.get("codec") or ("jp2k" if "ratio" in setting else "jpeg")
+        key, other = JP2K_PARAM[codec], JP2K_PARAM["jp2k" if codec == "jpeg" else "jpeg"]
+        if key not in setting or other in setting:
+            raise ConfigError(f"invalid configuration:\n  - 'pri.jp2k': {setting!r}: codec {codec} takes "
+                              f"'{key}' (and not '{other}')")
+        made += [(f"{codec}_{PRI_LABEL[codec]}{_fmt(v)}", {"codec": codec, key: v}) for v in as_list(setting[key])]
+    _unique(made, "'pri.jp2k'")
+    return dict(made)
 
 
 @dataclass(frozen=True)
@@ -228,10 +249,11 @@ def weights_label(b: dict, backbones: list[dict] | None = None) -> str:
 
 
 def arm_label(b: dict, resolution: str, layer: str, target: str, normalize: str,
-              backbones: list[dict] | None = None) -> str:
+              backbones: list[dict] | None = None, amp: bool = False) -> str:
     """The label of one Grad-CAM arm: ``<backbone>-<weights>-<resolution>-<layer>-<target>-<normalize>``
-    (weights: see :func:`weights_label`; backbone names hold no ``-``)."""
-    return "-".join([b["name"], weights_label(b, backbones), resolution, _fmt(layer), _fmt(target), normalize])
+    (weights: see :func:`weights_label`; backbone names hold no ``-``), and ``-amp`` for mixed precision."""
+    return "-".join([b["name"], weights_label(b, backbones), resolution, _fmt(layer), _fmt(target), normalize]
+                    + (["amp"] if amp else []))  # mixed precision: named in every table
 
 
 def cam_arms(cfg: dict) -> dict[str, dict]:
@@ -247,7 +269,7 @@ def cam_arms(cfg: dict) -> dict[str, dict]:
             for layer in as_list(g["layer"]):
                 for target in as_list(g["target"]):
                     for norm in as_list(g["normalize"]):
-                        label = arm_label(b, res, layer, target, norm, cfg["backbones"])
+                        label = arm_label(b, res, layer, target, norm, cfg["backbones"], amp=g["amp"])
                         made.append((label, f"backbones[{i}] {b['name']} {b.get('weights', 'pretrained')} {res} "
                                             f"{layer} {target} {norm}"))
                         arms[label] = {

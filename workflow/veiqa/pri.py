@@ -3,10 +3,14 @@
 Following Ahmed et al. (2024):
 
 * ``gb``   Gaussian blur  → a ``size``×``size`` mean (box) filter (scipy.ndimage.uniform_filter, edges replicated).
-* ``wn``   white noise    → add zero-mean Gaussian noise of standard deviation ``sigma`` (0..1 intensity scale),
-  drawn from a generator seeded by the image id, so a rerun writes byte-identical files.
+* ``wn``   white noise    → MATLAB ``imnoise(I, 'gaussian', 0, variance)``: the image on [0, 1], plus zero-mean
+  Gaussian noise of that ``variance`` (on the [0, 1] scale; the paper's 0.5 is σ = √0.5 ≈ 0.707, i.e. 180 grey
+  levels), clipped to [0, 1], back to uint8 rounding half away from zero (``im2uint8``). The generator is seeded by
+  the image id, so a rerun writes byte-identical files (MATLAB's own random stream is not reproduced).
 * ``jpeg`` JPEG           → re-encode with libjpeg (Pillow) at ``quality`` (1 = the lowest).
-* ``jp2k`` JPEG 2000      → re-encode with OpenJPEG (Pillow) at compression ``ratio`` (``quality_mode="rates"``).
+* ``jp2k`` JPEG 2000      → ``codec: jpeg``: re-encode with libjpeg at ``quality`` (the paper's §3.2: "for JPEG and
+  JP2K, the JPEG encoder in MATLAB is utilized"); ``codec: jp2k``: re-encode with OpenJPEG (Pillow) at compression
+  ``ratio`` (``quality_mode="rates"``), a non-paper alternative.
 
 Blur and noise PRIs are stored losslessly as PNG; JPEG and JPEG 2000 PRIs are stored as the encoder's own output,
 so what the Grad-CAM stage decodes is exactly what the codec produced.
@@ -22,7 +26,7 @@ from PIL import Image
 
 from .io import atomic_path, seed_from, sha256_file
 
-EXTENSION = {"gb": ".png", "wn": ".png", "jpeg": ".jpg", "jp2k": ".jp2"}
+CODECS = ("jpeg", "jp2k")
 
 
 def mean_filter(img: np.ndarray, size: int) -> np.ndarray:
@@ -35,11 +39,11 @@ def mean_filter(img: np.ndarray, size: int) -> np.ndarray:
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-def add_noise(img: np.ndarray, sigma: float, seed: int) -> np.ndarray:
-    """Add N(0, sigma²) noise (sigma on a 0..1 scale) with a seeded generator; clip and round to uint8."""
+def add_noise(img: np.ndarray, variance: float, seed: int) -> np.ndarray:
+    """``imnoise(img, 'gaussian', 0, variance)`` with a seeded generator: noise added on [0, 1], clipped, uint8."""
     rng = np.random.default_rng(seed)
-    noise = rng.normal(0.0, sigma * 255.0, size=img.shape)
-    return np.clip(np.rint(img.astype(np.float64) + noise), 0, 255).astype(np.uint8)
+    x = img.astype(np.float64) / 255.0 + rng.normal(0.0, np.sqrt(variance), size=img.shape)
+    return np.floor(np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
 def encode_jpeg(img: np.ndarray, quality: int) -> bytes:
@@ -60,12 +64,14 @@ def make_pri(img: np.ndarray, distortion: str, params: dict, image_id: str) -> t
     if distortion == "gb":
         return _png_bytes(mean_filter(img, int(params["size"]))), ".png"
     if distortion == "wn":
-        seed = seed_from(image_id, "wn", params["sigma"])
-        return _png_bytes(add_noise(img, float(params["sigma"]), seed)), ".png"
-    if distortion == "jpeg":
+        seed = seed_from(image_id, "wn", params["variance"])
+        return _png_bytes(add_noise(img, float(params["variance"]), seed)), ".png"
+    if distortion == "jpeg" or (distortion == "jp2k" and params.get("codec") == "jpeg"):
         return encode_jpeg(img, int(params["quality"])), ".jpg"
-    if distortion == "jp2k":
+    if distortion == "jp2k" and params.get("codec") == "jp2k":
         return encode_jp2k(img, float(params["ratio"])), ".jp2"
+    if distortion == "jp2k":
+        raise ValueError(f"jp2k PRI parameters {params!r}: codec must be one of {CODECS}")
     raise ValueError(f"no pseudo-reference is defined for distortion {distortion!r}; known: gb, wn, jpeg, jp2k")
 
 

@@ -46,7 +46,8 @@ def add_parser(sub) -> None:
     p.add_argument("--measure", action="append", dest="measures", metavar="NAME",
                    help="measure between the two heat maps (repeatable; default psnr)")
     p.add_argument("--pri-param", type=float, default=None,
-                   help="PRI strength (gb: filter size, wn: sigma, jpeg: quality, jp2k: ratio); default: config.yaml's")
+                   help="PRI strength (gb: filter size, wn: noise variance on [0,1], jpeg: quality, jp2k: its codec's quality "
+                        "or ratio); default: config.yaml's")
     p.add_argument("--resolution", choices=("network", "native"), default=None,
                    help="Grad-CAM input: the network's size or the image's own (default: config.yaml's)")
     p.add_argument("--size", type=int, default=224, help="side the maps are upsampled to before comparison")
@@ -69,13 +70,21 @@ def _defaults() -> dict:
     return validate({"datasets": {"x": {"loader": "demo"}}}, load_schema())
 
 
-def _default_pri_params(distortion: str, value: float | None) -> dict:
-    from .config import PRI_PARAM, as_list
+def _default_target() -> str:
+    """config.yaml's Grad-CAM target class (the first of a grid), so the score matches the workflow's default arm."""
+    from .config import as_list
 
-    key = PRI_PARAM[distortion]
+    return as_list(_defaults()["gradcam"]["target"])[0]
+
+
+def _default_pri_params(distortion: str, value: float | None) -> dict:
+    from .config import pri_arms
+
+    params = dict(next(iter(pri_arms(_defaults(), distortion).values())))
     if value is not None:
-        return {key: int(value) if key in ("size", "quality") else float(value)}
-    return {key: as_list(_defaults()["pri"][distortion][key])[0]}
+        key = next(k for k in params if k != "codec")
+        params[key] = int(value) if key in ("size", "quality") else float(value)
+    return params
 
 
 def _fit_arm(args, resolution: str) -> str:
@@ -86,7 +95,7 @@ def _fit_arm(args, resolution: str) -> str:
     if args.arm:
         return args.arm
     label = arm_label({"name": args.backbone, "weights": args.weights, "seed": args.seed}, resolution, "last",
-                      "shared_top1", "minmax")
+                      _default_target(), "minmax")
     if args.pri_param is not None:
         pri = next(iter(pri_arms({"pri": {args.distortion: _default_pri_params(args.distortion, args.pri_param)}},
                                  args.distortion)))
@@ -162,7 +171,7 @@ def _score_one(bb, path, img, args, params, resolution, names, betas, arm) -> di
     size = None if resolution == "native" else tuple(bb.input_size)
     x = to_input(img, *bb.normalize, size)[None]
     y = to_input(pri, *bb.normalize, size)[None]
-    out = gradcam(bb, x, y, target="shared_top1", normalize="minmax")
+    out = gradcam(bb, x, y, target=_default_target(), normalize="minmax")
     h, w = out["cam_dist"].shape[-2:]
     vei = pd.DataFrame({"image_id": [str(path)], "map_h": [h], "map_w": [w], "error": [""],
                         "cam_dist": [out["cam_dist"][0].float().numpy().ravel()],
