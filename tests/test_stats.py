@@ -383,7 +383,7 @@ def test_bump_data_gets_a_monotone_fit():
 def test_batched_solver_matches_scipy_trf():
     """The vectorised projected Levenberg–Marquardt reaches SciPy's trust-region-reflective optimum from the same
     starts and bounds (RSS within 1e-4 relative on most problems; both are local methods, so on a rare problem a
-    different start wins: the largest excess seen over 60 random problems was 1.9 %)."""
+    different start wins: the largest excess seen over 60 random problems was 1.9 %, 58 of 60 within 1e-4)."""
     from scipy import optimize
 
     from veiqa.stats import logistic as lg

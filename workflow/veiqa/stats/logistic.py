@@ -25,10 +25,13 @@ Two fitting methods (``method`` of :func:`fit_logistic`, config ``aggregate.logi
     β1' = 2s, β4' = β5' = 0), plus a straight-line start (β1' = 0, β4' = s·|r|), plus ``init`` (βs in original
     units, clipped into the bounds) when given. All starts (and, in :func:`fit_logistic_folds`, all folds) are
     solved **together** by a vectorised projected Levenberg–Marquardt (:func:`_box_lm`: Marquardt-scaled damping,
-    parameters at a bound whose gradient points outward are held fixed, steps clipped into the box; at most
-    ``max_nfev`` iterations; converged when the relative decrease of the RSS and the relative step are both below
-    ``tol``). The smallest residual sum of squares wins. Its optimum was checked against SciPy's bounded
-    trust-region-reflective least squares in the tests (same bounds, same starts: equal RSS within 1e-6 relative).
+    parameters at a bound whose gradient points outward are held fixed; each step competes as projected onto the
+    box and as truncated just short of the first bound it crosses; at most ``max_nfev`` iterations; converged when
+    a full step lowers the RSS by less than ``tol`` relative or moves β by less than ``tol`` relative, as SciPy's
+    ftol/xtol). The smallest residual sum of squares wins. Deviation from SciPy's bounded trust-region-reflective
+    least squares (same bounds and starts, ftol = xtol = gtol = 1e-10), measured on 60 random problems: the same
+    optimum within 1e-4 relative RSS on 58, the largest excess 1.9 % (both are local methods; from some starts the
+    two fall into different local minima, e.g. the degenerate β2' = 0 line). It is about 10× faster here.
 
 ``"nlinfit"``
     What the paper and most MATLAB users did: one unconstrained local Levenberg–Marquardt fit (SciPy
@@ -186,7 +189,7 @@ def _box_lm(x, y, w, b0, lo, hi, max_iter: int = 500, tol: float = 1e-6):
         lam[rej] = lam[rej] * 4.0
         # converged on a small relative change of a full (projected, untruncated) step only: a truncated step is
         # small because a bound is near, not because the optimum is
-        done = (better & (pick == 0) & (rel_dec <= tol) & (rel_step <= tol)) | null
+        done = (better & (pick == 0) & ((rel_dec <= tol) | (rel_step <= tol))) | null
         stuck = ~better & (lam[idx] > 1e12)
         conv[idx[done | stuck]] = True
         active[idx[done | stuck]] = False
