@@ -78,7 +78,7 @@ def arm_kind(arm: str, pair_kind: str) -> str:
 
 
 NESTED_COLS = ("nested_srocc", "nested_srocc_lo", "nested_srocc_hi", "nested_plcc", "nested_plcc_lo",
-               "nested_plcc_hi", "nested_n", "nested_chosen")
+               "nested_plcc_hi", "nested_srocc_fold_mean", "nested_n", "nested_chosen")
 
 
 def ranked_table(corr: pd.DataFrame, degenerate: pd.DataFrame, measure: str,
@@ -122,8 +122,11 @@ def ranked_table(corr: pd.DataFrame, degenerate: pd.DataFrame, measure: str,
         out = _add_nested(out, *nested, measure)
         caption += (" Nested selection: per outer fold of contents the best arm on the inner contents only "
                     "(folds_chosen); nested_srocc/nested_plcc are the chosen arms' figures on the held-out contents "
-                    "(pooled out-of-fold predictions), with 95% intervals over contents: the unbiased estimate of "
-                    "choosing an arm by this grid.")
+                    "(pooled out-of-fold predictions), with 95% intervals over contents: the estimate of choosing "
+                    "an arm by this grid, free of the winner's curse. Pooling predictions of k fold mappings costs "
+                    "SROCC where the mappings disagree across folds (on the demo, one arm chosen in all 5 folds: "
+                    "in-sample 0.398, nested 0.300); nested_srocc_fold_mean, the mean over outer folds of the "
+                    "chosen arm's SROCC on its held-out contents, has no such cost but is noisier.")
     out.attrs["caption"] = caption
     return out.reset_index(drop=True)
 
@@ -137,7 +140,7 @@ def _add_nested(out: pd.DataFrame, per_fold: pd.DataFrame, summary: pd.DataFrame
     sm = summary[summary["measure"] == measure].rename(columns={
         "srocc_nested": "nested_srocc", "srocc_nested_lo": "nested_srocc_lo", "srocc_nested_hi": "nested_srocc_hi",
         "plcc_nested": "nested_plcc", "plcc_nested_lo": "nested_plcc_lo", "plcc_nested_hi": "nested_plcc_hi",
-        "n": "nested_n", "chosen": "nested_chosen"})
+        "srocc_outer_fold_mean": "nested_srocc_fold_mean", "n": "nested_n", "chosen": "nested_chosen"})
     return out.merge(sm[["dataset", "distortion", *NESTED_COLS]], on=["dataset", "distortion"], how="left")
 
 
