@@ -15,10 +15,11 @@ scale, so predictions of different arms can be pooled, as the content-separated 
 ``plcc_nested`` = Pearson(prediction, score) and ``srocc_nested`` = Spearman(prediction, score). For one arm
 chosen in every fold, ``srocc_nested`` differs from that arm's pooled SROCC of the raw values only by how the k fold
 mappings interleave the folds; that cost is not small on small sets (demo run, pooled distortions, one arm chosen in
-all 5 folds: in-sample 0.398, nested 0.300), so it is a conservative figure. The mean over outer folds of the chosen arm's outer SROCC on its raw values
-(oriented) is reported as well (``srocc_outer_fold_mean``). Percentile intervals come from a cluster bootstrap over
-contents (``n_boot`` resamples of the pooled out-of-fold set; the choice is not redone per resample, so they
-reflect sampling of the evaluation set, like every interval of :mod:`veiqa.stats.protocols`).
+all 5 folds: in-sample 0.398, nested 0.300), so it is a conservative figure. The mean over outer folds of the
+chosen arm's outer SROCC on its raw values (oriented) is reported as well (``srocc_outer_fold_mean``).
+Percentile intervals come from a cluster bootstrap over contents (``n_boot`` resamples of the pooled out-of-fold
+set; the choice is not redone per resample, so they reflect sampling of the evaluation set, like every interval of
+:mod:`veiqa.stats.protocols`).
 """
 
 from __future__ import annotations
