@@ -439,8 +439,7 @@ def test_every_demo_fit_is_monotone_on_a_dense_grid():
     for r in ok.itertuples(index=False):
         lo, hi = ranges.loc[tuple(getattr(r, k) for k in st.GROUP_KEYS)]
         assert st.is_monotone([getattr(r, b) for b in st.BETA_NAMES], lo, hi)[0], r
-    # in-sample PLCC after a monotone least-squares map is never below |raw Pearson| by more than rounding? It is
-    # ≥ 0 and the stereo pair is one content
+    # in-sample PLCC of a monotone least-squares map in the rank direction is ≥ 0; the stereo pair is one content
     assert (res.corr[res.corr.protocol == "paper"].plcc >= 0).all()
     assert res.corr.n_refs.max() == 9 and "motorcycle" in set(res.folds.ref_id)
 
@@ -539,3 +538,24 @@ def test_ranked_table_gains_nested_columns():
     assert "winner's curse" in ranked.attrs["caption"]
     summ = ranking.nested_summary(ranked)
     assert set(summ.columns) >= {"in_sample_max_srocc", "nested_srocc", "nested_chosen"}
+
+
+def test_check_monotone_script_flags_a_bump(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "check_monotone", Path(__file__).resolve().parents[1] / "scripts" / "check_monotone.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    df = _long_table(n_refs=6, dists=("awgn",), arms=(("effnet", "vei"),))
+    res = st.correlations(df, n_boot=0, k=3)
+    res.fits.to_parquet(tmp_path / "fits.parquet")
+    df.to_parquet(tmp_path / "scores.parquet")
+    assert mod.main([str(tmp_path / "fits.parquet"), str(tmp_path / "scores.parquet")]) == 0
+    bumped = res.fits.copy()
+    # a sigmoid rising by 40 with a linear term falling by 2 per unit over x in ~15..45: not monotone
+    bumped.loc[0, list(st.BETA_NAMES)] = [40.0, 1.0, 30.0, -2.0, 0.0]
+    bumped.to_parquet(tmp_path / "bad.parquet")
+    assert mod.main([str(tmp_path / "bad.parquet"), str(tmp_path / "scores.parquet")]) == 1
+    assert "1 not monotone" in capsys.readouterr().out

@@ -177,7 +177,7 @@ def plot_grid(ranked: pd.DataFrame, path, dpi: int = 100) -> str:
         ax.set_yticklabels([_short(a) for a in sub["arm"]], fontsize=6)
         ax.axvline(0, color="k", lw=0.6)
         ax.set_title(d, fontsize=9)
-        ax.set_xlabel("SROCC (content-separated)", fontsize=7)
+        ax.set_xlabel("SROCC (content-separated, in-sample)", fontsize=7)
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
     fig.legend(handles, list(colours), loc="lower center", ncol=3, fontsize=7, frameon=False)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
