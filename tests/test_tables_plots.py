@@ -225,3 +225,4 @@ def test_tables_count_identical_and_dropped_pairs():
     gm = t5[t5.measure == "gmsd"].iloc[0]
     assert gm.N == 10 and gm["N dropped"] == 2  # same N as psnr: its two error rows are dropped for gmsd too
     assert "gmsd: dropped 2 (psnr:error=2)" in t5.attrs["caption"]
+    assert t5.attrs["caption"].endswith("Logistic fit: monotone.")

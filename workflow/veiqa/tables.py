@@ -122,6 +122,14 @@ def _caption(title: str, dataset: str, what: str, protocol: str, baseline: str, 
     return cap
 
 
+def _fit_text(vei: pd.DataFrame) -> str:
+    """Which logistic fit (``aggregate.logistic``) the PLCC/RMSE come from, when the corr frame says."""
+    if "logistic" not in vei or not len(vei):
+        return ""
+    methods = sorted(set(vei["logistic"].dropna().astype(str)))
+    return f" Logistic fit: {', '.join(methods)}." if methods else ""
+
+
 def _ci_level(sel: pd.DataFrame, with_ci: bool):
     if not with_ci or not len(sel):
         return None
@@ -144,7 +152,8 @@ def table_per_distortion(corr: pd.DataFrame, dataset: str, arm: str, measure: st
     base_for = {r: base[base["distortion"] == r] for r in rows}
     df, failed = _assemble("distortion", rows, vei, base_for, stats, with_ci)
     df.attrs["caption"] = _caption("Table 3.", dataset, f"correlations per distortion, arm '{arm}', measure "
-                                   f"'{measure}'", protocol, b_arm, failed, _ci_level(vei, with_ci))
+                                   f"'{measure}'", protocol, b_arm, failed,
+                                   _ci_level(vei, with_ci)) + _fit_text(vei)
     return df
 
 
@@ -171,7 +180,7 @@ def table_per_arm(corr: pd.DataFrame, dataset: str, measure: str = "psnr", disto
     df, failed = _assemble("arm", rows, vei, base_for, stats, with_ci)
     df.attrs["caption"] = _caption("Table 4.", dataset, f"correlations per CNN backbone (arm), measure '{measure}', "
                                    f"distortion '{distortion}'", protocol, ", ".join(sorted(used)), failed,
-                                   _ci_level(vei, with_ci))
+                                   _ci_level(vei, with_ci)) + _fit_text(vei)
     return df
 
 
@@ -191,7 +200,8 @@ def table_per_measure(corr: pd.DataFrame, dataset: str, arm: str, distortion: st
     base_for = {r: base[base["measure"] == r] for r in rows}
     df, failed = _assemble("measure", rows, vei, base_for, stats, with_ci)
     df.attrs["caption"] = _caption("Table 5.", dataset, f"correlations per similarity measure, arm '{arm}', "
-                                   f"distortion '{distortion}'", protocol, b_arm, failed, _ci_level(vei, with_ci))
+                                   f"distortion '{distortion}'", protocol, b_arm, failed,
+                                   _ci_level(vei, with_ci)) + _fit_text(vei)
     return df
 
 
