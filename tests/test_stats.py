@@ -304,3 +304,258 @@ def test_save_results_roundtrip(tmp_path):
         assert read_provenance(path)["rule"] == "correlations"
     fits = pd.read_parquet(paths["fits"])
     assert {"b1", "b2", "b3", "b4", "b5", "fit_status", "fit_message", "n_fit"} <= set(fits.columns)
+
+
+# ------------------------------------------------------------------------------------ monotone logistic (issue 12)
+
+OLD_LO, OLD_HI = np.array([-20.0, 0.0, -1e9, -10.0, -20.0]), np.array([20.0, 60.0, 1e9, 10.0, 20.0])
+
+
+def _unconstrained_trf(x, y):
+    """The former fit, as a reference: bounded only by β2' ∈ [0, 60], multi-start SciPy trf on standardised data."""
+    from scipy import optimize
+
+    xs, ys = (x - x.mean()) / x.std(), (y - y.mean()) / y.std()
+    lo, hi = OLD_LO.copy(), OLD_HI.copy()
+    lo[2], hi[2] = xs.min() - 1, xs.max() + 1
+    best = None
+    for q in (0.25, 0.5, 0.75):
+        for b2 in (0.5, 2.0, 8.0, 30.0):
+            s = np.clip([2.0, b2, np.quantile(xs, q), 0.0, 0.0], lo + 1e-9, hi - 1e-9)
+            r = optimize.least_squares(lambda b: st.logistic5(xs, *b) - ys, s, bounds=(lo, hi), method="trf")
+            best = r if best is None or r.cost < best.cost else best
+    return best.x
+
+
+def test_monotone_fit_recovers_a_monotone_curve():
+    rng = np.random.default_rng(21)
+    for sign in (1, -1):
+        x = rng.uniform(10, 50, 150)
+        truth = st.logistic5(x, *TRUE_BETAS)
+        y = sign * truth + rng.normal(0, 2.0, x.size)
+        fit = st.fit_logistic(x, y)
+        assert fit.ok and fit.method == "monotone"
+        mono, direction = st.is_monotone(fit.betas, 10, 50)
+        assert mono and direction == sign
+        grid = np.linspace(12, 48, 100)
+        assert np.max(np.abs(fit.predict(grid) - sign * st.logistic5(grid, *TRUE_BETAS))) < 3.0
+        # the derivative by hand, β1β2/4·sech²(β2(x−β3)/2) + β4, has one sign everywhere
+        b1, b2, b3, b4, _ = fit.betas
+        deriv = b1 * b2 / 4 / np.cosh(b2 * (np.linspace(-100, 200, 3001) - b3) / 2) ** 2 + b4
+        assert np.all(sign * deriv >= -1e-12)
+
+
+def test_step_data_gets_a_smooth_transition():
+    """Scores that jump at one x: the unconstrained fit puts a vertical step there; the monotone fit's 12–88 % rise
+    is at least the median 10 %-of-points spacing of x (worked independently here)."""
+    rng = np.random.default_rng(5)
+    x = rng.uniform(0, 1, 60)
+    y = 10 + 10 * (x > 0.5) + rng.normal(0, 0.5, x.size)
+    xs = (x - x.mean()) / x.std()
+    old = _unconstrained_trf(x, y)
+    assert old[1] > 50  # the former fit: β2' at its bound of 60, a step
+    fit = st.fit_logistic(x, y)
+    b2_std = fit.betas[1] * x.std()
+    s = np.sort(xs)
+    m = max(5, int(np.ceil(60 / 10)))
+    w = np.median(s[m:] - s[:-m])
+    assert 4.0 / b2_std >= w * (1 - 1e-9)
+    assert b2_std == pytest.approx(st.max_slope(xs), rel=1e-12) or b2_std < st.max_slope(xs)
+    assert st.is_monotone(fit.betas, x.min(), x.max())[0]
+    # smooth: no two neighbouring grid points of the data range differ by more than a tenth of the score range
+    grid = np.linspace(x.min(), x.max(), 400)
+    assert np.max(np.abs(np.diff(fit.predict(grid)))) < 0.1 * np.ptp(y)
+
+
+def test_bump_data_gets_a_monotone_fit():
+    """A sigmoid with an opposite linear trend (the demo's ``gb`` bump): the monotone fit never bends back."""
+    rng = np.random.default_rng(8)
+    x = rng.uniform(0, 10, 80)
+    y = 5 * np.tanh(2 * (x - 3)) - 0.8 * x + rng.normal(0, 0.3, x.size)
+    old = _unconstrained_trf(x, y)
+    xs = (x - x.mean()) / x.std()
+    q_old = st.logistic5(np.linspace(xs.min(), xs.max(), 500), *old)
+    assert not st.is_monotone(old, xs.min(), xs.max())[0] or np.ptp(q_old) == 0  # the former fit bumps
+    fit = st.fit_logistic(x, y)
+    assert st.is_monotone(fit.betas, x.min(), x.max())[0]
+
+
+def test_batched_solver_matches_scipy_trf():
+    """The vectorised projected Levenberg–Marquardt reaches SciPy's trust-region-reflective optimum from the same
+    starts and bounds (RSS within 1e-4 relative on most problems; both are local methods, so on a rare problem a
+    different start wins: the largest excess seen over 60 random problems was 1.9 %, 58 of 60 within 1e-4)."""
+    from scipy import optimize
+
+    from veiqa.stats import logistic as lg
+
+    rng = np.random.default_rng(1)
+    excess = []
+    for _ in range(25):
+        n = int(rng.integers(20, 200))
+        x = rng.uniform(0, 1, n) ** rng.uniform(0.5, 3)
+        b = (rng.uniform(-3, 3), rng.uniform(0.5, 30), rng.uniform(0.2, 0.8), rng.uniform(-1, 1), 0)
+        y = st.logistic5(x, *b) + rng.normal(0, rng.uniform(0.05, 1), n)
+        fit = st.fit_logistic(x, y, n_starts=9)
+        p = lg._prepare(x, y, 9, None, "monotone")
+        best = min(optimize.least_squares(lambda q: st.logistic5(p.xs, *q) - p.ys,
+                                          np.clip(s0, p.lo + 1e-9, p.hi - 1e-9), bounds=(p.lo, p.hi),
+                                          method="trf", ftol=1e-10, xtol=1e-10, gtol=1e-10).cost for s0 in p.starts)
+        excess.append(fit.rss / (2 * best * p.sy ** 2) - 1)
+    excess = np.array(excess)
+    assert np.median(excess) < 1e-4 and excess.max() < 0.02
+
+
+def test_nlinfit_option_is_the_local_unconstrained_fit():
+    rng = np.random.default_rng(2)
+    x = rng.uniform(0, 1, 60)
+    betas = (4.0, 6.0, 0.5, 1.0, 2.0)
+    y = st.logistic5(x, *betas)
+    fit = st.fit_logistic(x, y, method="nlinfit")
+    assert fit.ok and fit.method == "nlinfit" and fit.n_starts == 1
+    assert fit.rss < 1e-12  # noise-free data: the local fit from [max y, min y, mean x, 1, 0] finds the truth
+    np.testing.assert_allclose(fit.predict(x), y, atol=1e-6)
+    res = st.correlations(_long_table(n_refs=6, dists=("awgn",), arms=(("effnet", "vei"),)), n_boot=0, k=3,
+                          logistic="nlinfit")
+    assert (res.corr.logistic == "nlinfit").all() and (res.fits.fit_method == "nlinfit").all()
+    with pytest.raises(VeiqaError, match="logistic"):
+        st.correlations(_long_table(), logistic="steps")
+
+
+def _demo_scores():
+    from pathlib import Path
+
+    df = pd.read_csv(Path(__file__).parent / "data" / "demo_scores.csv.gz")
+    return df.assign(dataset="demo", higher_is_better=True)
+
+
+def test_every_demo_fit_is_monotone_on_a_dense_grid():
+    """A saved demo scores table (results/demo/scores.parquet of a demo run: one Grad-CAM arm and the pixel
+    baseline, 11 measures, 200 images): every paper and fold fit is monotone over the data range."""
+    df = _demo_scores()
+    res = st.correlations(df, n_boot=0)
+    ok = res.fits[res.fits.fit_status == "ok"]
+    assert len(ok) == len(res.fits) > 500
+    ranges = res.predictions.groupby(list(st.GROUP_KEYS))["value"].agg(["min", "max"])
+    for r in ok.itertuples(index=False):
+        lo, hi = ranges.loc[tuple(getattr(r, k) for k in st.GROUP_KEYS)]
+        assert st.is_monotone([getattr(r, b) for b in st.BETA_NAMES], lo, hi)[0], r
+    # in-sample PLCC of a monotone least-squares map in the rank direction is ≥ 0; the stereo pair is one content
+    assert (res.corr[res.corr.protocol == "paper"].plcc >= 0).all()
+    assert res.corr.n_refs.max() == 9 and "motorcycle" in set(res.folds.ref_id)
+
+
+# ------------------------------------------------------------------------------------------------- same N (§3)
+
+def test_every_measure_of_an_arm_correlates_over_the_same_images():
+    df = _long_table(n_refs=8, dists=("awgn",), arms=(("effnet", "vei"),))
+    other = df.assign(measure="ssim", value=df["value"] * 0.01)
+    df = pd.concat([df, other], ignore_index=True)
+    df["status"] = "ok"
+    bad = df.index[(df.measure == "psnr")][:3]
+    df.loc[bad, ["value", "status"]] = [np.nan, "identical"]
+    missing = df.index[(df.measure == "ssim")][10]
+    gone = df.loc[missing, "image_id"]
+    df = df.drop(index=missing)
+    res = st.correlations(df, n_boot=0, protocols=("paper",))
+    c = res.corr[res.corr.distortion == "awgn"].set_index("measure")
+    n_img = df.image_id.nunique()
+    assert c.loc["psnr", "n"] == c.loc["ssim", "n"] == n_img - 4
+    assert c.loc["psnr", "n_nan"] == 3 and c.loc["psnr", "n_dropped"] == 1  # its own NaNs, and the missing ssim one
+    assert c.loc["ssim", "n_nan"] == 0 and c.loc["ssim", "n_dropped"] == 3
+    assert c.loc["ssim", "drop_reasons"] == "psnr:identical=3; ssim:missing=1"
+    # the statistic is SciPy's on the common images
+    keep = set(df.image_id) - set(df.loc[bad, "image_id"]) - {gone}
+    g = df[(df.measure == "ssim") & df.image_id.isin(keep)]
+    assert c.loc["ssim", "srocc"] == pytest.approx(sps.spearmanr(g.value, g.score)[0], abs=1e-12)
+
+
+def test_identical_pairs_are_counted():
+    df = _long_table(n_refs=6, dists=("awgn",), arms=(("effnet", "vei"),))
+    df["status"] = "ok"
+    df.loc[df.index[:4], "status"] = "identical"  # finite (e.g. PSNR at its ceiling): kept and counted
+    c = st.correlations(df, n_boot=0, protocols=("paper",)).corr
+    row = c[c.distortion == "awgn"].iloc[0]
+    assert row.n_identical == 4 and row.n_dropped == 0 and row.n == len(df)
+
+
+# -------------------------------------------------------------------------------------- nested selection (§2)
+
+def _arms_table(n_arms=6, n_refs=20, levels=5, best=None, noise=1.0, seed=0):
+    """Arms whose values are the latent quality plus noise; arm ``best`` has a quarter of the others' noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for r in range(n_refs):
+        for lv in range(levels):
+            q = rng.uniform(0, 10)
+            for a in range(n_arms):
+                sd = noise * (0.25 if a == best else 1.0)
+                rows.append(("ds", "awgn", f"arm{a}", "vei", "psnr", f"{r}_{lv}", f"R{r:02d}", q + rng.normal(0, sd),
+                             q, True, True))
+    return pd.DataFrame(rows, columns=list(st.REQUIRED_COLUMNS))
+
+
+def test_nested_selection_picks_the_best_arm():
+    df = _arms_table(best=3, noise=3.0)
+    res = st.correlations(df, n_boot=0, k=5, protocols=("content_separated",))
+    per_fold, summary = st.nested_selection(res.predictions, res.corr, n_boot=200)
+    pf = per_fold[per_fold.distortion == "awgn"]
+    assert len(pf) == 5 and (pf.arm == "arm3").sum() >= 4
+    s = summary[summary.distortion == "awgn"].iloc[0]
+    assert s.most_chosen == "arm3" and s.n == 100 and s.n_refs == 20
+    assert s.srocc_nested_lo <= s.srocc_nested <= s.srocc_nested_hi
+    # the chosen arm's pooled out-of-fold predictions, by SciPy
+    pr = res.predictions
+    parts = [pr[(pr.arm == r.arm) & (pr.fold == r.fold) & (pr.distortion == "awgn")] for r in pf.itertuples()]
+    d = pd.concat(parts)
+    assert s.plcc_nested == pytest.approx(sps.pearsonr(d.prediction, d.score)[0], abs=1e-12)
+    assert s.srocc_nested == pytest.approx(sps.spearmanr(d.prediction, d.score)[0], abs=1e-12)
+
+
+def test_nested_estimate_is_below_the_in_sample_maximum_for_a_null_grid():
+    """All arms equal in truth: the best pooled SROCC of the grid is biased upward; the nested estimate is not."""
+    gaps = []
+    for seed in range(4):
+        df = _arms_table(n_arms=12, n_refs=15, levels=4, noise=6.0, seed=seed)
+        res = st.correlations(df, n_boot=0, k=5, protocols=("content_separated",))
+        _, summary = st.nested_selection(res.predictions, res.corr, n_boot=0)
+        c = res.corr[(res.corr.distortion == "awgn")]
+        gaps.append(c.srocc.max() - summary[summary.distortion == "awgn"].srocc_nested.iloc[0])
+    assert all(g > 0 for g in gaps)
+
+
+def test_ranked_table_gains_nested_columns():
+    from veiqa import ranking
+
+    df = _arms_table(best=1, noise=3.0)
+    df["status"], df["pri"], df["pri_identical"] = "ok", "q1", False
+    res = st.correlations(df.drop(columns=["pri", "pri_identical"]), n_boot=50, k=5)
+    deg = ranking.degenerate_counts(df, {"awgn": "q1"})
+    nested = st.nested_selection(res.predictions, res.corr, measure="psnr", n_boot=50)
+    ranked = ranking.ranked_table(res.corr, deg, "psnr", default_pri={"awgn": "q1"}, nested=nested)
+    aw = ranked[ranked.distortion == "awgn"]
+    assert (aw.ranking == "in-sample").all() and list(aw["rank"]) == list(range(1, 7))
+    assert aw[aw.arm == "arm1"].folds_chosen.iloc[0] != "" and aw.nested_srocc.nunique() == 1
+    assert "winner's curse" in ranked.attrs["caption"]
+    summ = ranking.nested_summary(ranked)
+    assert set(summ.columns) >= {"in_sample_max_srocc", "nested_srocc", "nested_chosen"}
+
+
+def test_check_monotone_script_flags_a_bump(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "check_monotone", Path(__file__).resolve().parents[1] / "scripts" / "check_monotone.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    df = _long_table(n_refs=6, dists=("awgn",), arms=(("effnet", "vei"),))
+    res = st.correlations(df, n_boot=0, k=3)
+    res.fits.to_parquet(tmp_path / "fits.parquet")
+    df.to_parquet(tmp_path / "scores.parquet")
+    assert mod.main([str(tmp_path / "fits.parquet"), str(tmp_path / "scores.parquet")]) == 0
+    bumped = res.fits.copy()
+    # a sigmoid rising by 40 with a linear term falling by 2 per unit over x in ~15..45: not monotone
+    bumped.loc[0, list(st.BETA_NAMES)] = [40.0, 1.0, 30.0, -2.0, 0.0]
+    bumped.to_parquet(tmp_path / "bad.parquet")
+    assert mod.main([str(tmp_path / "bad.parquet"), str(tmp_path / "scores.parquet")]) == 1
+    assert "1 not monotone" in capsys.readouterr().out

@@ -208,3 +208,21 @@ def test_compact_ci_folds_intervals_into_cells():
     out = compact_ci(df)
     assert list(out.columns) == ["distortion", "PLCC VEI"] and out.loc[0, "PLCC VEI"] == "0.721 [0.582, 0.855]"
     assert out.attrs["caption"] == "c"
+
+
+def test_tables_count_identical_and_dropped_pairs():
+    df = _long(n_refs=4)
+    df["status"] = "ok"
+    vei_psnr = (df.arm == "effnet_lite0") & (df.measure == "psnr") & (df.distortion == "blur")
+    idx = df.index[vei_psnr]
+    df.loc[idx[:2], ["value", "status"]] = [np.nan, "error"]
+    df.loc[idx[2:5], "status"] = "identical"
+    corr = st.correlations(df, n_boot=0, protocols=("paper",), n_starts=2).corr
+    t3 = tables.table_per_distortion(corr, "tid", "effnet_lite0")
+    blur = t3[t3.distortion == "blur"].iloc[0]
+    assert blur["N identical"] == 3 and blur["N dropped"] == 0 and blur.N == 12 - 2
+    t5 = tables.table_per_measure(corr, "tid", "effnet_lite0", distortion="blur")
+    gm = t5[t5.measure == "gmsd"].iloc[0]
+    assert gm.N == 10 and gm["N dropped"] == 2  # same N as psnr: its two error rows are dropped for gmsd too
+    assert "gmsd: dropped 2 (psnr:error=2)" in t5.attrs["caption"]
+    assert t5.attrs["caption"].endswith("Logistic fit: monotone.")

@@ -30,6 +30,7 @@ rule correlations:
         folds=CFG["aggregate"]["folds"],
         bootstrap=CFG["aggregate"]["bootstrap"],
         seed=CFG["aggregate"]["seed"],
+        logistic=CFG["aggregate"]["logistic"],
     threads: 1
     resources:
         mem_mb=4000,
@@ -109,6 +110,7 @@ rule rank_arms:
     input:
         corr="results/{dataset}/stats/corr.parquet",
         scores="results/{dataset}/scores.parquet",
+        predictions="results/{dataset}/stats/predictions.parquet",
     output:
         csv=report(
             "results/{dataset}/tables/ranked_arms.csv",
@@ -127,6 +129,8 @@ rule rank_arms:
     params:
         default_pri={d: next(iter(vc.pri_arms(CFG, d))) for d in vc.DISTORTIONS},
         measure=CFG["aggregate"]["table_measure"],
+        bootstrap=CFG["aggregate"]["bootstrap"],
+        seed=CFG["aggregate"]["seed"],
     log:
         "logs/{dataset}/rank_arms.log",
     conda:

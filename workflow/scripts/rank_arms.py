@@ -4,7 +4,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
 import pandas as pd
 
-from veiqa import ranking, tables
+from veiqa import ranking, stats, tables
 from veiqa.io import write_parquet
 from veiqa.smk import step
 
@@ -14,8 +14,12 @@ with step(smk, "rank_arms") as log:
     scores = pd.read_parquet(smk.input.scores)
     deg = ranking.degenerate_counts(scores, dict(smk.params.default_pri))
     write_parquet(deg, smk.output.degenerate, meta={"dataset": smk.wildcards.dataset})
-    ranked = ranking.ranked_table(corr, deg, smk.params.measure, default_pri=dict(smk.params.default_pri))
-    tables.write_table(ranked, Path(smk.output.csv).with_suffix(""), caption=ranked.attrs["caption"])
+    nested = stats.nested_selection(pd.read_parquet(smk.input.predictions), corr, measure=smk.params.measure,
+                                    n_boot=smk.params.bootstrap, seed=smk.params.seed)
+    ranked = ranking.ranked_table(corr, deg, smk.params.measure, default_pri=dict(smk.params.default_pri),
+                                  nested=nested)
+    tables.write_table(ranked, Path(smk.output.csv).with_suffix(""), caption=ranked.attrs["caption"],
+                       md_extra=[ranking.nested_summary(ranked)])
     ranking.plot_grid(ranked, smk.output.plot)
     top = ranked[ranked.distortion == "all"].head(3)
     log.info("best arms (all distortions): %s", "; ".join(f"{r.arm} {r.srocc:.3f}" for r in top.itertuples()))

@@ -26,6 +26,14 @@ from .io import atomic_path, save_png, seed_from, write_bytes_atomic
 REFERENCES = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "motorcycle_right", "camera", "clock",
               "coins", "immunohistochemistry")
 MAX_SIDE = 512
+# Reference content of each source image: the stereo motorcycle pair is one scene seen from two views, so its two
+# references are one content wherever folds or the bootstrap resample contents (the manifest's ref_id).
+CONTENTS = {"motorcycle_left": "motorcycle", "motorcycle_right": "motorcycle"}
+
+
+def content_id(reference: str) -> str:
+    """The content (scene) of a demo reference name: its own name, except the two motorcycle views → motorcycle."""
+    return CONTENTS.get(reference, reference)
 
 # Level 1 (mildest) .. 5 (strongest).
 LEVELS = {

@@ -56,8 +56,9 @@ def plot_scatter(points: pd.DataFrame, fits: pd.DataFrame, path: str | os.PathLi
 
     ``points``: columns distortion, value, score (one dataset × arm × pair_kind × measure; NaNs are skipped).
     ``fits``: rows of :attr:`veiqa.stats.CorrelationResult.fits` for the same selection and one fit per distortion
-    (normally protocol "paper", fold −1) with columns distortion, b1..b5, fit_status. A failed fit is drawn as
-    points only, with "fit failed" in the panel title.
+    (normally protocol "paper", fold −1) with columns distortion, b1..b5, fit_status. The curve is drawn over the
+    panel's data range only (no extrapolation). A failed fit is drawn as points only, with "fit failed" in the
+    panel title.
     """
     plt = _plt()
     pts = points[np.isfinite(points["value"].to_numpy(float)) & np.isfinite(points["score"].to_numpy(float))]

@@ -89,8 +89,20 @@ def _assemble(row_key: str, rows: list[str], vei: pd.DataFrame, base_for: dict, 
         for kind, sel in (("image", b), ("vei", v)):
             if sel is not None and len(sel) and (sel["fit_status"].iloc[0] != "ok"):
                 failed.append(f"{r} ({METHOD_LABELS[kind]}: {sel['mapping'].iloc[0]})")
+        _counts(rec, r, v, failed)
         out.append(rec)
     return pd.DataFrame(out), failed
+
+
+def _counts(rec: dict, r: str, v: pd.DataFrame, notes: list[str]) -> None:
+    """Columns "N identical" / "N dropped" of the VEI group (same-N rule of :mod:`veiqa.stats.protocols`); the
+    drop reasons go to the caption notes (as "<row>: dropped <reasons>")."""
+    for col, name in (("n_identical", "N identical"), ("n_dropped", "N dropped")):
+        rec[name] = int(v[col].iloc[0]) if len(v) and col in v and pd.notna(v[col].iloc[0]) else 0
+    why = str(v["drop_reasons"].iloc[0]) if len(v) and "drop_reasons" in v and pd.notna(v["drop_reasons"].iloc[0]) \
+        else ""
+    if why and rec["N dropped"]:
+        notes.append(f"{r}: dropped {rec['N dropped']} ({why})")
 
 
 def _caption(title: str, dataset: str, what: str, protocol: str, baseline: str, failed: list[str],
@@ -99,9 +111,23 @@ def _caption(title: str, dataset: str, what: str, protocol: str, baseline: str, 
            f"method (pair_kind 'vei'). {PROTOCOL_TEXT.get(protocol, 'Protocol ' + repr(protocol))}. {SIGN_TEXT}")
     if ci_level is not None:
         cap += f" CI: {100 * ci_level:g}% percentile bootstrap."
-    if failed:
-        cap += " Failed logistic fits (PLCC/RMSE from the fallback mapping named): " + ", ".join(failed) + "."
+    cap += (" N identical: VEI pairs whose two inputs were identical (status 'identical'); N dropped: VEI pairs "
+            "left out so that every measure of the arm correlates over the same images.")
+    fits = [f for f in failed if ": dropped " not in f]
+    drops = [f for f in failed if ": dropped " in f]
+    if fits:
+        cap += " Failed logistic fits (PLCC/RMSE from the fallback mapping named): " + ", ".join(fits) + "."
+    if drops:
+        cap += " Dropped (measure:status=count): " + "; ".join(drops) + "."
     return cap
+
+
+def _fit_text(vei: pd.DataFrame) -> str:
+    """Which logistic fit (``aggregate.logistic``) the PLCC/RMSE come from, when the corr frame says."""
+    if "logistic" not in vei or not len(vei):
+        return ""
+    methods = sorted(set(vei["logistic"].dropna().astype(str)))
+    return f" Logistic fit: {', '.join(methods)}." if methods else ""
 
 
 def _ci_level(sel: pd.DataFrame, with_ci: bool):
@@ -126,7 +152,8 @@ def table_per_distortion(corr: pd.DataFrame, dataset: str, arm: str, measure: st
     base_for = {r: base[base["distortion"] == r] for r in rows}
     df, failed = _assemble("distortion", rows, vei, base_for, stats, with_ci)
     df.attrs["caption"] = _caption("Table 3.", dataset, f"correlations per distortion, arm '{arm}', measure "
-                                   f"'{measure}'", protocol, b_arm, failed, _ci_level(vei, with_ci))
+                                   f"'{measure}'", protocol, b_arm, failed,
+                                   _ci_level(vei, with_ci)) + _fit_text(vei)
     return df
 
 
@@ -153,7 +180,7 @@ def table_per_arm(corr: pd.DataFrame, dataset: str, measure: str = "psnr", disto
     df, failed = _assemble("arm", rows, vei, base_for, stats, with_ci)
     df.attrs["caption"] = _caption("Table 4.", dataset, f"correlations per CNN backbone (arm), measure '{measure}', "
                                    f"distortion '{distortion}'", protocol, ", ".join(sorted(used)), failed,
-                                   _ci_level(vei, with_ci))
+                                   _ci_level(vei, with_ci)) + _fit_text(vei)
     return df
 
 
@@ -173,7 +200,8 @@ def table_per_measure(corr: pd.DataFrame, dataset: str, arm: str, distortion: st
     base_for = {r: base[base["measure"] == r] for r in rows}
     df, failed = _assemble("measure", rows, vei, base_for, stats, with_ci)
     df.attrs["caption"] = _caption("Table 5.", dataset, f"correlations per similarity measure, arm '{arm}', "
-                                   f"distortion '{distortion}'", protocol, b_arm, failed, _ci_level(vei, with_ci))
+                                   f"distortion '{distortion}'", protocol, b_arm, failed,
+                                   _ci_level(vei, with_ci)) + _fit_text(vei)
     return df
 
 
@@ -231,11 +259,13 @@ def compact_ci(df: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
 
 
 def write_table(df: pd.DataFrame, path_stem: str | os.PathLike, caption: str | None = None,
-                decimals: int = 3, md_compact: bool = False) -> tuple[str, str]:
+                decimals: int = 3, md_compact: bool = False,
+                md_extra: Sequence[pd.DataFrame] = ()) -> tuple[str, str]:
     """Write ``<stem>.csv`` (full precision, no index) and ``<stem>.md`` (:func:`to_markdown`), each atomically.
 
     The caption goes into the Markdown only (CSV stays a plain rectangular table). With ``md_compact`` the Markdown
-    shows each interval inside its value's cell (:func:`compact_ci`). Returns the two paths.
+    shows each interval inside its value's cell (:func:`compact_ci`). ``md_extra``: further tables appended to the
+    Markdown only, each with its own ``attrs["caption"]``. Returns the two paths.
     """
     stem = os.fspath(path_stem)
     if stem.endswith((".csv", ".md")):
@@ -244,6 +274,8 @@ def write_table(df: pd.DataFrame, path_stem: str | os.PathLike, caption: str | N
     with atomic_path(csv_path, suffix=".csv") as tmp:
         df.to_csv(tmp, index=False, lineterminator="\n")
     with atomic_path(md_path, suffix=".md") as tmp:
-        tmp.write_text(to_markdown(compact_ci(df, decimals) if md_compact else df, caption, decimals),
-                       encoding="utf-8")
+        text = to_markdown(compact_ci(df, decimals) if md_compact else df, caption, decimals)
+        for extra in md_extra:
+            text += "\n" + to_markdown(extra, None, decimals)
+        tmp.write_text(text, encoding="utf-8")
     return csv_path, md_path

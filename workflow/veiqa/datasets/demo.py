@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 
 import pandas as pd
 
+from ..demo import content_id
 from ..io import VeiqaError
 from ._common import PAPER_DISTORTIONS, FileIndex, Loader, locate_score_file, make_table, other
 
@@ -65,7 +66,7 @@ def _load(root: Path, score_file=None):
         rows.append(
             {
                 "image_id": PurePosixPath(img).stem.lower(),
-                "ref_id": PurePosixPath(ref).stem.lower(),
+                "ref_id": content_id(PurePosixPath(ref).stem.lower()),
                 "distortion": dist if dist in PAPER_DISTORTIONS else other(dist),
                 "db_distortion": dist,
                 "level": None if lvl is None else int(lvl),

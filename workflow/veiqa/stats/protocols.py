@@ -1,0 +1,379 @@
+"""Evaluation protocols: folds over contents, per-group evaluation, the whole correlation table, its files.
+
+Direction (orientation)
+    ``orientation = (+1 if higher_is_better else −1) × (+1 if measure_higher_is_better else −1)``, where
+    ``higher_is_better`` is the score direction from the dataset manifest (False for DMOS-like scores) and
+    ``measure_higher_is_better`` the direction of the objective measure (False for e.g. GMSD, NAE). SROCC, KROCC and
+    ``plcc_raw`` (Pearson on the raw values, no mapping) are reported *signed* and multiplied by ``orientation``, so
+    a positive value always means "the measure agrees with human judgement" and a negative one that it disagrees.
+    PLCC after the logistic mapping (:mod:`veiqa.stats.logistic`) is Pearson(prediction, score): the mapping already
+    absorbs the direction, it is not multiplied by ``orientation``; it is ≥ 0 for an in-sample fit of the monotone
+    method (out-of-fold it can be negative, meaning the predictions anti-correlate with the scores). RMSE is in the
+    units of the score.
+
+Failed fits
+    A failed logistic fit is *reported* (``fit_status="failed"`` and a ``fit_message``), never dropped. Its PLCC/RMSE
+    are then computed on a linear least-squares mapping of the raw values (which has the same |PLCC| as the raw
+    values) and flagged with ``mapping="linear_fallback"``; when even that is impossible (constant x) PLCC/RMSE are
+    NaN and ``mapping="none"``.
+
+Same N for every measure of an arm
+    Within one dataset × distortion × arm × pair kind, an image enters the correlations of *every* measure only if
+    every measure of that arm has a finite value for it (a row missing, NaN or failed for one measure is dropped for
+    all measures of the arm), so Table 5 compares measures on the same images. Counted per row of ``corr``: ``n_nan``
+    (this measure's own non-finite rows), ``n_dropped`` (finite here, dropped because another measure lacks the
+    image), ``drop_reasons`` (which measure and status caused the drops, e.g. ``psnr:identical=3``) and, when the
+    input has a ``status`` column, ``n_identical`` (kept rows whose pair is ``identical``).
+
+Protocols (both reported, column ``protocol``)
+    ``"paper"``: the logistic is fitted on all images of the group and evaluated on the same images (as in the
+    paper and in Sheikh et al. 2006).
+    ``"content_separated"``: k-fold cross-validation over reference contents (column ``ref_id``): per dataset the
+    unique ref_ids are shuffled with a seeded generator and dealt round-robin into k folds (:func:`assign_folds`;
+    the same folds are used for every arm, measure, pair kind and distortion of a dataset, so no content is ever in
+    both the training and the test part of a fit). The logistic is fitted on the training contents and predicts
+    the held-out contents. **Primary** figures (columns ``plcc``, ``srocc``, ``krocc``, ``rmse``) are computed on the
+    *pooled* out-of-fold predictions of all N images (note that SROCC/KROCC do not involve the mapping, so their
+    pooled values equal the paper protocol's); the mean and standard deviation over folds of the per-fold figures
+    are reported as well (``*_fold_mean``, ``*_fold_std``). Pooling was chosen as primary because per-fold
+    correlations on small held-out sets are noisy and biased towards zero. Choosing an arm out of fold is
+    :mod:`veiqa.stats.nested`.
+
+Bootstrap confidence intervals
+    Percentile intervals from ``n_boot`` resamples (seeded per group with :func:`veiqa.io.seed_from`, so results do
+    not depend on group order). The paper protocol resamples images with replacement; the content-separated
+    protocol resamples reference contents with replacement (cluster bootstrap, all images of a drawn content
+    enter as many times as it is drawn). The logistic is **not** refitted per resample: PLCC/RMSE intervals use the
+    predictions of the group's fit (in-sample for "paper", out-of-fold for "content_separated"), so they reflect
+    sampling variability of the evaluation set, not of the fit. Resamples are integer weight matrices (B × N)
+    evaluated by :mod:`veiqa.stats.weighted`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..io import VeiqaError, seed_from, write_parquet
+from .logistic import BETA_NAMES, LOGISTIC_METHODS, LogisticFit, fit_logistic, fit_logistic_folds, linear_fallback
+from .weighted import blocked_stats, bootstrap_weights, percentile_ci, weighted_stats
+
+GROUP_KEYS = ("dataset", "distortion", "arm", "pair_kind", "measure")
+ARM_KEYS = ("dataset", "distortion", "arm", "pair_kind")
+REQUIRED_COLUMNS = (
+    "dataset", "distortion", "arm", "pair_kind", "measure", "image_id", "ref_id",
+    "value", "score", "higher_is_better", "measure_higher_is_better",
+)
+PROTOCOLS = ("paper", "content_separated")
+STATS = ("plcc", "srocc", "krocc", "rmse")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# folds and bootstrap weights
+# ----------------------------------------------------------------------------------------------------------------
+
+def assign_folds(df: pd.DataFrame, k: int = 5, seed: int = 0) -> pd.DataFrame:
+    """Fold of each reference content per dataset: columns dataset, ref_id, fold (0..k_eff−1), k.
+
+    Per dataset the sorted unique ref_ids are permuted with ``default_rng(seed_from(seed, "folds", dataset))`` and
+    dealt round-robin into ``k_eff = min(k, number of contents)`` folds (sizes differ by at most one).
+    """
+    if k < 2:
+        raise VeiqaError(f"k-fold content separation needs k >= 2 (got k={k})")
+    rows = []
+    for ds, sub in df.groupby("dataset", sort=True):
+        refs = np.array(sorted(pd.unique(sub["ref_id"].astype(str))), dtype=object)
+        rng = np.random.default_rng(seed_from(seed, "folds", ds))
+        perm = refs[rng.permutation(refs.size)]
+        k_eff = min(k, refs.size)
+        for i, r in enumerate(perm):
+            rows.append((ds, r, i % k_eff if k_eff else -1, k_eff))
+    return pd.DataFrame(rows, columns=["dataset", "ref_id", "fold", "k"])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# per-group evaluation
+# ----------------------------------------------------------------------------------------------------------------
+
+def evaluate_group(x, y, ref_ids, *, orientation: float = 1.0, protocol: str = "paper",
+                   folds: np.ndarray | None = None, n_boot: int = 1000, ci_level: float = 0.95,
+                   rng: np.random.Generator | None = None, n_starts: int = 5, fold_n_starts: int = 3,
+                   full_fit: LogisticFit | None = None, fold_fits: Sequence[LogisticFit] | None = None,
+                   logistic: str = "monotone",
+                   kendall_matrix_max_n: int = 2000) -> tuple[dict, list[dict], np.ndarray]:
+    """Evaluate one group (finite x, y only) under one protocol.
+
+    Returns (row dict of statistics, list of fit dicts (fold −1 = fit on all points), predictions array).
+    ``folds`` (content_separated only) gives each point's fold number. See the module docstring for the rules.
+    The paper fit uses ``n_starts`` starting points; content-separated fold fits use ``fold_n_starts`` (each fold
+    fit sees only its training rows; there is no warm start from a fit that saw the held-out contents). ``full_fit``,
+    when given, is used as the paper protocol's fit instead of fitting again (it must be the fit of these x, y);
+    likewise ``fold_fits`` (one per fold in the order of ``np.unique(folds)``, each fitted on the other folds' rows).
+    ``logistic``: the fitting method of :func:`veiqa.stats.logistic.fit_logistic` (``monotone`` or ``nlinfit``).
+    """
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    n = x.size
+    rng = rng if rng is not None else np.random.default_rng(0)
+    ref_codes, ref_index = np.unique(np.asarray(ref_ids).astype(str), return_inverse=True)
+    row: dict = {"n": n, "n_refs": int(ref_codes.size)}
+    fits: list[dict] = []
+    if protocol == "paper":
+        fit = full_fit if full_fit is not None else fit_logistic(x, y, n_starts=n_starts, method=logistic)
+        fits.append({"fold": -1, **fit.as_dict()})
+        if fit.ok:
+            pred, mapping = fit.predict(x), "logistic"
+        else:
+            pred, mapping = linear_fallback(x, y, x)
+        row.update(fit_status=fit.status, fit_message=fit.message, mapping=mapping, n_fits_failed=int(not fit.ok),
+                   k_folds=np.nan)
+        clusters = None
+    elif protocol == "content_separated":
+        if folds is None:
+            raise ValueError("content_separated needs folds")
+        folds = np.asarray(folds)
+        pred = np.full(n, np.nan)
+        mappings, failed_msgs = set(), []
+        ufolds = np.unique(folds)
+        if fold_fits is None:
+            # no warm start from the all-contents fit: its optimum saw the held-out contents
+            fold_fits = fit_logistic_folds(x, y, [folds != f for f in ufolds], n_starts=fold_n_starts,
+                                           method=logistic)
+        for f, fit in zip(ufolds, fold_fits):
+            test = folds == f
+            train = ~test
+            fits.append({"fold": int(f), **fit.as_dict()})
+            if fit.ok:
+                pred[test] = fit.predict(x[test])
+                mappings.add("logistic")
+            else:
+                pred[test], m = linear_fallback(x[train], y[train], x[test])
+                mappings.add(m)
+                failed_msgs.append(f"fold {int(f)}: {fit.message}")
+        n_failed = len(failed_msgs)
+        mapping = "none" if "none" in mappings else ("linear_fallback" if "linear_fallback" in mappings else "logistic")
+        row.update(fit_status="ok" if n_failed == 0 else "failed", fit_message="; ".join(failed_msgs)[:500],
+                   mapping=mapping, n_fits_failed=n_failed, k_folds=int(ufolds.size))
+        # per-fold figures (fold indicator weights)
+        if ufolds.size >= 2:
+            Wf = (folds[None, :] == ufolds[:, None]).astype(float)
+            fs = weighted_stats(x, y, pred, Wf, orientation, kendall_matrix_max_n=kendall_matrix_max_n)
+            for s in STATS:
+                v = fs[s]
+                fin = v[np.isfinite(v)]
+                row[f"{s}_fold_mean"] = float(fin.mean()) if fin.size else np.nan
+                row[f"{s}_fold_std"] = float(fin.std(ddof=1)) if fin.size > 1 else np.nan
+        clusters = ref_index
+    else:
+        raise VeiqaError(f"unknown protocol {protocol!r} (expected one of {PROTOCOLS})")
+
+    point = weighted_stats(x, y, pred, np.ones((1, n)), orientation, kendall_matrix_max_n=kendall_matrix_max_n)
+    for k, v in point.items():
+        row[k] = float(v[0])
+    row["n_boot"] = int(n_boot)
+    row["ci_level"] = float(ci_level)
+    if n_boot > 0 and n >= 2:
+        Wb = bootstrap_weights(n, n_boot, rng, clusters)
+        bs = blocked_stats(x, y, pred, Wb, orientation, kendall_matrix_max_n)
+        row["n_boot_valid"] = int(np.sum(np.isfinite(bs["srocc"])))
+        for s in STATS:
+            row[f"{s}_ci_low"], row[f"{s}_ci_high"] = percentile_ci(bs[s], ci_level)
+    else:
+        row["n_boot_valid"] = 0
+        for s in STATS:
+            row[f"{s}_ci_low"] = row[f"{s}_ci_high"] = np.nan
+    return row, fits, pred
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# whole table
+# ----------------------------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class CorrelationResult:
+    """Outputs of :func:`correlations`.
+
+    corr: one row per group × protocol (statistics, CIs, fit status);
+    fits: one row per logistic fit (group × protocol × fold; fold −1 = all points) with b1..b5, fit_status,
+    fit_message, n_fit, rss; folds: dataset, ref_id, fold, k; predictions: per image and protocol the mapped
+    prediction (in-sample for "paper", out-of-fold for "content_separated") and its fold.
+    """
+
+    corr: pd.DataFrame
+    fits: pd.DataFrame
+    folds: pd.DataFrame
+    predictions: pd.DataFrame
+
+
+def _validate(df: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise VeiqaError(f"correlation input table lacks column(s) {missing}; it has {list(df.columns)}")
+    df = df.copy()
+    for c in ("dataset", "distortion", "arm", "pair_kind", "measure", "image_id", "ref_id"):
+        df[c] = df[c].astype(str)
+    for c in ("value", "score"):
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
+    for c in ("higher_is_better", "measure_higher_is_better"):
+        if df[c].isna().any():
+            raise VeiqaError(f"column {c!r} has missing values; it must be a boolean for every row")
+        df[c] = df[c].astype(bool)
+    for key, col in (("dataset", "higher_is_better"), ("measure", "measure_higher_is_better")):
+        nun = df.groupby(key)[col].nunique()
+        bad = list(nun.index[nun > 1])
+        if bad:
+            raise VeiqaError(f"column {col!r} is not constant within {key} {bad}: check the manifest/measure table")
+    dup = df.duplicated(list(GROUP_KEYS) + ["image_id"])
+    if dup.any():
+        first = df.loc[dup, list(GROUP_KEYS) + ["image_id"]].iloc[0].to_dict()
+        raise VeiqaError(f"duplicate rows for the same group and image_id (e.g. {first})")
+    return df
+
+
+def common_rows(full: pd.DataFrame) -> tuple[np.ndarray, dict]:
+    """Rows kept so that every measure of an arm correlates over the same images, and why others were dropped.
+
+    Returns (keep: bool per row of ``full``, reasons: {ARM_KEYS tuple: "measure:status=count; ..."}). A row is kept
+    when its value and score are finite and every measure of its dataset × distortion × arm × pair kind has a
+    finite row for the same image. The status of an offending row is its ``status`` column (``nan`` without one);
+    a measure without a row for the image counts as ``missing``.
+    """
+    fin = np.isfinite(full["value"].to_numpy()) & np.isfinite(full["score"].to_numpy())
+    keys = list(ARM_KEYS)
+    t = full[keys + ["measure", "image_id"]].assign(_f=fin)
+    n_meas = t.groupby(keys, sort=False)["measure"].transform("nunique").to_numpy()
+    img = t.groupby(keys + ["image_id"], sort=False)["_f"]
+    keep = fin & img.transform("all").to_numpy() & (img.transform("size").to_numpy() == n_meas)
+    status = full["status"].astype(str) if "status" in full.columns else pd.Series("nan", index=full.index)
+    bad = t.loc[~fin, keys + ["measure"]].assign(status=status[~fin].where(status[~fin] != "ok", "nan"))
+    parts = [bad.groupby(keys + ["measure", "status"], sort=True).size().rename("count").reset_index()]
+    n_img = t.groupby(keys, sort=False)["image_id"].nunique().rename("n_union")
+    per_m = t.groupby(keys + ["measure"], sort=False)["image_id"].nunique().rename("n_m").reset_index()
+    per_m = per_m.merge(n_img.reset_index(), on=keys)
+    miss = per_m[per_m["n_m"] < per_m["n_union"]]
+    parts.append(miss[keys + ["measure"]].assign(status="missing", count=(miss["n_union"] - miss["n_m"]).to_numpy()))
+    why = pd.concat(parts, ignore_index=True)
+    reasons: dict = {}
+    for key, g in why.groupby(keys, sort=True):
+        reasons[tuple(key)] = "; ".join(f"{m}:{st}={int(c)}" for m, st, c in
+                                        g[["measure", "status", "count"]].itertuples(index=False))
+    return keep, reasons
+
+
+def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: int = 5, n_boot: int = 1000,
+                 ci_level: float = 0.95, seed: int = 0, pool_label: str = "all", n_starts: int = 5,
+                 fold_n_starts: int = 3, kendall_matrix_max_n: int = 2000,
+                 logistic: str = "monotone") -> CorrelationResult:
+    """Correlations per dataset × distortion × arm × pair_kind × measure (plus ``distortion=pool_label`` pooling
+    all distortions of a dataset) under each protocol.
+
+    Input: the long table (columns ``REQUIRED_COLUMNS``; an optional ``status`` column names why a value is
+    missing or degenerate). Every measure of an arm is evaluated on the same images (:func:`common_rows`): rows whose
+    value or score is NaN are dropped from their group and counted in ``n_nan``; finite rows dropped because another
+    measure of the arm lacks the image are counted in ``n_dropped``, with ``drop_reasons``. Output columns of
+    ``corr``: the group keys, protocol, n, n_nan, n_dropped, n_identical, drop_reasons, n_refs, orientation,
+    higher_is_better, measure_higher_is_better, logistic, fit_status, fit_message, mapping, n_fits_failed, k_folds,
+    plcc, srocc, krocc, rmse, plcc_raw, {stat}_ci_low/_ci_high, n_boot, n_boot_valid, ci_level and for
+    content_separated {stat}_fold_mean/_fold_std. Deterministic for a given ``seed`` (each group's generator is
+    seeded from seed, the protocol and the group's keys). See the module docstring for mapping, direction and
+    protocol rules.
+
+    ``k``: folds of the content-separated protocol (fewer when a dataset has fewer contents); ``n_boot``: bootstrap
+    resamples (0 disables CIs); ``ci_level``: coverage of the percentile intervals; ``n_starts`` /
+    ``fold_n_starts``: logistic starting points (see :func:`fit_logistic`) for the paper fit / each fold fit;
+    ``kendall_matrix_max_n``: largest group size for which bootstrap KROCC uses the N × N sign matrix (above it,
+    SciPy per resample; same values, different speed); ``logistic``: ``monotone`` or ``nlinfit``
+    (:mod:`veiqa.stats.logistic`). All fits of one group (paper and every fold) are solved in one vectorised batch.
+    """
+    for p in protocols:
+        if p not in PROTOCOLS:
+            raise VeiqaError(f"unknown protocol {p!r} (expected one of {PROTOCOLS})")
+    if logistic not in LOGISTIC_METHODS:
+        raise VeiqaError(f"unknown logistic method {logistic!r} (expected one of {LOGISTIC_METHODS})")
+    df = _validate(df)
+    if pool_label in set(df["distortion"]):
+        raise VeiqaError(f"a distortion is named {pool_label!r}, which is the pooled label; pass another pool_label")
+    folds_df = assign_folds(df, k=k, seed=seed)
+    fold_map = {(d, r): f for d, r, f in folds_df[["dataset", "ref_id", "fold"]].itertuples(index=False)}
+    pooled = df.assign(distortion=pool_label)
+    full = pd.concat([df, pooled], ignore_index=True)
+    keep, reasons = common_rows(full)
+    full = full.assign(_keep=keep, _finite=np.isfinite(full["value"]) & np.isfinite(full["score"]),
+                       _identical=(full["status"].astype(str) == "identical") if "status" in full.columns else False)
+    corr_rows, fit_rows, pred_parts = [], [], []
+    for keys, g in full.groupby(list(GROUP_KEYS), sort=True):
+        key = dict(zip(GROUP_KEYS, keys))
+        kept = g["_keep"].to_numpy()
+        finite = g["_finite"].to_numpy()
+        gg = g[kept]
+        hib = bool(g["higher_is_better"].iloc[0])
+        mhib = bool(g["measure_higher_is_better"].iloc[0])
+        orientation = (1.0 if hib else -1.0) * (1.0 if mhib else -1.0)
+        x = gg["value"].to_numpy()
+        y = gg["score"].to_numpy()
+        refs = gg["ref_id"].to_numpy()
+        fold_of = np.array([fold_map[(key["dataset"], r)] for r in refs], dtype=int)
+        ufolds = np.unique(fold_of)
+        masks, starts = [], []
+        if "paper" in protocols:
+            masks.append(np.ones(x.size, bool)), starts.append(n_starts)
+        if "content_separated" in protocols:
+            masks += [fold_of != f for f in ufolds]
+            starts += [fold_n_starts] * ufolds.size
+        all_fits = fit_logistic_folds(x, y, masks, n_starts=starts, method=logistic) if x.size else []
+        full_fit = all_fits.pop(0) if x.size and "paper" in protocols else None
+        counts = {"n_nan": int((~finite).sum()), "n_dropped": int((finite & ~kept).sum()),
+                  "n_identical": int(gg["_identical"].sum()),
+                  "drop_reasons": reasons.get(tuple(key[c] for c in ARM_KEYS), "")}
+        for protocol in protocols:
+            rng = np.random.default_rng(seed_from(seed, "bootstrap", protocol, *keys))
+            folds = fold_of if protocol == "content_separated" else None
+            base = {**key, "protocol": protocol}
+            if x.size == 0:
+                row = {"n": 0, "n_refs": 0, "fit_status": "failed", "fit_message": "no finite rows",
+                       "mapping": "none", "n_fits_failed": 1, "n_boot": n_boot, "n_boot_valid": 0,
+                       "ci_level": ci_level}
+                fits, pred = [], np.array([])
+            else:
+                row, fits, pred = evaluate_group(x, y, refs, orientation=orientation, protocol=protocol,
+                                                 folds=folds, n_boot=n_boot, ci_level=ci_level, rng=rng,
+                                                 n_starts=n_starts, fold_n_starts=fold_n_starts,
+                                                 full_fit=full_fit, fold_fits=all_fits or None, logistic=logistic,
+                                                 kendall_matrix_max_n=kendall_matrix_max_n)
+            corr_rows.append({**base, **row, **counts, "orientation": orientation, "logistic": logistic,
+                              "higher_is_better": hib, "measure_higher_is_better": mhib})
+            for f in fits:
+                fit_rows.append({**base, **f})
+            pred_parts.append(pd.DataFrame({**{c: gg[c].to_numpy() for c in GROUP_KEYS}, "protocol": protocol,
+                                            "image_id": gg["image_id"].to_numpy(), "ref_id": refs,
+                                            "fold": folds if folds is not None else -1,
+                                            "value": x, "score": y, "prediction": pred}))
+    lead = list(GROUP_KEYS) + ["protocol", "n", "n_nan", "n_dropped", "n_identical", "drop_reasons", "n_refs",
+                               "orientation", "higher_is_better", "measure_higher_is_better", "logistic",
+                               "fit_status", "fit_message", "mapping", "n_fits_failed", "k_folds", *STATS, "plcc_raw"]
+    ci_cols = [f"{s}_ci_{e}" for s in STATS for e in ("low", "high")] + ["n_boot", "n_boot_valid", "ci_level"]
+    fold_cols = [f"{s}_fold_{e}" for s in STATS for e in ("mean", "std")]
+    corr = pd.DataFrame(corr_rows)
+    for c in lead + ci_cols + fold_cols:
+        if c not in corr.columns:
+            corr[c] = np.nan
+    corr = corr[lead + ci_cols + fold_cols].reset_index(drop=True)
+    fits = pd.DataFrame(fit_rows, columns=list(GROUP_KEYS) + ["protocol", "fold", *BETA_NAMES, "fit_status",
+                                                              "fit_message", "n_fit", "rss", "n_starts",
+                                                              "fit_method"])
+    preds = pd.concat(pred_parts, ignore_index=True) if pred_parts else pd.DataFrame()
+    return CorrelationResult(corr=corr, fits=fits, folds=folds_df, predictions=preds)
+
+
+def save_results(result: CorrelationResult, outdir: str | os.PathLike, meta: Mapping | None = None) -> dict[str, str]:
+    """Write corr.parquet, fits.parquet, folds.parquet, predictions.parquet into ``outdir`` (atomic, provenance)."""
+    out = {}
+    for name in ("corr", "fits", "folds", "predictions"):
+        path = os.path.join(os.fspath(outdir), f"{name}.parquet")
+        write_parquet(getattr(result, name), path, meta)
+        out[name] = path
+    return out
