@@ -450,3 +450,29 @@ def test_luminance_preserving_colour_change_gets_a_gradient_only_per_channel():
     assert pc.item() > 1e-3 and img.grad.abs().max().item() > 1e-6
     with pytest.raises(ValueError, match="colour"):
         M.SSIMLoss(colour="rgb")
+
+
+# ---------------------------------------------------------------- speed paths give the same numbers
+def test_tiled_filter_matches_scipy_valid_correlation():
+    from scipy.ndimage import correlate
+
+    g = torch.Generator().manual_seed(10)
+    x = torch.rand(1, 1, 150, 301, generator=g, dtype=torch.float64)  # W > 2·TILE: tiled; H ≤ 2·TILE: one band
+    k = _common.gaussian_1d(11, 1.5)
+    got = _common.separable_filter_valid(x, k)[0, 0].numpy()
+    full = correlate(x[0, 0].numpy(), np.outer(k.numpy(), k.numpy()), mode="constant")
+    assert got.shape == (140, 291)
+    assert np.abs(got - full[5:-5, 5:-5]).max() < 1e-13
+
+
+def test_compute_in_blocks_equals_one_pair_at_a_time():
+    g = torch.Generator().manual_seed(11)
+    x = torch.rand(5, 3, 400, 420, generator=g, dtype=torch.float64) * 255  # 504,000 samples/pair: blocks of 4
+    y = (x + 20 * torch.rand(x.shape, generator=g, dtype=torch.float64)).clamp(0, 255)
+    names = ["psnr", "ssim", "ssim_nodownsample", "ms_ssim", "gmsd", "ncc", "pcc", "nae"]
+    assert 5 > 2**21 // (3 * 400 * 420) > 1
+    batch, _ = M.compute(x, y, names, mode="image", data_range=torch.full((5,), 255.0, dtype=torch.float64))
+    for i in range(5):
+        one, _ = M.compute(x[i : i + 1], y[i : i + 1], names, mode="image")
+        for n in names:
+            assert batch[n][i].item() == pytest.approx(one[n].item(), rel=1e-12), n

@@ -132,13 +132,35 @@ def _band(n: int, g: torch.Tensor) -> torch.Tensor:
     return band
 
 
+#: Axis length above which :func:`separable_filter_valid` filters in tiles (keeps the cost linear in pixels).
+TILE = 64
+
+
+def _filter_last(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """'Valid' correlation of the last axis with g: one banded matmul for short axes, else overlapping tiles of
+    :data:`TILE` samples, each multiplied by the same TILE × (TILE − k + 1) band (cost O(TILE) per sample
+    instead of O(W))."""
+    W, k = x.shape[-1], g.shape[0]
+    m = W - k + 1
+    if W <= 2 * TILE:
+        return x @ _band(W, g)
+    step = TILE - k + 1
+    tiles = -(-m // step)
+    need = (tiles - 1) * step + TILE
+    if need > W:
+        x = F.pad(x, (0, need - W))
+    out = (x.unfold(-1, TILE, step) @ _band(TILE, g)).flatten(-2)
+    return out[..., :m]
+
+
 def separable_filter_valid(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     """Correlate every channel of x with the separable kernel g⊗g, 'valid' region only (MATLAB filter2 'valid').
 
-    Done as two banded matrix products (Bᵀ_H · X · B_W): on CPU this is 2–3× faster than a grouped conv2d.
+    Done as banded matrix products along each axis (Bᵀ_H · X · B_W; on CPU 2–3× faster than a grouped conv2d),
+    in tiles for axes longer than 2·:data:`TILE` so that the cost stays linear in the number of pixels.
     """
-    H, W = x.shape[-2:]
-    return _band(H, g).t() @ (x @ _band(W, g))
+    y = _filter_last(x, g)
+    return _filter_last(y.transpose(-1, -2), g).transpose(-1, -2)
 
 
 def pair_status(x: torch.Tensor, y: torch.Tensor) -> list[str]:
@@ -148,8 +170,9 @@ def pair_status(x: torch.Tensor, y: torch.Tensor) -> list[str]:
     ``"identical"`` (x == y everywhere), otherwise ``"ok"``.
     """
     xf, yf = x.flatten(1), y.flatten(1)
-    zero = (xf == 0).all(1) | (yf == 0).all(1)
-    const = (xf == xf[:, :1]).all(1) | (yf == yf[:, :1]).all(1)
+    (xlo, xhi), (ylo, yhi) = torch.aminmax(xf, dim=1), torch.aminmax(yf, dim=1)  # one pass each, no temporaries
+    zero = ((xlo == 0) & (xhi == 0)) | ((ylo == 0) & (yhi == 0))
+    const = (xlo == xhi) | (ylo == yhi)
     ident = (xf == yf).all(1)
     out = []
     for z, c, i in zip(zero.tolist(), const.tolist(), ident.tolist()):

@@ -35,13 +35,21 @@ def wang_factor(h: int, w: int) -> int:
 
 
 def _moments(x: torch.Tensor, y: torch.Tensor):
+    """Local means, their products and the local (co)variances under the Gaussian window.
+
+    The (co)variances are computed from inputs shifted by each pair's mean c (σxy = E[(x−c)(y−c)] −
+    (μx−c)(μy−c), the same quantity): float32 then loses far fewer digits to E[x²] − μ² cancellation."""
     g = gaussian_1d(WINDOW, SIGMA, dtype=x.dtype, device=x.device)
     C = x.shape[1]
-    stacked = torch.cat([x, y, x * x, y * y, x * y], dim=1)
+    c = 0.5 * (x.mean(dim=(1, 2, 3), keepdim=True) + y.mean(dim=(1, 2, 3), keepdim=True))
+    xs, ys = x - c, y - c
+    stacked = torch.cat([xs, ys, xs * xs, ys * ys, xs * ys], dim=1)
     f = separable_filter_valid(stacked, g)
-    mu_x, mu_y, exx, eyy, exy = f.split(C, dim=1)
+    mx, my, exx, eyy, exy = f.split(C, dim=1)
+    sxx, syy, sxy = exx - mx * mx, eyy - my * my, exy - mx * my
+    mu_x, mu_y = mx + c, my + c
     mu_xx, mu_yy, mu_xy = mu_x * mu_x, mu_y * mu_y, mu_x * mu_y
-    return mu_x, mu_y, mu_xx, mu_yy, mu_xy, exx - mu_xx, eyy - mu_yy, exy - mu_xy
+    return mu_x, mu_y, mu_xx, mu_yy, mu_xy, sxx, syy, sxy
 
 
 def _prepare(x, y, data_range, downsample, grey="luma"):
