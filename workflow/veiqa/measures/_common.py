@@ -160,6 +160,9 @@ def separable_filter_valid(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     in tiles for axes longer than 2·:data:`TILE` so that the cost stays linear in the number of pixels.
     """
     y = _filter_last(x, g)
+    H = y.shape[-2]
+    if H <= 2 * TILE:
+        return _band(H, g).t() @ y
     return _filter_last(y.transpose(-1, -2), g).transpose(-1, -2)
 
 
