@@ -21,9 +21,8 @@ image-independent noise constants of ``phasecong2`` (Σ of squared and cross pro
 Σ filter² at the smallest scale) are built once per (H, W, device, dtype) in float64 and cached; x and y of a
 chunk of pairs go through one ``fft2`` and one batched ``ifft2`` per orientation (its 4 scales at once); the
 phase-deviation energy Σ_s [E·m_e + O·m_o − |E·m_o − O·m_e|] is evaluated as |ΣEO|²/(|ΣEO| + eps) −
-Σ_s |E_s·m_o − O_s·m_e| with m = ΣEO/(|ΣEO| + eps); the noise threshold takes the lower median of |EO| (=
-the square root of that of |EO|², same rank) with ``numpy.partition`` on CPU; the Scharr filter is applied
-separably.
+Σ_s |Im(EO_s · conj(m))| with m = ΣEO/(|ΣEO| + eps); the noise median uses ``numpy.partition`` on CPU; the
+Scharr filter is applied separably.
 """
 
 from __future__ import annotations
@@ -126,18 +125,17 @@ def phase_congruency(x: torch.Tensor) -> torch.Tensor:
     energy_all = x.new_zeros(N, H, W)
     for o in range(ORIENTATIONS):
         eo = torch.fft.ifft2(spec * bank[o])  # N×S×H×W: even (real) and odd (imag) filter responses
-        amp_s = eo.abs()  # |EO| per scale
-        # noise threshold from the (lower) median of |EO|² at the smallest scale: sqrt(median |EO|²) is the
-        # median of |EO| (a monotone map keeps the order statistic)
-        thr = lower_median(amp_s[:, 0].reshape(N, H * W)) * a[o]
-        an_all += amp_s.sum(dim=1)
+        sq = torch.view_as_real(eo).square()
+        amp_s = sq[..., 0] + sq[..., 1]  # |EO|² per scale
+        # noise threshold from the (lower) median of |EO|² at the smallest scale
+        thr = lower_median(amp_s[:, 0].reshape(N, H * W)).sqrt() * a[o]
+        an_all += amp_s.sqrt_().sum(dim=1)
         sum_eo = eo.sum(dim=1)  # N×H×W
         amp = sum_eo.abs()
-        # weighted mean phase direction m = ΣEO/(|ΣEO| + eps); Σ_s (E·m_e + O·m_o) = |ΣEO|²/(|ΣEO| + eps) and
-        # Σ_s |E·m_o − O·m_e| from the real and imaginary parts (no complex product)
+        # weighted mean phase direction m = ΣEO/(|ΣEO| + eps); Σ_s (E·m_e + O·m_o) = |ΣEO|²/(|ΣEO| + eps)
         m = torch.view_as_real(sum_eo) / (amp + eps).unsqueeze(-1)
-        er = torch.view_as_real(eo)
-        odd = (er[..., 0] * m[:, None, :, :, 1] - er[..., 1] * m[:, None, :, :, 0]).abs_().sum(dim=1)
+        m[..., 1].neg_()  # conj(m)
+        odd = torch.view_as_real(eo * torch.view_as_complex(m).unsqueeze(1)).abs_().sum(dim=1)[..., 1]
         energy = amp * amp / (amp + eps) - odd
         energy_all += (energy - thr.to(x.device).reshape(N, 1, 1)).clamp_min_(0)
     return ((energy_all + eps) / (an_all + eps)).unsqueeze(1)
