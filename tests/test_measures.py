@@ -457,11 +457,12 @@ def test_tiled_filter_matches_scipy_valid_correlation():
     from scipy.ndimage import correlate
 
     g = torch.Generator().manual_seed(10)
-    x = torch.rand(1, 1, 150, 301, generator=g, dtype=torch.float64)  # W > 2·TILE: tiled; H ≤ 2·TILE: one band
+    x = torch.rand(1, 1, 150, 401, generator=g, dtype=torch.float64)  # W > TILED_ABOVE: tiled; H: one band
+    assert x.shape[-1] > _common.TILED_ABOVE >= x.shape[-2]
     k = _common.gaussian_1d(11, 1.5)
     got = _common.separable_filter_valid(x, k)[0, 0].numpy()
     full = correlate(x[0, 0].numpy(), np.outer(k.numpy(), k.numpy()), mode="constant")
-    assert got.shape == (140, 291)
+    assert got.shape == (140, 391)
     assert np.abs(got - full[5:-5, 5:-5]).max() < 1e-13
 
 

@@ -132,17 +132,20 @@ def _band(n: int, g: torch.Tensor) -> torch.Tensor:
     return band
 
 
-#: Axis length above which :func:`separable_filter_valid` filters in tiles (keeps the cost linear in pixels).
+#: Tile length of :func:`separable_filter_valid`, and the axis length above which it tiles (keeps the cost linear
+#: in pixels; below it one banded matmul is faster: measured by scripts/bench_measures.py).
 TILE = 64
+TILED_ABOVE = 384
 
 
 def _filter_last(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """'Valid' correlation of the last axis with g: one banded matmul for short axes, else overlapping tiles of
+    """'Valid' correlation of the last axis with g: one banded matmul for axes up to :data:`TILED_ABOVE`, else
+    overlapping tiles of
     :data:`TILE` samples, each multiplied by the same TILE × (TILE − k + 1) band (cost O(TILE) per sample
     instead of O(W))."""
     W, k = x.shape[-1], g.shape[0]
     m = W - k + 1
-    if W <= 2 * TILE:
+    if W <= TILED_ABOVE:
         return x @ _band(W, g)
     step = TILE - k + 1
     tiles = -(-m // step)
@@ -157,11 +160,11 @@ def separable_filter_valid(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     """Correlate every channel of x with the separable kernel g⊗g, 'valid' region only (MATLAB filter2 'valid').
 
     Done as banded matrix products along each axis (Bᵀ_H · X · B_W; on CPU 2–3× faster than a grouped conv2d),
-    in tiles for axes longer than 2·:data:`TILE` so that the cost stays linear in the number of pixels.
+    in tiles for axes longer than :data:`TILED_ABOVE` so that the cost stays linear in the number of pixels.
     """
     y = _filter_last(x, g)
     H = y.shape[-2]
-    if H <= 2 * TILE:
+    if H <= TILED_ABOVE:
         return _band(H, g).t() @ y
     return _filter_last(y.transpose(-1, -2), g).transpose(-1, -2)
 
