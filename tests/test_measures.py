@@ -74,9 +74,29 @@ def test_psnr_known_mse():
     assert M.psnr(x * 255, y * 255, 255.0).item() == pytest.approx(20.0, abs=1e-9)
 
 
-def test_psnr_identical_is_nan_not_inf():
-    x = torch.rand(2, 1, 16, 16, dtype=torch.float64)
-    assert torch.isnan(M.psnr(x, x)).all()
+def test_psnr_identical_gets_the_finite_ceiling_above_every_8bit_pair():
+    x = torch.rand(2, 3, 16, 16, dtype=torch.float64)
+    n = 3 * 16 * 16
+    # ceiling = PSNR of half a grey level on one sample: 10·log10(255² / ((1/2)² / n)) with L = 255 levels
+    ceiling = 10 * math.log10(255.0**2 / (0.25 / n))
+    assert M.psnr_ceiling(n) == pytest.approx(ceiling, abs=1e-12)
+    assert M.psnr(x, x, 1.0).tolist() == pytest.approx([ceiling] * 2, abs=1e-9)
+    assert M.psnr(x * 255, x * 255, 255.0).tolist() == pytest.approx([ceiling] * 2, abs=1e-9)
+    # the smallest 8-bit error (one grey level on one sample) lies 20·log10(2) = 6.02 dB below, and is not floored
+    q = torch.zeros(1, 3, 16, 16, dtype=torch.float64)
+    q1 = q.clone()
+    q1[0, 0, 0, 0] = 1.0
+    one = M.psnr(q, q1, 255.0).item()
+    assert one == pytest.approx(10 * math.log10(255.0**2 * n), abs=1e-9)
+    assert ceiling - one == pytest.approx(20 * math.log10(2), abs=1e-9)
+    # monotone in the MSE: a second grey level lowers it further
+    q1[0, 1, 0, 0] = 1.0
+    assert M.psnr(q, q1, 255.0).item() < one
+    # the former convention on request
+    assert torch.isnan(M.psnr(x, x, identical="nan")).all()
+    # compute keeps the status and gives the finite value
+    vals, st = M.compute(x * 255, x * 255, ["psnr"], mode="image")
+    assert st["psnr"] == ["identical"] * 2 and torch.isfinite(vals["psnr"]).all()
 
 
 # ---------------------------------------------------------------- SSIM
@@ -208,18 +228,34 @@ def test_fsim_vsi_wrappers_follow_piq_on_real_pair(pair):
     assert M.vsi(rc, worse, 255.0).item() < M.vsi(rc, dc, 255.0).item()
 
 
-# ---------------------------------------------------------------- NCC, NAE by hand
-def test_ncc_by_hand_and_numpy(pair):
+# ---------------------------------------------------------------- NCC (NK), PCC, NAE by hand
+def test_ncc_is_eskicioglu_fisher_nk_by_hand():
     x = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64).reshape(1, 1, 2, 2)
-    assert M.ncc(x, 2 * x + 5).item() == pytest.approx(1.0, abs=1e-12)
-    assert M.ncc(x, -x).item() == pytest.approx(-1.0, abs=1e-12)
+    y = torch.tensor([1.0, 3.0, 2.0, 4.0], dtype=torch.float64).reshape(1, 1, 2, 2)
+    # NK = Σxy / Σx² = (1 + 6 + 6 + 16) / (1 + 4 + 9 + 16) = 29/30
+    assert M.ncc(x, y).item() == pytest.approx(29 / 30, abs=1e-12)
+    # reference first: NK(y, x) = 29 / Σy² = 29/30 too here; with z = [2, 2, 2, 2]: Σxz = 20, Σx² = 30, Σz² = 16
+    z = torch.full((1, 1, 2, 2), 2.0, dtype=torch.float64)
+    assert M.ncc(x, z).item() == pytest.approx(20 / 30, abs=1e-12)
+    assert M.ncc(z, x).item() == pytest.approx(20 / 16, abs=1e-12)
+    assert M.ncc(x, x).item() == pytest.approx(1.0, abs=1e-12)
+    # gain of both inputs cancels; an offset does not: NK(x, x + 1) = 1 + Σx/Σx² = 1 + 10/30
+    assert M.ncc(3 * x, 3 * y).item() == pytest.approx(29 / 30, abs=1e-12)
+    assert M.ncc(x, x + 1).item() == pytest.approx(1 + 10 / 30, abs=1e-12)
+    assert math.isnan(M.ncc(torch.zeros_like(x), x).item())
+
+
+def test_pcc_by_hand_and_numpy(pair):
+    x = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64).reshape(1, 1, 2, 2)
+    assert M.pcc(x, 2 * x + 5).item() == pytest.approx(1.0, abs=1e-12)
+    assert M.pcc(x, -x).item() == pytest.approx(-1.0, abs=1e-12)
     y = torch.tensor([1.0, 3.0, 2.0, 4.0], dtype=torch.float64).reshape(1, 1, 2, 2)
     # x̄ = ȳ = 2.5; Σ dx·dy = 2.25 + (−0.5)(0.5) + (0.5)(−0.5) + 2.25 = 4; Σ dx² = Σ dy² = 5 → 0.8
-    assert M.ncc(x, y).item() == pytest.approx(0.8, abs=1e-12)
+    assert M.pcc(x, y).item() == pytest.approx(0.8, abs=1e-12)
     ref, dist = pair
-    assert M.ncc(_t(ref), _t(dist)).item() == pytest.approx(np.corrcoef(ref.ravel(), dist.ravel())[0, 1], abs=1e-9)
+    assert M.pcc(_t(ref), _t(dist)).item() == pytest.approx(np.corrcoef(ref.ravel(), dist.ravel())[0, 1], abs=1e-9)
     c = torch.full((1, 1, 2, 2), 3.0, dtype=torch.float64)
-    assert math.isnan(M.ncc(c, x).item())
+    assert math.isnan(M.pcc(c, x).item())
 
 
 def test_nae_by_hand():
@@ -245,15 +281,16 @@ def test_zero_and_constant_maps_never_crash_or_inf():
     for name, v in vals.items():
         assert st[name] == expected_status, name
         assert not torch.isinf(v).any(), name
-    nan_expected = {
-        "psnr": [False, True, False, True, False, True],  # identical pairs (incl. zero/zero, c/c) → NaN
-        "ncc": [False, True, True, True, True, False],  # any constant map → NaN
+    nan_expected = {  # PSNR of identical pairs (incl. zero/zero, c/c): the finite ceiling
+        "ncc": [False, True, True, False, False, False],  # all-zero reference → NaN
+        "pcc": [False, True, True, True, True, False],  # any constant map → NaN
         "nae": [False, False, True, False, False, False],  # zero reference vs non-zero → NaN; zero/zero → 0
     }
     for name, v in vals.items():
         exp = nan_expected.get(name, [False] * 6)
         assert torch.isnan(v).tolist() == exp, name
-    for name in ("ssim", "ms_ssim", "fsim", "vsi", "ncc"):
+    assert vals["psnr"][[1, 3, 5]].tolist() == pytest.approx([M.psnr_ceiling(168 * 168)] * 3, abs=1e-4)  # float32
+    for name in ("ssim", "ssim_nodownsample", "ms_ssim", "fsim", "vsi", "ncc", "pcc"):
         assert vals[name][5].item() == pytest.approx(1.0, abs=1e-5), name
     assert vals["gmsd"][5].item() == pytest.approx(0.0, abs=1e-7)
 
@@ -309,11 +346,12 @@ def test_measure_table_long_format():
     assert len(df) == 6 and str(df["value"].dtype) == "float64"
     assert df["image_id"].tolist() == ["a", "a", "b", "b", "c", "c"] and df["k"].tolist() == [1, 1, 2, 2, 3, 3]
     row = df[(df.image_id == "b") & (df.measure == "psnr")].iloc[0]
-    assert math.isnan(row.value) and row.status == "identical"
+    assert row.value == pytest.approx(M.psnr_ceiling(32 * 32), abs=1e-4) and row.status == "identical"  # float32
 
 
 def test_registry():
-    assert list(M.MEASURES) == ["psnr", "ssim", "ssim_l", "ssim_c", "ssim_s", "ms_ssim", "gmsd", "ncc", "fsim", "nae", "vsi"]
+    assert list(M.MEASURES) == ["psnr", "ssim", "ssim_l", "ssim_c", "ssim_s", "ssim_nodownsample", "ms_ssim", "gmsd",
+                                "ncc", "pcc", "fsim", "nae", "vsi"]
     assert not M.MEASURES["gmsd"].higher_is_better and not M.MEASURES["nae"].higher_is_better
     assert M.MEASURES["ms_ssim"].min_size == 161
 
@@ -345,3 +383,97 @@ def test_ssim_loss_trains():
         opt.step()
     end = M.ssim(img.detach(), clean).item()
     assert end > start + 0.3, (start, end)
+
+
+# ---------------------------------------------------------------- MATLAB conventions: rgb2gray, ssim without downsampling
+def test_rgb2gray_by_hand():
+    # MATLAB/Octave rgb2gray(uint8([200 30 77])) = round(0.298936·200 + 0.587043·30 + 0.114021·77) = round(86.18) = 86
+    px = torch.tensor([200.0, 30.0, 77.0, 10.0, 10.0, 10.0], dtype=torch.float64).reshape(1, 2, 3).permute(2, 0, 1)
+    g = _common.rgb2gray(px.unsqueeze(0), 255.0)
+    assert g.flatten().tolist() == [86.0, 10.0]  # grey (R = G = B) stays itself: the weights sum to 1
+    # in [0, 1] (data_range 1) the same grey levels, /255
+    assert _common.rgb2gray(px.unsqueeze(0) / 255, 1.0).flatten().tolist() == pytest.approx([86 / 255, 10 / 255], abs=1e-15)
+
+
+def test_ssim_nodownsample_matches_skimage_matlab_convention(pair):
+    """MATLAB's ssim convention as scikit-image states it (Gaussian σ = 1.5, population covariance, L = 255), on the
+    rounded rgb2gray grey image, no downsampling."""
+    from skimage.metrics import structural_similarity
+
+    ref, dist = pair
+    gr = _common.rgb2gray(_t(ref), 255.0)
+    gd = _common.rgb2gray(_t(dist), 255.0)
+    expected = structural_similarity(gr[0, 0].numpy(), gd[0, 0].numpy(), gaussian_weights=True, sigma=1.5,
+                                     use_sample_covariance=False, data_range=255)
+    vals, _ = M.compute(_t(ref), _t(dist), ["ssim_nodownsample", "ssim"], mode="image")
+    assert vals["ssim_nodownsample"].item() == pytest.approx(expected, abs=1e-9)
+    assert vals["ssim"].item() != pytest.approx(expected, abs=1e-3)  # 384×512: ssim.m downsamples by 2
+
+
+def test_ssim_family_equals_the_separate_functions():
+    g = torch.Generator().manual_seed(7)
+    for shape in [(2, 1, 200, 170), (1, 1, 700, 661)]:  # f = 1 and f = 3 (separate downsampled pass)
+        x = torch.rand(*shape, generator=g, dtype=torch.float64)
+        y = (x + 0.2 * torch.rand(*shape, generator=g, dtype=torch.float64)).clamp(0, 1)
+        fam = M.ssim_family(x, y, 1.0)
+        r = M.ssim(x, y, 1.0, return_terms=True)
+        assert torch.allclose(fam["ssim"], r.ssim, atol=1e-12) and torch.allclose(fam["ssim_s"], r.structure, atol=1e-12)
+        assert torch.allclose(fam["ssim_nodownsample"], M.ssim(x, y, 1.0, downsample=False), atol=1e-12)
+        assert torch.allclose(fam["ms_ssim"], M.ms_ssim(x, y, 1.0), atol=1e-12)
+
+
+# ---------------------------------------------------------------- SSIMLoss per channel
+def test_ssim_loss_per_channel_gradcheck():
+    g = torch.Generator().manual_seed(8)
+    x = torch.rand(1, 3, 12, 13, generator=g, dtype=torch.float64, requires_grad=True)
+    y = torch.rand(1, 3, 12, 13, generator=g, dtype=torch.float64)
+    loss = M.SSIMLoss(data_range=1.0, downsample=False, colour="per_channel")
+    assert torch.autograd.gradcheck(lambda a: loss(a, y), (x,), eps=1e-6, atol=1e-6)
+    # per channel = mean of the single-channel SSIMs
+    per = [M.ssim(x[:, c : c + 1], y[:, c : c + 1], 1.0, downsample=False).item() for c in range(3)]
+    assert loss(x, y).item() == pytest.approx(1 - sum(per) / 3, abs=1e-12)
+
+
+def test_luminance_preserving_colour_change_gets_a_gradient_only_per_channel():
+    g = torch.Generator().manual_seed(9)
+    base = 0.3 + 0.4 * torch.rand(1, 3, 24, 24, generator=g, dtype=torch.float64)
+    # ΔY = 0.299·ΔR + 0.587·ΔG + 0.114·ΔB = 0 for (ΔR, ΔG, ΔB) = (0.114, 0, −0.299)·t
+    t = 0.2 * torch.rand(1, 1, 24, 24, generator=g, dtype=torch.float64)
+    shifted = base + torch.cat([0.114 * t, 0 * t, -0.299 * t], dim=1)
+    img = shifted.clone().requires_grad_(True)
+    lum = M.SSIMLoss(1.0, downsample=False)(img, base)
+    lum.backward()
+    assert lum.item() == pytest.approx(0.0, abs=1e-12) and img.grad.abs().max().item() < 1e-9
+    img.grad = None
+    pc = M.SSIMLoss(1.0, downsample=False, colour="per_channel")(img, base)
+    pc.backward()
+    assert pc.item() > 1e-3 and img.grad.abs().max().item() > 1e-6
+    with pytest.raises(ValueError, match="colour"):
+        M.SSIMLoss(colour="rgb")
+
+
+# ---------------------------------------------------------------- speed paths give the same numbers
+def test_tiled_filter_matches_scipy_valid_correlation():
+    from scipy.ndimage import correlate
+
+    g = torch.Generator().manual_seed(10)
+    x = torch.rand(1, 1, 150, 401, generator=g, dtype=torch.float64)  # W > TILED_ABOVE: tiled; H: one band
+    assert x.shape[-1] > _common.TILED_ABOVE >= x.shape[-2]
+    k = _common.gaussian_1d(11, 1.5)
+    got = _common.separable_filter_valid(x, k)[0, 0].numpy()
+    full = correlate(x[0, 0].numpy(), np.outer(k.numpy(), k.numpy()), mode="constant")
+    assert got.shape == (140, 391)
+    assert np.abs(got - full[5:-5, 5:-5]).max() < 1e-13
+
+
+def test_compute_in_blocks_equals_one_pair_at_a_time():
+    g = torch.Generator().manual_seed(11)
+    x = torch.rand(5, 3, 400, 420, generator=g, dtype=torch.float64) * 255  # 504,000 samples/pair: blocks of 4
+    y = (x + 20 * torch.rand(x.shape, generator=g, dtype=torch.float64)).clamp(0, 255)
+    names = ["psnr", "ssim", "ssim_nodownsample", "ms_ssim", "gmsd", "ncc", "pcc", "nae"]
+    assert 5 > 2**21 // (3 * 400 * 420) > 1
+    batch, _ = M.compute(x, y, names, mode="image", data_range=torch.full((5,), 255.0, dtype=torch.float64))
+    for i in range(5):
+        one, _ = M.compute(x[i : i + 1], y[i : i + 1], names, mode="image")
+        for n in names:
+            assert batch[n][i].item() == pytest.approx(one[n].item(), rel=1e-12), n

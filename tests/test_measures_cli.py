@@ -79,3 +79,23 @@ def test_unknown_measure_is_rejected(real_pair):
     with pytest.raises(SystemExit) as e:
         _run(["measure", str(REF), str(DIST), "--measure", "nope"])
     assert e.value.code == 2
+
+
+def test_variants_and_grey_option(real_pair, capsys):
+    """``--measure ssim_nodownsample`` / ``pcc`` are offered; ``--grey luma`` changes SSIM only slightly and gives
+    what the library computes with that option."""
+    import torch
+
+    from veiqa.io import read_image
+
+    argv = ["measure", str(REF), str(DIST), "--format", "json", "--measure", "ssim_nodownsample", "--measure", "pcc"]
+    assert _run(argv) == 0
+    rows = {r["measure"]: r["value"] for r in json.loads(capsys.readouterr().out)["measures"]}
+    assert _run(argv + ["--grey", "luma"]) == 0
+    luma = {r["measure"]: r["value"] for r in json.loads(capsys.readouterr().out)["measures"]}
+    t = lambda p: torch.from_numpy(read_image(p).astype(np.float64)).permute(2, 0, 1).unsqueeze(0)  # noqa: E731
+    v, _ = M.compute(t(REF), t(DIST), ["ssim_nodownsample", "pcc"], mode="image", grey="luma")
+    assert luma["ssim_nodownsample"] == pytest.approx(v["ssim_nodownsample"].item(), abs=1e-12)
+    assert rows["ssim_nodownsample"] != luma["ssim_nodownsample"]
+    assert rows["ssim_nodownsample"] == pytest.approx(luma["ssim_nodownsample"], abs=5e-3)
+    assert rows["pcc"] == luma["pcc"] == pytest.approx(v["pcc"].item(), abs=1e-12)

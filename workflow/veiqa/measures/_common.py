@@ -5,10 +5,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-#: Luminance weights used by SSIM/GMSD's reference MATLAB code (GMSD.m, and the YIQ "Y" of FSIM.m):
-#: Y = 0.299 R + 0.587 G + 0.114 B.  (MATLAB's rgb2gray uses 0.2989/0.5870/0.1140 and rounds to uint8; the
-#: difference is < 0.05 grey levels before rounding and is not reproduced.)
+#: Luminance weights Y = 0.299 R + 0.587 G + 0.114 B (the YIQ "Y" of FeatureSIM.m; ``grey="luma"``).
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+
+#: MATLAB's ``rgb2gray`` weights (first row of inv of the NTSC YIQ matrix; documented as 0.2989/0.5870/0.1140).
+#: For uint8 input MATLAB rounds the weighted sum to uint8 (half away from zero).
+RGB2GRAY_WEIGHTS = (0.298936021293775, 0.587043074451121, 0.114020904255103)
+
+#: Grey conversions of :func:`grey` (``compute``'s ``grey`` option).
+GREY_MODES = ("rgb2gray", "luma", "channels")
 
 STATUS_OK = "ok"
 STATUS_IDENTICAL = "identical"
@@ -43,6 +48,38 @@ def luminance(x: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"expected 1 or 3 channels, got {x.shape[1]}")
     w = torch.tensor(LUMA_WEIGHTS, dtype=x.dtype, device=x.device).reshape(1, 3, 1, 1)
     return (x * w).sum(dim=1, keepdim=True)
+
+
+def rgb2gray(x: torch.Tensor, data_range=255.0) -> torch.Tensor:
+    """MATLAB's ``rgb2gray`` of an 8-bit image: round(0.298936 R + 0.587043 G + 0.114021 B) to an integer grey
+    level (half away from zero, saturating at 0 and 255), for N×3×H×W input in [0, data_range] (scaled to
+    [0, 255] for the rounding and back).  N×1×H×W passes through.  Not differentiable (rounding); reference
+    codes that take 8-bit grey (``ssim.m``, ``msssim.m``, ``GMSD.m`` called on ``rgb2gray(imread(...))``)
+    see exactly these values."""
+    if x.shape[1] == 1:
+        return x
+    if x.shape[1] != 3:
+        raise ValueError(f"expected 1 or 3 channels, got {x.shape[1]}")
+    L = as_range(data_range, x)
+    w = torch.tensor(RGB2GRAY_WEIGHTS, dtype=x.dtype, device=x.device).reshape(1, 3, 1, 1)
+    g = ((x * (255.0 / L)) * w).sum(dim=1, keepdim=True)
+    return torch.floor(g + 0.5).clamp_(0, 255) * (L / 255.0)
+
+
+def grey(x: torch.Tensor, mode: str = "luma", data_range=255.0) -> torch.Tensor:
+    """Reduce N×C×H×W colour input as a luminance-based measure's reference code does.
+
+    ``"rgb2gray"``: MATLAB's rounded 8-bit :func:`rgb2gray` (for images in [0, data_range] that are 8-bit);
+    ``"luma"``: unrounded Y = 0.299R + 0.587G + 0.114B (differentiable); ``"channels"``: no conversion (the
+    measure is evaluated per channel and averaged, e.g. a GAN loss on colour).  Grey input passes through.
+    """
+    if mode == "rgb2gray":
+        return rgb2gray(x, data_range)
+    if mode == "luma":
+        return luminance(x)
+    if mode == "channels":
+        return x
+    raise ValueError(f"grey must be one of {GREY_MODES}, got {mode!r}")
 
 
 def _symmetric_index(n: int, before: int, after: int, device) -> torch.Tensor:
@@ -95,13 +132,41 @@ def _band(n: int, g: torch.Tensor) -> torch.Tensor:
     return band
 
 
+#: Tile length of :func:`separable_filter_valid`, and the axis length above which it tiles (keeps the cost linear
+#: in pixels; below it one banded matmul is faster: measured by scripts/bench_measures.py).
+TILE = 64
+TILED_ABOVE = 384
+
+
+def _filter_last(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """'Valid' correlation of the last axis with g: one banded matmul for axes up to :data:`TILED_ABOVE`, else
+    overlapping tiles of
+    :data:`TILE` samples, each multiplied by the same TILE × (TILE − k + 1) band (cost O(TILE) per sample
+    instead of O(W))."""
+    W, k = x.shape[-1], g.shape[0]
+    m = W - k + 1
+    if W <= TILED_ABOVE:
+        return x @ _band(W, g)
+    step = TILE - k + 1
+    tiles = -(-m // step)
+    need = (tiles - 1) * step + TILE
+    if need > W:
+        x = F.pad(x, (0, need - W))
+    out = (x.unfold(-1, TILE, step) @ _band(TILE, g)).flatten(-2)
+    return out[..., :m]
+
+
 def separable_filter_valid(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     """Correlate every channel of x with the separable kernel g⊗g, 'valid' region only (MATLAB filter2 'valid').
 
-    Done as two banded matrix products (Bᵀ_H · X · B_W): on CPU this is 2–3× faster than a grouped conv2d.
+    Done as banded matrix products along each axis (Bᵀ_H · X · B_W; on CPU 2–3× faster than a grouped conv2d),
+    in tiles for axes longer than :data:`TILED_ABOVE` so that the cost stays linear in the number of pixels.
     """
-    H, W = x.shape[-2:]
-    return _band(H, g).t() @ (x @ _band(W, g))
+    y = _filter_last(x, g)
+    H = y.shape[-2]
+    if H <= TILED_ABOVE:
+        return _band(H, g).t() @ y
+    return _filter_last(y.transpose(-1, -2), g).transpose(-1, -2)
 
 
 def pair_status(x: torch.Tensor, y: torch.Tensor) -> list[str]:
@@ -111,8 +176,9 @@ def pair_status(x: torch.Tensor, y: torch.Tensor) -> list[str]:
     ``"identical"`` (x == y everywhere), otherwise ``"ok"``.
     """
     xf, yf = x.flatten(1), y.flatten(1)
-    zero = (xf == 0).all(1) | (yf == 0).all(1)
-    const = (xf == xf[:, :1]).all(1) | (yf == yf[:, :1]).all(1)
+    (xlo, xhi), (ylo, yhi) = torch.aminmax(xf, dim=1), torch.aminmax(yf, dim=1)  # one pass each, no temporaries
+    zero = ((xlo == 0) & (xhi == 0)) | ((ylo == 0) & (yhi == 0))
+    const = (xlo == xhi) | (ylo == yhi)
     ident = (xf == yf).all(1)
     out = []
     for z, c, i in zip(zero.tolist(), const.tolist(), ident.tolist()):

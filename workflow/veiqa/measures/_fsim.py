@@ -219,8 +219,11 @@ def blockwise_255(block, x: torch.Tensor, y: torch.Tensor, data_range, chunk: in
     if x.dtype not in (torch.float32, torch.float64):  # half precision: no FFT support / too coarse
         x, y = x.float(), y.float()
     L = as_range(data_range, x)
-    x = (x / L).clamp(0, 1) * 255.0
-    y = (y / L).clamp(0, 1) * 255.0
+    if L.numel() == 1 and float(L) == 255.0:  # already on the scale: clip only (saves two passes per image)
+        x, y = x.clamp(0, 255), y.clamp(0, 255)
+    else:
+        x = (x / L).clamp(0, 1) * 255.0
+        y = (y / L).clamp(0, 1) * 255.0
     with torch.no_grad():
         out = [block(x[i : i + chunk], y[i : i + chunk]) for i in range(0, x.shape[0], chunk)]
     r = torch.cat(out) if out else x.new_zeros(0)

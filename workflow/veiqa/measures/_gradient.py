@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._common import as_range, check_pair, luminance
+from ._common import as_range, check_pair, grey as to_grey
 
 T_GMSD = 170.0  # for images in [0, 255]
 
@@ -25,26 +25,33 @@ def gradient_magnitude(x: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(g[:, :1] ** 2 + g[:, 1:] ** 2)
 
 
-def gmsd_map(x: torch.Tensor, y: torch.Tensor, data_range=1.0) -> torch.Tensor:
+def gmsd_map(x: torch.Tensor, y: torch.Tensor, data_range=1.0, grey: str = "luma") -> torch.Tensor:
     """The gradient-magnitude similarity map GMS (N×1×ceil(H/2)×ceil(W/2)) of GMSD.m."""
+    return 1.0 - _gms_deficit(x, y, data_range, grey)
+
+
+def _gms_deficit(x: torch.Tensor, y: torch.Tensor, data_range, grey: str) -> torch.Tensor:
+    """1 − GMS = (m_x − m_y)² / (m_x² + m_y² + T), the same map without the cancellation of GMS ≈ 1 (float32
+    GMSD of nearly identical pairs keeps its digits; std(GMS) = std(1 − GMS))."""
     check_pair(x, y)
     L = as_range(data_range, x)
-    x = luminance(x) * (255.0 / L)
-    y = luminance(y) * (255.0 / L)
+    x = to_grey(x, grey, data_range) * (255.0 / L)
+    y = to_grey(y, grey, data_range) * (255.0 / L)
     gx = gradient_magnitude(_gmsd_downsample(x))
     gy = gradient_magnitude(_gmsd_downsample(y))
-    return (2 * gx * gy + T_GMSD) / (gx * gx + gy * gy + T_GMSD)
+    return (gx - gy).square_() / (gx * gx + gy * gy + T_GMSD)
 
 
-def gmsd(x: torch.Tensor, y: torch.Tensor, data_range=1.0) -> torch.Tensor:
+def gmsd(x: torch.Tensor, y: torch.Tensor, data_range=1.0, grey: str = "luma") -> torch.Tensor:
     """Gradient magnitude similarity deviation per pair, Tensor[N]; 0 = identical, lower is better.
 
-    Follows GMSD.m: luminance Y = 0.299R + 0.587G + 0.114B (RGB inputs), scaled to [0, 255]; 2×2 average
+    Follows GMSD.m, which takes 8-bit grey images: RGB inputs are reduced by ``grey`` (``"rgb2gray"``: MATLAB's
+    rounded rgb2gray, what GMSD.m sees when called on ``rgb2gray(imread(f))`` and what ``compute`` uses in
+    image mode; ``"luma"``: unrounded 0.299R + 0.587G + 0.114B), scaled to [0, 255]; 2×2 average
     filter then 2× subsampling; Prewitt gradients (/3); GMS = (2 m_x m_y + T)/(m_x² + m_y² + T) with T = 170;
     GMSD = std2(GMS), the *sample* standard deviation (N − 1).  piq's ``gmsd`` computes the same map but the
     population standard deviation (and pads odd sizes in both axes); the tests compare against piq with the
     factor sqrt(n/(n−1)) made explicit.  All-zero or constant pairs give a defined value (GMS = 1 where both
     gradients vanish).  Hand-written in torch.
     """
-    gms = gmsd_map(x, y, data_range).flatten(1)
-    return gms.std(dim=1, correction=1)
+    return _gms_deficit(x, y, data_range, grey).flatten(1).std(dim=1, correction=1)

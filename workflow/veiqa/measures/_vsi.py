@@ -97,7 +97,8 @@ def sdsp(x: torch.Tensor) -> torch.Tensor:
     H, W = x.shape[-2:]
     eps = torch.finfo(x.dtype).eps
     lg, s_d = _sdsp_constants(x.device, x.dtype)
-    small = F.interpolate(x / 255.0, size=(SDSP_SIZE, SDSP_SIZE), mode="bilinear", align_corners=False)
+    # resize first, then scale to [0, 1] (linear, so the same values; one pass over the full-size image less)
+    small = F.interpolate(x, size=(SDSP_SIZE, SDSP_SIZE), mode="bilinear", align_corners=False) / 255.0
     lab = _rgb2lab(small)
     band = torch.fft.irfft2(torch.fft.rfft2(lab) * lg, s=(SDSP_SIZE, SDSP_SIZE))
     s_f = band.pow(2).sum(dim=1, keepdim=True).sqrt()
@@ -107,17 +108,27 @@ def sdsp(x: torch.Tensor) -> torch.Tensor:
     return _minmax(vs, eps)
 
 
-def _vsi_block(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """VSI of a block of pairs in [0, 255] (C = 1 or 3)."""
-    n = x.shape[0]
-    xy = torch.cat([x, y])
-    vs = sdsp(xy)
-    lmn = _mix(_RGB2LMN, xy)
+def _pooled_features(x: torch.Tensor):
+    """SDSP saliency and LMN channels of images in [0, 255], average-pooled by VSI's factor round(min(H, W)/256)
+    (replicate padding, piq's convention)."""
+    vs = sdsp(x)
+    lmn = _mix(_RGB2LMN, x)
     f = max(1, round(min(vs.shape[-2:]) / 256))
     if f > 1:
         p, q = f // 2, (f - 1) // 2
         vs = F.avg_pool2d(F.pad(vs, (p, q, p, q), mode="replicate"), f)
         lmn = F.avg_pool2d(F.pad(lmn, (p, q, p, q), mode="replicate"), f)
+    return vs, lmn
+
+
+def _vsi_block(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """VSI of a block of pairs in [0, 255] (C = 1 or 3)."""
+    n = x.shape[0]
+    if max(1, round(min(x.shape[-2:]) / 256)) > 1:  # x and y apart until pooled: no full-size concatenation
+        (vs_a, lmn_a), (vs_b, lmn_b) = _pooled_features(x), _pooled_features(y)
+        vs, lmn = torch.cat([vs_a, vs_b]), torch.cat([lmn_a, lmn_b])
+    else:
+        vs, lmn = _pooled_features(torch.cat([x, y]))
     gm = _scharr_magnitude(lmn[:, :1])
     vs_x, vs_y, gm_x, gm_y, c_x, c_y = vs[:n], vs[n:], gm[:n], gm[n:], lmn[:n], lmn[n:]
     s_c = _sim(c_x[:, 1:2], c_y[:, 1:2], C3) * _sim(c_x[:, 2:3], c_y[:, 2:3], C3)
