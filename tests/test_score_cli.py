@@ -95,19 +95,8 @@ def test_nan_values_carry_their_reason_and_progress_goes_to_stderr(tmp_path, cap
     assert cells["psnr_status"] == "identical" and cells["pri_identical"] == "yes" and err == ""
 
 
-def _psnr_of_identical_is_finite() -> bool:
-    import torch
-
-    from veiqa import measures as M
-
-    x = torch.full((1, 1, 16, 16), 0.5, dtype=torch.float64)
-    return math.isfinite(float(M.compute(x, x.clone(), ["psnr"], mode="map", data_range=1.0)[0]["psnr"][0]))
-
-
-@pytest.mark.xfail(not _psnr_of_identical_is_finite(), strict=True,
-                   reason="PSNR of identical inputs gets its finite ceiling on the measures branch")
 def test_identical_pri_gives_a_finite_psnr(tmp_path, capsys):
-    """Status ``identical`` and a finite PSNR (the measures branch's ceiling) for an image whose PRI equals it."""
+    """Status ``identical`` and a finite PSNR (the documented ceiling) for an image whose PRI equals it."""
     flat = tmp_path / "flat.png"
     Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(flat)
     assert cli.main(["score", str(flat), "--distortion", "gb", "--format", "json", "--quiet",
