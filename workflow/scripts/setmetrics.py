@@ -1,16 +1,11 @@
-import sys
+from _veiqa import smk, step, torch_threads  # first: it puts veiqa on the import path
 from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
-import torch
 
 from veiqa import plots, setmetrics, shards, tables
 from veiqa.io import write_parquet
-from veiqa.smk import step
 
-smk = snakemake  # noqa: F821
-with step(smk, "setmetrics") as log:
-    torch.set_num_threads(max(1, smk.threads))
+with step() as log:
+    torch_threads()
     sm = smk.params.sm
     manifest = shards.read_manifest(smk.input.manifest)
     kw = {"weights": sm["inception_weights"]} if sm["extractor"] == "inception" else {}
