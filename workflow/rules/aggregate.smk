@@ -7,6 +7,8 @@ rule collect:
         "results/{dataset}/scores.parquet",
     log:
         "logs/{dataset}/collect.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/collect.tsv"
     conda:
         "../../envs/veiqa.yaml"
     script:
@@ -33,6 +35,8 @@ rule correlations:
         runtime=60,
     log:
         "logs/{dataset}/correlations.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/correlations.tsv"
     conda:
         "../../envs/veiqa.yaml"
     script:
@@ -65,6 +69,8 @@ rule tables:
         arms=list(CAM_ARMS),
     log:
         "logs/{dataset}/tables.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/tables.tsv"
     conda:
         "../../envs/veiqa.yaml"
     script:
@@ -97,6 +103,8 @@ rule rank_arms:
         measure=CFG["aggregate"]["table_measure"],
     log:
         "logs/{dataset}/rank_arms.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/rank_arms.tsv"
     conda:
         "../../envs/veiqa.yaml"
     script:
@@ -118,6 +126,8 @@ rule scatter_plots:
         ),
     log:
         "logs/{dataset}/scatter_plots.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/scatter_plots.tsv"
     conda:
         "../../envs/veiqa.yaml"
     script:
@@ -155,6 +165,8 @@ rule figure2:
         samples=CFG["aggregate"]["figure_samples"],
     log:
         "logs/{dataset}/figure2-{cam}.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/figure2-{cam}.tsv"
     conda:
         "../../envs/veiqa.yaml"
     script:
