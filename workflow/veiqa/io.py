@@ -105,6 +105,15 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def _pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs. A zombie (killed, not yet reaped: common in containers whose init does not reap
+    orphans) counts as gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+    except OSError:
+        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
