@@ -5,8 +5,11 @@ Builds a dataset in the demo's layout (N/20 tiny random "photographs" × 4 disto
 scores), runs the whole workflow on it once with cheap settings (native resolution, PSNR only, no bootstrap), then
 times what a user waits for on a dataset of this size:
 
-* ``snakemake -n`` (dry run, DAG of every shard job, after staging), and
-* a no-op rerun (everything up to date).
+* ``snakemake -n`` (dry run, DAG of every shard job, after staging),
+* a no-op rerun (everything up to date), and
+* the per-job start-up overhead: the full run's job count and summed job time per rule (from the rules'
+  ``benchmark:`` files), and what a job's Python start-up costs with the imports of a torch-free script such as
+  ``pri`` and with ``torch`` on top (``--startup-only`` prints just that).
 
 Prints the figures; nothing is asserted. Usage::
 
@@ -56,6 +59,34 @@ def run(cmd: list[str], cwd: Path) -> tuple[float, str]:
     return dt, p.stdout + p.stderr
 
 
+def startup_seconds(modules: list[str], repeat: int = 3) -> float:
+    """Median wall time of a fresh Python that imports what a job's preamble and script import."""
+    code = ("import sys; sys.path.insert(0, %r); import snakemake.logging, snakemake.iocontainers; " % str(REPO / "workflow")
+            + "; ".join(f"import {m}" for m in modules))
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def print_startup() -> None:
+    light = ["pandas", "veiqa.pri", "veiqa.shards", "veiqa.smk"]
+    a, b = startup_seconds(light + ["torch"]), startup_seconds(light)
+    print(f"per-job start-up: a torch-free script (pri, stage, tables ...) {b:.2f} s; one that needs torch "
+          f"(gradcam, measures, collect, setmetrics) {a:.2f} s")
+
+
+def print_job_times(logs: Path) -> None:
+    sys.path.insert(0, str(REPO / "scripts"))
+    from bench_pipeline import job_times
+
+    times = job_times(logs)
+    for rule, v in sorted(times.items(), key=lambda kv: -sum(kv[1])):
+        print(f"  {rule:<16}{len(v):>6} jobs{sum(v):>9.1f} s summed{sum(v) / len(v):>8.2f} s per job")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=10_000)
@@ -63,7 +94,11 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/veiqa-scale"))
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--keep", action="store_true", help="reuse an existing workdir (skip building and the full run)")
+    ap.add_argument("--startup-only", action="store_true", help="print only the per-job start-up figures")
     a = ap.parse_args()
+    print_startup()
+    if a.startup_only:
+        return
     wd = a.workdir
     if not a.keep and wd.exists():
         shutil.rmtree(wd)
@@ -84,7 +119,7 @@ def main() -> None:
         "aggregate: {bootstrap: 0, folds: 2, figure_samples: 1}\n"
         "setmetrics: {enabled: false}\n"
     )
-    # The demo of config.yaml is merged in too; naming the targets keeps the runs to the synthetic dataset.
+    # config.yaml names no dataset, so the synthetic one is the only one (the targets are named anyway).
     sm = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--configfile", str(cfg),
           "--cores", str(a.cores)]
     targets = ["results/synthetic/tables/ranked_arms.csv"]
@@ -95,7 +130,8 @@ def main() -> None:
         n_jobs = out.split("total", 1)[1].split()[0] if "total" in out else "?"
         print(f"dry run before the first full run (DAG of {n_jobs} jobs): {dt:.2f} s")
         dt, _ = run(sm + targets, wd)
-        print(f"full run (cheap settings, {a.cores} cores): {dt:.1f} s")
+        print(f"full run (cheap settings, {a.cores} cores): {dt:.1f} s; job times per rule:")
+        print_job_times(wd / "logs")
     times_n, times_noop = [], []
     for _ in range(3):
         dt, out = run(sm + ["-n"] + targets, wd)

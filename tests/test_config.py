@@ -64,12 +64,20 @@ def test_bad_enum_lists_allowed_values(default_cfg):
 
 def test_missing_dataset_path(default_cfg, tmp_path):
     bad = copy.deepcopy(default_cfg)
-    bad["datasets"]["tid"] = {"loader": "tid2013", "source": str(tmp_path / "nowhere.zip")}
+    bad.setdefault("datasets", {})["tid"] = {"loader": "tid2013", "source": str(tmp_path / "nowhere.zip")}
     with pytest.raises(vc.ConfigError, match=r"'datasets.tid.source': .*nowhere.zip does not exist"):
         vc.load(bad)
     bad["datasets"]["tid"] = {"loader": "tid2013"}
     with pytest.raises(vc.ConfigError, match=r"'datasets.tid.source' is missing"):
         vc.load(bad)
+
+
+def test_the_demo_runs_only_when_no_dataset_is_named(default_cfg, tmp_path):
+    assert "datasets" not in default_cfg  # config.yaml names none, so nothing of it merges into a user's datasets
+    assert vc.load(copy.deepcopy(default_cfg))["datasets"] == {"demo": {"loader": "demo", "source": "builtin"}}
+    (tmp_path / "live").mkdir()
+    mine = {**copy.deepcopy(default_cfg), "datasets": {"live": {"loader": "live", "source": str(tmp_path / "live")}}}
+    assert list(vc.load(mine)["datasets"]) == ["live"]
 
 
 def test_paper_preset_wins_over_the_file(default_cfg):

@@ -290,6 +290,53 @@ def test_demo_workflow_slurm_equals_local(slurm_cluster, tmp_path):
         assert pa_ == pb_, f"{rel}: provenance differs:\nlocal: {pa_}\nslurm: {pb_}"
 
 
+# ---- Test D: one switch decides the GPU request ----------------------------------------------------------------
+GPU_CONFIG: dict = {
+    "datasets": {"demo": {"loader": "demo", "source": "builtin", "references": ["coins"]}},
+    "distortions": ["gb"],
+    "measures": ["psnr"],
+    "shard_size": 8,
+}
+GRADCAM_TARGET = "results/demo/vei/gb/box3/efficientnet_lite0-pretrained-native-last-shared_top1-minmax/shard-0.parquet"
+
+
+def _sbatch_lines(text: str, rule: str) -> list[str]:
+    """The sbatch command lines the SLURM plugin built for ``rule`` (it logs them with --verbose)."""
+    return [ln for ln in text.splitlines() if "sbatch" in ln and f"--job-name" in ln and f"rule_{rule}" in ln]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("gpus", [False, True])
+def test_cluster_gpus_alone_decides_the_gradcam_gpu_request(slurm_cluster, tmp_path, gpus):
+    """cluster.gpus=false: Grad-CAM's sbatch line asks for no GPU and the job runs on the CPU-only node;
+    true: the line carries --gpus=1 (the test node has no GPU, so SLURM refuses or holds that job)."""
+    import yaml
+
+    _need_jobstep_config(slurm_cluster)
+    env = slurm_cluster["env"]
+    cfg = tmp_path / "gpu.yaml"
+    cfg.write_text(yaml.safe_dump({**GPU_CONFIG, "cluster": {"gpus": gpus}}))
+    args = ["-s", str(REPO / "Snakefile"), "--configfile", str(cfg), "--directory", str(tmp_path),
+            "--profile", str(TEST_PROFILE), "--verbose", GRADCAM_TARGET]
+    try:
+        r = _snakemake(args, REPO, env, timeout=600)
+        text = r.stdout + r.stderr
+    except subprocess.TimeoutExpired as e:  # a job SLURM holds forever (no GPU anywhere) ends the wait
+        text = (e.stdout or b"").decode(errors="replace") + (e.stderr or b"").decode(errors="replace")
+        r = None
+    lines = _sbatch_lines(text, "gradcam")
+    assert lines, f"no sbatch line for gradcam:\n{text[-6000:]}"
+    if gpus:
+        assert all("--gpus=1" in ln for ln in lines), lines
+    else:
+        assert not any("--gpus" in ln or "--gres" in ln for ln in lines), lines
+        assert r is not None and r.returncode == 0, f"{text[-3000:]}\n{_slurm_logs(tmp_path)}"
+        assert (tmp_path / GRADCAM_TARGET).is_file()
+    # The other rules never ask for a GPU.
+    for rule in ("stage", "pri"):
+        assert not any("--gpus" in ln for ln in _sbatch_lines(text, rule)), rule
+
+
 # ---- Test C -------------------------------------------------------------------------------------------------
 FLAKY_SNAKEFILE = """
 rule flaky:

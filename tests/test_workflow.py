@@ -24,13 +24,13 @@ SMALL = {
 pytestmark = pytest.mark.slow
 
 
-def snakemake(workdir: Path, *args, config: dict | None = None, check=True) -> subprocess.CompletedProcess:
+def snakemake(workdir: Path, *args, config: dict | None = None, check=True, umask: int = -1) -> subprocess.CompletedProcess:
     cmd = SNAKEMAKE + list(args) + ["-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2"]
     if config is not None:
         cfg = workdir / "test-config.yaml"
         cfg.write_text(yaml.safe_dump(config))
         cmd += ["--configfile", str(cfg)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir, umask=umask)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
     return proc

@@ -10,6 +10,8 @@ rule collect:
         default_pri={d: next(iter(vc.pri_arms(CFG, d))) for d in vc.DISTORTIONS},
     log:
         "logs/{dataset}/collect.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/collect.tsv"
     conda:
         "../../envs/veiqa.yaml"
     script:
@@ -37,6 +39,8 @@ rule correlations:
         runtime=60,
     log:
         "logs/{dataset}/correlations.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/correlations.tsv"
     conda:
         "../../envs/veiqa.yaml"
     script:
@@ -69,6 +73,8 @@ rule tables:
         arms=list(CAM_ARMS),
     log:
         "logs/{dataset}/tables.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/tables.tsv"
     conda:
         "../../envs/veiqa.yaml"
     script:
@@ -133,6 +139,8 @@ rule rank_arms:
         seed=CFG["aggregate"]["seed"],
     log:
         "logs/{dataset}/rank_arms.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/rank_arms.tsv"
     conda:
         "../../envs/veiqa.yaml"
     script:
@@ -154,6 +162,8 @@ rule scatter_plots:
         ),
     log:
         "logs/{dataset}/scatter_plots.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/scatter_plots.tsv"
     conda:
         "../../envs/veiqa.yaml"
     script:
@@ -191,6 +201,8 @@ rule figure2:
         samples=CFG["aggregate"]["figure_samples"],
     log:
         "logs/{dataset}/figure2-{cam}.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/figure2-{cam}.tsv"
     conda:
         "../../envs/veiqa.yaml"
     script:

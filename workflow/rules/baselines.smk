@@ -6,12 +6,11 @@
 rule nr_baselines:
     """NIQE, BRISQUE, PIQE (the configured `baselines`) on each distorted image of a shard, long format."""
     input:
-        manifest="resources/{dataset}/manifest.parquet",
+        rows=shard_input,
     output:
         "results/{dataset}/baselines/{distortion}/nr/shard-{k}.parquet",
     params:
         methods=CFG["baselines"],
-        shard_size=CFG["shard_size"],
     threads: 1
     resources:
         mem_mb=3000,
@@ -27,12 +26,11 @@ rule nr_baselines:
 rule fr_ceiling:
     """The FR ceiling: the configured measures between each distorted image of a shard and its pristine reference."""
     input:
-        manifest="resources/{dataset}/manifest.parquet",
+        rows=shard_input,
     output:
         "results/{dataset}/baselines/{distortion}/fr-ceiling/shard-{k}.parquet",
     params:
         measures=CFG["measures"],
-        shard_size=CFG["shard_size"],
     threads: 1
     resources:
         mem_mb=3000,

@@ -4,7 +4,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 import veiqa.config as vc
-from veiqa.shards import shard_names
+from veiqa.shards import shard_file, sync_shard_files
+from veiqa.stamps import write_stamp
 
 try:
     CFG = vc.load(config, base_dir=Path.cwd(), schema_path=Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
@@ -12,10 +13,13 @@ except vc.ConfigError as e:
     raise WorkflowError(f"{e}\n(see workflow/schemas/config.schema.yaml for every key and its allowed values)")
 
 if workflow.is_main_process:
+    from veiqa.io import remove_stale_temporaries
     from veiqa.smk import clear_stale_locks
 
     clear_stale_locks(".", log=lambda m: print(m, file=sys.stderr))
+    remove_stale_temporaries(["results", "resources"], log=lambda m: print(m, file=sys.stderr))
 
+config.setdefault("datasets", CFG["datasets"])  # the demo when no configuration names a dataset (the report reads it)
 DATASETS = list(CFG["datasets"])
 CAM_ARMS = vc.cam_arms(CFG)
 SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
@@ -39,7 +43,44 @@ def manifest_of(dataset):
 
 
 def shards_of(dataset):
-    return shard_names(manifest_of(dataset), CFG["shard_size"])
+    """(distortion, k) of every shard; writes the shard files whose rows changed (veiqa.shards.sync_shard_files)."""
+    return sync_shard_files(manifest_of(dataset), CFG["shard_size"])
+
+
+def shard_input(wildcards):
+    """The rows of one shard: an input that changes only when those images change, not when scores or other
+    distortions do."""
+    shards_of(wildcards.dataset)
+    return str(shard_file(f"resources/{wildcards.dataset}", wildcards.distortion, wildcards.k))
+
+
+STAMP_CACHE = Path(".snakemake/veiqa/stamps")
+
+
+def source_stamp(dataset):
+    """The checksum list of a real dataset's source (folder or archive): written only when its content changed,
+    so editing a score file or replacing an image re-stages and nothing else does."""
+    src = Path(CFG["datasets"][dataset]["source"]).expanduser()
+    return str(write_stamp(src, f"resources/{dataset}/source.sha256", STAMP_CACHE / f"source-{dataset}.json"))
+
+
+def weight_file(cam):
+    """The weight file an arm loads, when the configuration names one by path (None: packaged or random weights)."""
+    try:
+        from veiqa.backbones import weight_file_for
+    except ImportError:  # until veiqa.backbones has it: a `weights:` value that is neither keyword is a path
+        w = cam["weights"]
+        return None if w in ("pretrained", "random") else Path(w).expanduser()
+    return weight_file_for(cam)
+
+
+def weight_stamp(wildcards):
+    """A replaced weight file reruns that arm's Grad-CAM: the file is tracked by content (veiqa.stamps)."""
+    f = weight_file(CAM_ARMS[wildcards.cam])
+    if f is None:
+        return []
+    name = f"{wildcards.cam}.sha256"
+    return str(write_stamp(f, f"resources/weights/{name}", STAMP_CACHE / f"weights-{wildcards.cam}.json"))
 
 
 def pri_params(wildcards):

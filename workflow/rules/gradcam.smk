@@ -1,13 +1,13 @@
 rule gradcam:
     """Grad-CAM maps of each distorted image and its PRI (one batched pass per shard; GPU where the cluster has one)."""
     input:
-        manifest="resources/{dataset}/manifest.parquet",
+        rows=shard_input,
+        weights=weight_stamp,
         pri="results/{dataset}/pri/{distortion}/{pri}/shard-{k}.parquet",
     output:
         vei="results/{dataset}/vei/{distortion}/{pri}/{cam}/shard-{k}.parquet",
     params:
         cam=lambda wc: CAM_ARMS[wc.cam],
-        shard_size=CFG["shard_size"],
     threads: 2
     resources:
         gpu=1 if CFG["cluster"]["gpus"] else 0,
@@ -15,6 +15,8 @@ rule gradcam:
         runtime=60,
     log:
         "logs/{dataset}/vei/{distortion}/{pri}/{cam}/shard-{k}.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/vei/{distortion}/{pri}/{cam}/shard-{k}.tsv"
     conda:
         "../../envs/veiqa.yaml"
     script:

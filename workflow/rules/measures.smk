@@ -17,6 +17,8 @@ rule measures_vei:
         runtime=30,
     log:
         "logs/{dataset}/measures/{distortion}/{pri}/{cam}/shard-{k}.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/measures/{distortion}/{pri}/{cam}/shard-{k}.tsv"
     conda:
         "../../envs/veiqa.yaml"
     script:
@@ -26,19 +28,20 @@ rule measures_vei:
 rule measures_image:
     """The no-CNN baseline: the same measures on the raw distorted image and its PRI."""
     input:
-        manifest="resources/{dataset}/manifest.parquet",
+        rows=shard_input,
         pri="results/{dataset}/pri/{distortion}/{pri}/shard-{k}.parquet",
     output:
         "results/{dataset}/measures/{distortion}/{pri}/image/shard-{k}.parquet",
     params:
         measures=CFG["measures"],
-        shard_size=CFG["shard_size"],
     threads: 1
     resources:
         mem_mb=3000,
         runtime=30,
     log:
         "logs/{dataset}/measures/{distortion}/{pri}/image/shard-{k}.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/measures/{distortion}/{pri}/image/shard-{k}.tsv"
     conda:
         "../../envs/veiqa.yaml"
     script:

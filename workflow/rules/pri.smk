@@ -1,15 +1,16 @@
 rule pri:
     """Pseudo-reference images of one shard: each distorted image degraded once more."""
     input:
-        manifest="resources/{dataset}/manifest.parquet",
+        rows=shard_input,
     output:
         index="results/{dataset}/pri/{distortion}/{pri}/shard-{k}.parquet",
     params:
         pri=pri_params,
-        shard_size=CFG["shard_size"],
         image_dir=lambda wc: f"results/{wc.dataset}/pri/{wc.distortion}/{wc.pri}/images",
     log:
         "logs/{dataset}/pri/{distortion}/{pri}/shard-{k}.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/pri/{distortion}/{pri}/shard-{k}.tsv"
     conda:
         "../../envs/veiqa.yaml"
     script:

@@ -25,6 +25,8 @@ rule setmetrics:
         runtime=60,
     log:
         "logs/{dataset}/setmetrics.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/setmetrics.tsv"
     conda:
         "../../envs/veiqa.yaml"
     script:

@@ -4,8 +4,11 @@ rule demo_source:
         scores="resources/{dataset}/source/scores.csv",
     params:
         references=lambda wc: CFG["datasets"][wc.dataset].get("references"),
+    threads: 2
     log:
         "logs/{dataset}/demo_source.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/demo_source.tsv"
     conda:
         "../../envs/veiqa.yaml"
     script:
@@ -16,7 +19,7 @@ def stage_inputs(wildcards):
     ds = CFG["datasets"][wildcards.dataset]
     if ds["loader"] == "demo" and ds.get("source") in (None, "builtin"):
         return {"source": f"resources/{wildcards.dataset}/source/scores.csv"}
-    return {}
+    return {"stamp": source_stamp(wildcards.dataset)}
 
 
 checkpoint stage:
@@ -32,6 +35,8 @@ checkpoint stage:
     threads: 2
     log:
         "logs/{dataset}/stage.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/stage.tsv"
     conda:
         "../../envs/veiqa.yaml"
     script:

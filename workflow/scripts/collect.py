@@ -1,13 +1,10 @@
-import sys
+from _veiqa import smk, step  # first: it puts veiqa on the import path
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
 from veiqa import baselines, pairs, shards
 from veiqa.io import read_provenance, write_parquet
-from veiqa.smk import step
 
-smk = snakemake  # noqa: F821
-with step(smk, "collect") as log:
+with step() as log:
     files = {}
     for f in smk.input.measures:
         parts = Path(f).parts  # results/<ds>/measures/<distortion>/<pri>/<arm>/shard-<k>.parquet

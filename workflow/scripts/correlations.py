@@ -1,14 +1,11 @@
-import sys
+from _veiqa import smk, step  # first: it puts veiqa on the import path
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
 import pandas as pd
 
 from veiqa import ranking, stats
-from veiqa.smk import step
 
-smk = snakemake  # noqa: F821
-with step(smk, "correlations") as log:
+with step() as log:
     df = pd.read_parquet(smk.input[0])
     res = ranking.correlations_all_arms(df, dict(smk.params.default_pri), k=smk.params.folds,
                                         n_boot=smk.params.bootstrap, seed=smk.params.seed,

@@ -1,16 +1,11 @@
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
+from _veiqa import smk, step  # first: it puts veiqa on the import path
 import numpy as np
 import pandas as pd
 
 from veiqa import plots, shards
 from veiqa.io import read_image
-from veiqa.smk import step
 
-smk = snakemake  # noqa: F821
-with step(smk, "figure2") as log:
+with step() as log:
     manifest = shards.read_manifest(smk.input.manifest).set_index("image_id")
     root = shards.dataset_root(smk.input.manifest)
     vei = pd.concat([pd.read_parquet(f) for f in smk.input.vei], ignore_index=True)

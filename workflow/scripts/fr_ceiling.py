@@ -1,14 +1,7 @@
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
-import torch
-
+from _veiqa import smk, step, torch_threads  # first: it puts veiqa on the import path
 from veiqa import baselines
-from veiqa.smk import step
 
-smk = snakemake  # noqa: F821
-with step(smk, "fr_ceiling") as log:
-    torch.set_num_threads(max(1, smk.threads))
-    baselines.run_shard(baselines.FR_KIND, smk.input.manifest, smk.wildcards.distortion, smk.wildcards.k,
-                        smk.params.shard_size, smk.params.measures, smk.output[0], smk.wildcards.dataset, log)
+with step() as log:
+    torch_threads()
+    baselines.run_shard(baselines.FR_KIND, smk.input.rows, smk.wildcards.distortion, smk.params.measures, smk.output[0],
+                        smk.wildcards.dataset, log)

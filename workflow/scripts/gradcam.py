@@ -1,17 +1,11 @@
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
+from _veiqa import smk, step, torch_threads  # first: it puts veiqa on the import path
 import pandas as pd
-import torch
 
 from veiqa import gradcam, shards
-from veiqa.smk import step
 
-smk = snakemake  # noqa: F821
-with step(smk, "gradcam") as log:
-    torch.set_num_threads(max(1, smk.threads))
-    rows, root = shards.shard_rows(smk.input.manifest, smk.wildcards.distortion, smk.wildcards.k, smk.params.shard_size)
+with step() as log:
+    torch_threads()
+    rows, root = shards.read_shard(smk.input.rows)
     pri = pd.read_parquet(smk.input.pri)
     pairs = rows[["image_id", "path"]].merge(pri[["image_id", "pri_path"]], on="image_id", how="left", validate="1:1")
     pairs["path"] = [str(root / p) for p in pairs["path"]]

@@ -1,18 +1,12 @@
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
+from _veiqa import smk, step, torch_threads  # first: it puts veiqa on the import path
 import pandas as pd
-import torch
 
 from veiqa import pairs, shards
 from veiqa.io import write_parquet
-from veiqa.smk import step
 
-smk = snakemake  # noqa: F821
-with step(smk, "measures_image") as log:
-    torch.set_num_threads(max(1, smk.threads))
-    rows, root = shards.shard_rows(smk.input.manifest, smk.wildcards.distortion, smk.wildcards.k, smk.params.shard_size)
+with step() as log:
+    torch_threads()
+    rows, root = shards.read_shard(smk.input.rows)
     pri = pd.read_parquet(smk.input.pri)
     df = pairs.image_table(rows, root, pri, smk.params.measures, log=log)
     write_parquet(df, smk.output[0], meta={"dataset": smk.wildcards.dataset, "distortion": smk.wildcards.distortion,

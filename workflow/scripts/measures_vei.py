@@ -1,17 +1,11 @@
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
+from _veiqa import smk, step, torch_threads  # first: it puts veiqa on the import path
 import pandas as pd
-import torch
 
 from veiqa import pairs
 from veiqa.io import read_provenance, write_parquet
-from veiqa.smk import step
 
-smk = snakemake  # noqa: F821
-with step(smk, "measures_vei") as log:
-    torch.set_num_threads(max(1, smk.threads))
+with step() as log:
+    torch_threads()
     vei = pd.read_parquet(smk.input.vei)
     pri = pd.read_parquet(smk.input.pri, columns=["image_id", "identical"])
     df = pairs.vei_table(vei, smk.params.measures, smk.params.size, smk.params.normalize, smk.wildcards.cam,

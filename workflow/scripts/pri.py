@@ -1,13 +1,8 @@
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
+from _veiqa import smk, step  # first: it puts veiqa on the import path
 from veiqa import pri, shards
-from veiqa.smk import step
 
-smk = snakemake  # noqa: F821
-with step(smk, "pri") as log:
-    rows, root = shards.shard_rows(smk.input.manifest, smk.wildcards.distortion, smk.wildcards.k, smk.params.shard_size)
+with step() as log:
+    rows, root = shards.read_shard(smk.input.rows)
     df = pri.write_pri_shard(rows, root, smk.wildcards.distortion, dict(smk.params.pri), smk.params.image_dir,
                              smk.output.index, meta={"dataset": smk.wildcards.dataset, "shard": int(smk.wildcards.k)},
                              log=log)

@@ -1,15 +1,12 @@
-import sys
+from _veiqa import smk, step  # first: it puts veiqa on the import path
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
 import pandas as pd
 
 from veiqa import ranking, stats, tables
 from veiqa.io import write_parquet
-from veiqa.smk import step
 
-smk = snakemake  # noqa: F821
-with step(smk, "rank_arms") as log:
+with step() as log:
     corr = pd.read_parquet(smk.input.corr)
     scores = pd.read_parquet(smk.input.scores)
     deg = ranking.degenerate_counts(scores, dict(smk.params.default_pri))

@@ -1,17 +1,12 @@
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
+from _veiqa import smk, step  # first: it puts veiqa on the import path
 import pandas as pd
 
 from veiqa import plots
-from veiqa.smk import step
+from veiqa.io import atomic_dir
 
-smk = snakemake  # noqa: F821
-with step(smk, "scatter_plots") as log:
+with step() as log:
     scores = pd.read_parquet(smk.input.scores)
     fits = pd.read_parquet(smk.input.fits)
-    out = Path(smk.output[0])
-    out.mkdir(parents=True, exist_ok=True)
-    paths = plots.scatter_plots(scores, fits, out)
+    with atomic_dir(smk.output[0]) as out:  # built beside its final name, renamed into place when complete
+        paths = plots.scatter_plots(scores, fits, out)
     log.info("%d scatter plots written", len(paths))

@@ -1,15 +1,8 @@
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
-import torch
-
+from _veiqa import smk, step, torch_threads  # first: it puts veiqa on the import path
 from veiqa import setmetrics, shards
-from veiqa.smk import step
 
-smk = snakemake  # noqa: F821
-with step(smk, "setmetrics") as log:
-    torch.set_num_threads(max(1, smk.threads))
+with step() as log:
+    torch_threads()
     sm = smk.params.sm
     manifest = shards.read_manifest(smk.input.manifest)
     kw = {"weights": sm["inception_weights"]} if sm["extractor"] == "inception" else {}

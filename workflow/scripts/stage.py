@@ -1,12 +1,9 @@
-import sys
+from _veiqa import smk, step  # first: it puts veiqa on the import path
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
 from veiqa.datasets import stage
-from veiqa.smk import step
 
-smk = snakemake  # noqa: F821
-with step(smk, "stage") as log:
+with step() as log:
     ds = smk.params.dataset
     builtin = ds["loader"] == "demo" and ds.get("source") in (None, "builtin")
     source = Path(smk.input.source).parent if builtin else Path(ds["source"]).expanduser()

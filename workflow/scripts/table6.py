@@ -1,14 +1,11 @@
-import sys
+from _veiqa import smk, step  # first: it puts veiqa on the import path
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
 import pandas as pd
 
 from veiqa import table6, tables
-from veiqa.smk import step
 
-smk = snakemake  # noqa: F821
-with step(smk, "table6") as log:
+with step() as log:
     corr = pd.read_parquet(smk.input.corr)
     for protocol, csv in zip(smk.params.protocols, smk.output.csv):
         t = table6.table6(corr, smk.wildcards.dataset, smk.params.measure, protocol, loader=smk.params.loader)

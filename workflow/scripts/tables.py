@@ -1,15 +1,12 @@
-import sys
+from _veiqa import smk, step  # first: it puts veiqa on the import path
 from pathlib import Path
 
-sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
 import pandas as pd
 
 from veiqa import tables
 from veiqa.config import is_control
-from veiqa.smk import step
 
-smk = snakemake  # noqa: F821
-with step(smk, "tables") as log:
+with step() as log:
     corr = pd.read_parquet(smk.input.corr)
     corr = corr[~corr["arm"].str.contains("@", regex=False)]  # default PRI strengths; grids are in ranked_arms
     ds = smk.wildcards.dataset

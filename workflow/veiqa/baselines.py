@@ -186,14 +186,15 @@ def shard_labels(paths: Iterable[str | Path], default_pri: dict[str, str]) -> di
     return out
 
 
-def run_shard(kind: str, manifest: str | Path, distortion: str, k: int | str, shard_size: int, names: Sequence[str],
-              out: str | Path, dataset: str, log) -> pd.DataFrame:
+def run_shard(kind: str, rows_file: str | Path, distortion: str, names: Sequence[str], out: str | Path, dataset: str,
+              log) -> pd.DataFrame:
     """One shard job of the workflow: ``kind`` ``"nr"`` (NR baselines ``names``) or ``"fr"`` (FR ceiling, measures
-    ``names``) on shard ``k`` of ``distortion``; writes ``out`` atomically with its provenance."""
+    ``names``) on the shard rows file ``rows_file`` (:func:`veiqa.shards.read_shard`) of ``distortion``; writes
+    ``out`` atomically with its provenance."""
     from . import shards
     from .io import write_parquet
 
-    rows, root = shards.shard_rows(manifest, distortion, k, shard_size)
+    rows, root = shards.read_shard(rows_file)
     if kind == NR_KIND:
         df = nr_table(rows, root, names, log=log)
     elif kind == FR_KIND:

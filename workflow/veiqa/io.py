@@ -11,6 +11,8 @@ import hashlib
 import json
 import os
 import platform
+import re
+import socket
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -28,25 +30,124 @@ class ImageError(VeiqaError):
     """A file that cannot be read as the image it should be."""
 
 
+def current_umask() -> int:
+    """The process's umask (read from /proc where it can be, so no thread ever sees a changed umask)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
+#: Temporaries are named ``.<final name>.veiqa-<host>-<pid>-<random><suffix>`` beside their final path, so a run
+#: killed by SIGKILL leaves files :func:`remove_stale_temporaries` can attribute to a process that is gone.
+TEMP_RE = re.compile(r"^\..+\.veiqa-(?P<host>[A-Za-z0-9-]+)-(?P<pid>\d+)-[^/]*$")
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}.veiqa-{_HOST}-{os.getpid()}-"
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it is renamed onto ``path`` atomically.
 
+    The file gets the permissions a plain ``open()`` would give it (0666 less the umask), not ``mkstemp``'s 0600.
     On any exception the temporary file is removed and ``path`` is untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix or ".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=suffix or path.suffix or ".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
         with open(tmp_path, "rb") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp_path, 0o666 & ~current_umask())
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``path``; on success it replaces ``path`` (a folder output).
+
+    The folder is built completely under its temporary name and renamed into place, so a kill leaves either the
+    old folder, no folder, or the whole new one, never a partial one under the final name. Mode 0777 less the umask.
+    """
+    import shutil
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_path = Path(tempfile.mkdtemp(prefix=_temp_prefix(path), dir=path.parent))
+    try:
+        yield tmp_path
+        os.chmod(tmp_path, 0o777 & ~current_umask())
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=_temp_prefix(path), dir=path.parent))
+            os.replace(path, old / path.name)
+            os.replace(tmp_path, path)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            shutil.rmtree(tmp_path)
+
+
+def _pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs. A zombie (killed, not yet reaped: common in containers whose init does not reap
+    orphans) counts as gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+    except OSError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(roots, log=None) -> list[Path]:
+    """Remove the temporaries of :func:`atomic_path` / :func:`atomic_dir` whose writing process is gone.
+
+    Only names written on this host by a process id that no longer exists are removed; a temporary of a live
+    process, or of another host sharing the file system (a cluster node), is left alone. Returns what was removed.
+    """
+    import shutil
+
+    removed = []
+    for root in roots:
+        for dirpath, dirnames, filenames in os.walk(root):
+            for name in list(dirnames) + filenames:
+                m = TEMP_RE.match(name)
+                if not m or m["host"] != _HOST or _pid_alive(int(m["pid"])):
+                    continue
+                p = Path(dirpath) / name
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p, ignore_errors=True)
+                    dirnames.remove(name)
+                else:
+                    p.unlink(missing_ok=True)
+                removed.append(p)
+    if removed and log:
+        log(f"veiqa: removed {len(removed)} temporary file(s) left by killed jobs (e.g. {removed[0]})")
+    return removed
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:

@@ -1,13 +1,18 @@
 """Sharding: the image list is known only after staging, so later rules work on shards of N images.
 
 Shards are per dataset and distortion: shard ``k`` holds the images of that distortion, sorted by image id,
-at positions ``[k*N, (k+1)*N)``. The layout depends only on the manifest and N, so every rule recomputes it
-identically without an extra file.
+at positions ``[k*N, (k+1)*N)``. The layout depends only on the manifest and N.
+
+:func:`sync_shard_files` writes each shard's rows (only the columns the shard rules read: no scores) to
+``resources/<ds>/shards/<distortion>/shard-<k>.parquet`` and rewrites a file only when its content changed. The
+shard rules take that file as input, so re-staging after an edited score, or after adding a distortion, reruns no
+PRI, Grad-CAM or measure job whose images are unchanged; a replaced image reruns its own shard only.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import os
 from pathlib import Path
@@ -59,3 +64,55 @@ def shard_names(manifest_path: str | os.PathLike, size: int) -> list[tuple[str, 
 def shard_rows(manifest_path: str | os.PathLike, distortion: str, k: int, size: int) -> tuple[pd.DataFrame, Path]:
     """The manifest rows of one shard and the folder their paths are relative to (what every shard rule reads)."""
     return select(read_manifest(manifest_path), distortion, int(k), size), dataset_root(manifest_path)
+
+
+#: The manifest columns a shard rule reads (scores are deliberately absent: they matter only to the aggregation).
+#: The reference's path and checksum serve the FR ceiling (veiqa.baselines).
+SHARD_COLUMNS = ["image_id", "distortion", "path", "sha256", "width", "height", "ref_path", "ref_sha256"]
+
+
+def shard_file(dataset_dir: str | os.PathLike, distortion: str, k: int) -> Path:
+    return Path(dataset_dir) / "shards" / distortion / f"shard-{k}.parquet"
+
+
+def _content_hash(rows: pd.DataFrame, root: str) -> str:
+    h = hashlib.sha256(root.encode() + b"\0" + ",".join(rows.columns).encode())
+    h.update(pd.util.hash_pandas_object(rows, index=False).values.tobytes())
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=64)
+def _sync(manifest_path: str, mtime_ns: int, size: int) -> tuple[tuple[str, int], ...]:
+    from .io import read_provenance, write_parquet
+
+    manifest = _read_manifest(manifest_path, mtime_ns)
+    root = Path(os.path.abspath(dataset_root(manifest_path)))
+    inside = root.is_relative_to(Path.cwd())
+    names = []
+    for d, n in shard_counts(manifest, size).items():
+        for k in range(n):
+            out = shard_file(Path(manifest_path).parent, d, k)
+            # A root inside the working directory is stored relative to the shard file: no absolute path in the bytes.
+            root_s = Path(os.path.relpath(root, os.path.abspath(out.parent))).as_posix() if inside else str(root)
+            rows = select(manifest, d, k, size)[SHARD_COLUMNS]
+            content = _content_hash(rows, root_s)
+            if not (out.is_file() and read_provenance(out).get("content") == content):
+                write_parquet(rows, out, meta={"content": content, "root": root_s,
+                                               "root_is_relative": inside, "shard": [d, k, size]})
+            names.append((d, k))
+    return tuple(names)
+
+
+def sync_shard_files(manifest_path: str | os.PathLike, size: int) -> list[tuple[str, int]]:
+    """Write every shard's rows file whose content changed (see the module docstring); return (distortion, k) pairs."""
+    p = str(manifest_path)
+    return list(_sync(p, os.stat(p).st_mtime_ns, size))
+
+
+def read_shard(path: str | os.PathLike) -> tuple[pd.DataFrame, Path]:
+    """A shard's rows (written by :func:`sync_shard_files`) and the folder their paths are relative to."""
+    from .io import read_provenance
+
+    prov = read_provenance(path)
+    root = Path(prov["root"])
+    return pd.read_parquet(path), (Path(path).parent / root if prov.get("root_is_relative") else root)

@@ -7,8 +7,9 @@ splits the rows into accepted (manifest) and rejected (with a reason). Nothing a
 only a missing or unparsable score file, a missing folder, or a bad setting raises :class:`~veiqa.io.VeiqaError`.
 
 Paths in both tables are POSIX and relative to the release root. The root is stored in the Parquet provenance
-metadata (``root``: absolute; ``root_rel``: relative to the manifest's folder when the root lies inside it, as it
-does for extracted archives, so a moved output folder still resolves); :func:`read_manifest` returns it.
+metadata (``root_rel``: relative to the manifest's folder when the root lies inside it, as it does for extracted
+archives, or inside the working directory, so two clones write the same bytes; else ``root``: absolute);
+:func:`read_manifest` returns it.
 """
 
 from __future__ import annotations
@@ -247,17 +248,23 @@ def stage(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     out_abs = out_dir.resolve()
-    try:
-        root_rel = root.relative_to(out_abs).as_posix()
-    except ValueError:
-        root_rel = None
+
+    def shown(p):  # inside the working directory: relative to the manifest's folder, so two clones write the same bytes
+        if p is None:
+            return None
+        p = Path(p).resolve()
+        inside = p.is_relative_to(out_abs) or p.is_relative_to(Path.cwd().resolve())
+        return Path(os.path.relpath(p, out_abs)).as_posix() if inside else str(p)
+
+    root_rel = shown(root) if not Path(shown(root)).is_absolute() else None
+
     meta = {
         "dataset": name,
         "title": loader.title,
-        "root": str(root),
+        "root": str(root) if root_rel is None else None,  # absolute only outside the manifest's folder
         "root_rel": root_rel,
-        "source": str(source.resolve()),
-        "score_file": attrs.get("score_file"),
+        "source": shown(source.resolve()),
+        "score_file": shown(attrs.get("score_file")),
         "score_note": attrs.get("note"),
         "distortions": wanted if wanted is not None else "all",
         "check_expected_size": bool(check_expected_size),

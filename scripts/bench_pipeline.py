@@ -1,0 +1,94 @@
+#!/usr/bin/env python
+"""Pipeline benchmark: the demo from scratch, end to end, and where its time goes.
+
+Runs ``snakemake --cores N`` on the default configuration (the built-in demo: 200 pairs) in an empty working
+directory, then prints
+
+* the wall time of the run from scratch,
+* the summed job time per rule, from the ``benchmark:`` files every rule writes (``logs/<ds>/benchmarks/``: each
+  job's wall time, Python start-up and imports included),
+* the ratio of the wall time to the summed Grad-CAM job time (the target is at most 1.5), and
+* the wall time of a no-op rerun (everything up to date) and of ``snakemake -n``.
+
+Prints the figures; nothing is asserted. Usage::
+
+    .venv/bin/python scripts/bench_pipeline.py [--cores 2] [--workdir /tmp/veiqa-pipeline] [--configfile extra.yaml]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shutil
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def rule_of(bench: Path, root: Path) -> str:
+    """The rule a benchmark file belongs to, from its path (see the `benchmark:` lines in workflow/rules)."""
+    parts = bench.relative_to(root).parts  # <ds>/benchmarks/...
+    rest = parts[2:]
+    if rest[0] == "vei":
+        return "gradcam"
+    if rest[0] == "pri":
+        return "pri"
+    if rest[0] == "measures":
+        return "measures_image" if rest[-2] == "image" else "measures_vei"
+    name = Path(rest[0]).stem
+    return "figure2" if name.startswith("figure2-") else name
+
+
+def job_times(logs: Path) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = defaultdict(list)
+    for f in sorted(logs.glob("*/benchmarks/**/*.tsv")):
+        with open(f) as fh:
+            rows = list(csv.DictReader(fh, delimiter="\t"))
+        if rows:
+            out[rule_of(f, logs)].append(float(rows[-1]["s"]))
+    return out
+
+
+def run(cmd: list[str], cwd: Path) -> float:
+    t = time.perf_counter()
+    p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    dt = time.perf_counter() - t
+    if p.returncode != 0:
+        sys.exit(f"failed: {' '.join(cmd)}\n{p.stdout[-2000:]}\n{p.stderr[-4000:]}")
+    return dt
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/veiqa-pipeline"))
+    ap.add_argument("--configfile", type=Path, action="append", default=[],
+                    help="extra config files merged over config.yaml (default: none, the full demo)")
+    a = ap.parse_args()
+    wd = a.workdir
+    if wd.exists():
+        shutil.rmtree(wd)
+    wd.mkdir(parents=True)
+    sm = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--cores", str(a.cores),
+          "--configfile", str(REPO / "config.yaml"), *map(str, a.configfile)]
+    wall = run(sm, wd)
+    times = job_times(wd / "logs")
+    total = sum(sum(v) for v in times.values())
+    print(f"demo from scratch, {a.cores} cores: {wall:.1f} s wall; {sum(map(len, times.values()))} jobs, "
+          f"{total:.1f} s summed job time")
+    print(f"{'rule':<16}{'jobs':>5}{'sum s':>9}{'mean s':>9}")
+    for rule, v in sorted(times.items(), key=lambda kv: -sum(kv[1])):
+        print(f"{rule:<16}{len(v):>5}{sum(v):>9.1f}{sum(v) / len(v):>9.2f}")
+    g = sum(times.get("gradcam", []))
+    if g:
+        print(f"wall / summed Grad-CAM job time: {wall / g:.2f} (target <= 1.5)")
+    print(f"snakemake -n, all up to date: {run(sm + ['-n'], wd):.1f} s")
+    print(f"no-op rerun: {run(sm, wd):.1f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""The preamble every workflow script shares: ``veiqa`` on the import path, the Snakemake object, the step's logger.
+
+Snakemake puts a script's own folder on ``sys.path``, so ``from _veiqa import smk, step`` works in each script.
+Nothing heavy is imported here: a script that needs no torch never loads it (start-up of every job).
+"""
+
+import sys
+from pathlib import Path
+
+import __main__
+
+_WORKFLOW = str(Path(__file__).resolve().parents[1])
+if _WORKFLOW not in sys.path:
+    sys.path.insert(0, _WORKFLOW)
+
+from veiqa.smk import step as _step  # noqa: E402
+
+smk = __main__.snakemake  # injected by Snakemake's script preamble
+
+
+def step():
+    """``with step() as log:`` — the rule's logger; a user-facing error becomes one clear line and a failed job."""
+    return _step(smk, smk.rule)
+
+
+def torch_threads():
+    """Import torch, limited to the job's ``threads:``; returns the module."""
+    import torch
+
+    torch.set_num_threads(max(1, smk.threads))
+    return torch
