@@ -136,6 +136,21 @@ def _ci_level(sel: pd.DataFrame, with_ci: bool):
     return float(sel["ci_level"].iloc[0])
 
 
+def _one_arm_table(key: str, sel: pd.DataFrame, vei: pd.DataFrame, arm: str, baseline_arm: str | None,
+                   stats: Sequence[str], with_ci: bool, pool_label: str, title: str, dataset: str, what: str,
+                   protocol: str) -> pd.DataFrame:
+    """Tables 3 and 5: the rows ``key`` (distortion or measure) of one VEI arm beside its no-CNN baseline."""
+    base_all = _select(sel, pair_kind="image")
+    b_arm = _baseline_arm(base_all, arm, baseline_arm)
+    base = _select(base_all, arm=b_arm)
+    rows = _sort_rows(vei[key], pool_label)
+    base_for = {r: base[base[key] == r] for r in rows}
+    df, failed = _assemble(key, rows, vei, base_for, stats, with_ci)
+    df.attrs["caption"] = _caption(title, dataset, what, protocol, b_arm, failed,
+                                   _ci_level(vei, with_ci)) + _fit_text(vei)
+    return df
+
+
 def table_per_distortion(corr: pd.DataFrame, dataset: str, arm: str, measure: str = "psnr",
                          protocol: str = "paper", stats: Sequence[str] = DEFAULT_STATS,
                          baseline_arm: str | None = None, with_ci: bool = False,
@@ -145,16 +160,8 @@ def table_per_distortion(corr: pd.DataFrame, dataset: str, arm: str, measure: st
     vei = _select(sel, pair_kind="vei", arm=arm)
     if vei.empty:
         raise VeiqaError(f"no VEI rows for dataset={dataset!r} arm={arm!r} measure={measure!r} protocol={protocol!r}")
-    base_all = _select(sel, pair_kind="image")
-    b_arm = _baseline_arm(base_all, arm, baseline_arm)
-    base = _select(base_all, arm=b_arm)
-    rows = _sort_rows(vei["distortion"], pool_label)
-    base_for = {r: base[base["distortion"] == r] for r in rows}
-    df, failed = _assemble("distortion", rows, vei, base_for, stats, with_ci)
-    df.attrs["caption"] = _caption("Table 3.", dataset, f"correlations per distortion, arm '{arm}', measure "
-                                   f"'{measure}'", protocol, b_arm, failed,
-                                   _ci_level(vei, with_ci)) + _fit_text(vei)
-    return df
+    return _one_arm_table("distortion", sel, vei, arm, baseline_arm, stats, with_ci, pool_label, "Table 3.",
+                          dataset, f"correlations per distortion, arm '{arm}', measure '{measure}'", protocol)
 
 
 def table_per_arm(corr: pd.DataFrame, dataset: str, measure: str = "psnr", distortion: str = "all",
@@ -193,16 +200,8 @@ def table_per_measure(corr: pd.DataFrame, dataset: str, arm: str, distortion: st
     if vei.empty:
         raise VeiqaError(f"no VEI rows for dataset={dataset!r} arm={arm!r} distortion={distortion!r} "
                          f"protocol={protocol!r}")
-    base_all = _select(sel, pair_kind="image")
-    b_arm = _baseline_arm(base_all, arm, baseline_arm)
-    base = _select(base_all, arm=b_arm)
-    rows = _sort_rows(vei["measure"])
-    base_for = {r: base[base["measure"] == r] for r in rows}
-    df, failed = _assemble("measure", rows, vei, base_for, stats, with_ci)
-    df.attrs["caption"] = _caption("Table 5.", dataset, f"correlations per similarity measure, arm '{arm}', "
-                                   f"distortion '{distortion}'", protocol, b_arm, failed,
-                                   _ci_level(vei, with_ci)) + _fit_text(vei)
-    return df
+    return _one_arm_table("measure", sel, vei, arm, baseline_arm, stats, with_ci, "all", "Table 5.", dataset,
+                          f"correlations per similarity measure, arm '{arm}', distortion '{distortion}'", protocol)
 
 
 # ---------------------------------------------------------------------------------------------------- rendering

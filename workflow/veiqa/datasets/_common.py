@@ -178,6 +178,21 @@ def read_whitespace_table(path: Path, columns: list[str], types: Mapping[str, Ca
     return pd.DataFrame(rows, columns=columns)
 
 
+def read_csv_checked(path: Path, need: list[str], dtype: Mapping[str, type], expected: str) -> pd.DataFrame:
+    """A CSV score file with the columns ``need`` and at least one row, or an error naming the file and the problem
+    (``expected`` describes the header in the message)."""
+    try:
+        t = pd.read_csv(path, dtype=dict(dtype))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:
+        raise VeiqaError(f"{path}: cannot parse CSV ({type(e).__name__}: {e})") from e
+    missing = [c for c in need if c not in t.columns]
+    if missing:
+        raise VeiqaError(f"{path}: missing column(s) {', '.join(missing)} (expected {expected})")
+    if t.empty:
+        raise VeiqaError(f"{path}: score file has no rows")
+    return t
+
+
 def finite_score(value: str) -> float:
     """Parse a score, refusing NaN and infinities."""
     v = float(value)

@@ -102,11 +102,5 @@ def _load(root: Path, score_file=None):
     return SCALE.table(rows, dataset="csiq", score_file=path, note="DMOS 0..1, lower is better")
 
 
-LOADER = Loader(
-    "csiq",
-    "CSIQ",
-    _load,
-    markers=("dst_imgs", "src_imgs"),
-    layout="dst_imgs/<type>/<name>.<TYPE>.<level>.png, src_imgs/<name>.png, csiq.beta.xlsx or csiq_label.txt",
-    expected_rows=866,
-)
+LOADER = Loader("csiq", "CSIQ", _load, markers=("dst_imgs", "src_imgs"), expected_rows=866,
+                layout="dst_imgs/<type>/<name>.<TYPE>.<level>.png, src_imgs/<name>.png, csiq.beta.xlsx or csiq_label.txt")

@@ -19,7 +19,8 @@ import pandas as pd
 
 from ..demo import content_id
 from ..io import VeiqaError
-from ._common import PAPER_DISTORTIONS, FileIndex, Loader, locate_score_file, make_table, other
+from ._common import (PAPER_DISTORTIONS, FileIndex, Loader, locate_score_file, make_table, other,
+                      read_csv_checked)
 
 SCORE_FILES = ("scores.csv",)
 SCORE_RANGE = (0.0, 1.0)
@@ -37,16 +38,8 @@ def _relpath(value, path: Path, line: int, col: str) -> str:
 def _load(root: Path, score_file=None):
     """Read the demo set (``scores.csv``) into the candidate table."""
     path = locate_score_file(root, SCORE_FILES, score_file, "demo")
-    try:
-        t = pd.read_csv(path, dtype={"image": str, "reference": str, "distortion": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:
-        raise VeiqaError(f"{path}: cannot parse CSV ({type(e).__name__}: {e})") from e
     need = ["image", "reference", "distortion", "level", "score"]
-    missing = [c for c in need if c not in t.columns]
-    if missing:
-        raise VeiqaError(f"{path}: missing column(s) {', '.join(missing)} (expected {','.join(need)})")
-    if t.empty:
-        raise VeiqaError(f"{path}: score file has no rows")
+    t = read_csv_checked(path, need, {"image": str, "reference": str, "distortion": str}, ",".join(need))
     scores = pd.to_numeric(t["score"], errors="coerce")
     levels = pd.to_numeric(t["level"], errors="coerce")
     idx = FileIndex(root, ["distorted", "reference"])
@@ -84,10 +77,5 @@ def _load(root: Path, score_file=None):
     return make_table(rows, dataset="demo", score_file=path, note=NOTE)
 
 
-LOADER = Loader(
-    "demo",
-    "veiqa demo set",
-    _load,
-    markers=("scores.csv", "distorted"),
-    layout="reference/<ref>.png, distorted/<ref>__<dist>__<level>.<ext>, scores.csv",
-)
+LOADER = Loader("demo", "veiqa demo set", _load, markers=("scores.csv", "distorted"),
+                layout="reference/<ref>.png, distorted/<ref>__<dist>__<level>.<ext>, scores.csv")

@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..io import VeiqaError
-from ._common import FileIndex, Loader, ScoreScale, locate_score_file, other
+from ._common import FileIndex, Loader, ScoreScale, locate_score_file, other, read_csv_checked
 
 DISTORTION_MAP = {"01": "gb", "09": "jp2k", "10": "jpeg", "11": "wn"}
 TYPE_NAMES = {
@@ -48,16 +48,8 @@ _REF = re.compile(r"^I(\d{2})\.png$", re.IGNORECASE)
 def _load(root: Path, score_file=None):
     """Read KADID-10k (``dmos.csv``) into the candidate table."""
     path = locate_score_file(root, SCORE_FILES, score_file, "KADID-10k")
-    try:
-        t = pd.read_csv(path, dtype={"dist_img": str, "ref_img": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:
-        raise VeiqaError(f"{path}: cannot parse CSV ({type(e).__name__}: {e})") from e
-    need = ["dist_img", "ref_img", "dmos"]
-    missing = [c for c in need if c not in t.columns]
-    if missing:
-        raise VeiqaError(f"{path}: missing column(s) {', '.join(missing)} (expected header dist_img,ref_img,dmos,var)")
-    if t.empty:
-        raise VeiqaError(f"{path}: score file has no rows")
+    t = read_csv_checked(path, ["dist_img", "ref_img", "dmos"], {"dist_img": str, "ref_img": str},
+                         "header dist_img,ref_img,dmos,var")
     scores = pd.to_numeric(t["dmos"], errors="coerce")
     bad = scores.isna() | ~scores.between(-1e300, 1e300)
     if bad.any():
@@ -78,11 +70,5 @@ def _load(root: Path, score_file=None):
                       note="column 'dmos' is a MOS on the 1..5 ACR scale; higher is better")
 
 
-LOADER = Loader(
-    "kadid10k",
-    "KADID-10k",
-    _load,
-    markers=("images", "dmos.csv"),
-    layout="images/IXX_TT_LL.png and images/IXX.png, dmos.csv",
-    expected_rows=10125,
-)
+LOADER = Loader("kadid10k", "KADID-10k", _load, markers=("images", "dmos.csv"), expected_rows=10125,
+                layout="images/IXX_TT_LL.png and images/IXX.png, dmos.csv")

@@ -94,11 +94,5 @@ def _load(root: Path, score_file=None):
     )
 
 
-LOADER = Loader(
-    "live",
-    "LIVE Release 2",
-    _load,
-    markers=("refimgs",),
-    layout="jp2k/ jpeg/ wn/ gblur/ fastfading/ with img<N>.bmp, refimgs/, dmos_realigned.mat or dmos.mat, refnames_all.mat",
-    expected_rows=779,
-)
+LOADER = Loader("live", "LIVE Release 2", _load, markers=("refimgs",), expected_rows=779,
+                layout="jp2k/ jpeg/ wn/ gblur/ fastfading/ with img<N>.bmp, refimgs/, dmos_realigned.mat or dmos.mat, refnames_all.mat")

@@ -51,11 +51,5 @@ def _load(root: Path, score_file=None):
     return SCALE.table(rows, dataset="siqad", score_file=path, note="DMOS, lower is better")
 
 
-LOADER = Loader(
-    "siqad",
-    "SIQAD",
-    _load,
-    markers=("DistortedImages", "references"),
-    layout="DistortedImages/cimR_T_L.bmp, references/cimR.bmp, sccdmos.txt",
-    expected_rows=980,
-)
+LOADER = Loader("siqad", "SIQAD", _load, markers=("DistortedImages", "references"), expected_rows=980,
+                layout="DistortedImages/cimR_T_L.bmp, references/cimR.bmp, sccdmos.txt")

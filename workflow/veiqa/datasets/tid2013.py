@@ -58,11 +58,5 @@ def _load(root: Path, score_file=None):
     return SCALE.table(rows, dataset="tid2013", score_file=path, note="MOS 0..9, higher is better")
 
 
-LOADER = Loader(
-    "tid2013",
-    "TID2013",
-    _load,
-    markers=("distorted_images", "reference_images"),
-    layout="distorted_images/iXX_TT_L.bmp, reference_images/IXX.BMP, mos_with_names.txt",
-    expected_rows=3000,
-)
+LOADER = Loader("tid2013", "TID2013", _load, markers=("distorted_images", "reference_images"), expected_rows=3000,
+                layout="distorted_images/iXX_TT_L.bmp, reference_images/IXX.BMP, mos_with_names.txt")
