@@ -13,7 +13,10 @@ from test_workflow import job_counts, snakemake
 
 pytestmark = pytest.mark.slow
 
-AGGREGATION = {"collect", "correlations", "tables", "rank_arms", "scatter_plots", "figure2", "all"}
+AGGREGATION = {"collect", "correlations", "tables", "table6", "rank_arms", "scatter_plots", "figure2", "all"}
+#: The per-shard rules of one distortion shard: PRI, Grad-CAM and measures, and the NR baselines and FR ceiling
+#: (which do not depend on the PRI, but on the shard's rows).
+SHARD_RULES = ("pri", "gradcam", "measures_vei", "measures_image", "nr_baselines", "fr_ceiling")
 
 
 def own_config(distortions=("gb",)) -> dict:
@@ -23,6 +26,7 @@ def own_config(distortions=("gb",)) -> dict:
         "distortions": list(distortions),
         "backbones": [{"name": "efficientnet_lite0", "weights": "weights/lite0.pth"}],
         "measures": ["psnr"],
+        "baselines": ["niqe"],
         "shard_size": 5,
         "aggregate": {"folds": 2, "bootstrap": 20, "figure_samples": 1},
         "setmetrics": {"enabled": False},
@@ -82,7 +86,7 @@ def test_a_replaced_image_reruns_its_own_shard_only(clone):
     d = clone / "release/distorted"
     shutil.copy(d / "chelsea__gb__5.png", d / "chelsea__gb__3.png")
     left = settle_stage(clone, own_config())
-    for rule in ("pri", "gradcam", "measures_vei", "measures_image"):
+    for rule in SHARD_RULES:
         assert left.pop(rule) == 1, rule
     assert set(left) == AGGREGATION, left
 
@@ -90,7 +94,7 @@ def test_a_replaced_image_reruns_its_own_shard_only(clone):
 def test_an_added_distortion_runs_only_its_own_jobs(clone):
     left = settle_stage(clone, own_config(("gb", "jpeg")))
     # jpeg: 2 shards; gb's shard files are unchanged, so none of its jobs reruns.
-    for rule in ("pri", "gradcam", "measures_vei", "measures_image"):
+    for rule in SHARD_RULES:
         assert left.pop(rule) == 2, rule
     assert set(left) == AGGREGATION, left
 

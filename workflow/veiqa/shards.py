@@ -94,7 +94,8 @@ def _sync(manifest_path: str, mtime_ns: int, size: int) -> tuple[tuple[str, int]
             out = shard_file(Path(manifest_path).parent, d, k)
             # A root inside the working directory is stored relative to the shard file: no absolute path in the bytes.
             root_s = Path(os.path.relpath(root, os.path.abspath(out.parent))).as_posix() if inside else str(root)
-            rows = select(manifest, d, k, size)[SHARD_COLUMNS]
+            rows = select(manifest, d, k, size)
+            rows = rows[[c for c in SHARD_COLUMNS if c in rows.columns]]
             content = _content_hash(rows, root_s)
             if not (out.is_file() and read_provenance(out).get("content") == content):
                 write_parquet(rows, out, meta={"content": content, "root": root_s,
