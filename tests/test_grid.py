@@ -45,17 +45,26 @@ def test_ranked_table_holds_every_arm_with_controls_and_baseline(grid_run):
     wd, _ = grid_run
     ranked = pd.read_csv(wd / "results/demo/tables/ranked_arms.csv")
     jpeg = ranked[ranked.distortion == "jpeg"]
-    # 4 Grad-CAM arms and the baseline, each at 2 JPEG strengths.
-    assert len(jpeg) == 10 and sorted(jpeg["rank"]) == list(range(1, 11))
-    assert set(jpeg.kind) == {"pretrained", "random-weights control", "no-CNN baseline"}
+    # 4 Grad-CAM arms and the baseline, each at 2 JPEG strengths; NIQE, BRISQUE, PIQE and the FR ceiling do not
+    # depend on the PRI, so they stand once, at the default strength.
+    assert len(jpeg) == 14 and sorted(jpeg["rank"]) == list(range(1, 15))
+    assert set(jpeg.kind) == {"pretrained", "random-weights control", "no-CNN baseline", "nr-baseline", "fr-ceiling"}
     assert set(jpeg.pri) == {"q1", "q10"}
+    assert set(jpeg[jpeg.kind.isin(["nr-baseline", "fr-ceiling"])].pri) == {"q1"}
     assert (jpeg[jpeg.kind == "random-weights control"].arm.str.contains("-random7-")).all()
     assert jpeg.srocc.is_monotonic_decreasing or jpeg.srocc.isna().any()
     # Pooled rows exist only for the default strengths (one PRI per distortion).
     pooled = ranked[ranked.distortion == "all"]
-    assert len(pooled) == 5 and (pooled.pri == "default").all()
+    assert len(pooled) == 9 and (pooled.pri == "default").all()
     for col in ("n_pri_identical", "n_maps_identical", "srocc_lo", "srocc_hi"):
         assert col in ranked
+    # The ranking is labelled in-sample; the nested (out-of-fold) choice stands beside it.
+    assert (ranked["ranking"] == "in-sample").all()
+    assert {"folds_chosen", "nested_srocc", "nested_srocc_lo", "nested_srocc_hi"} <= set(ranked.columns)
+    # Each of the 2 outer folds chose exactly one arm on its inner contents (folds_chosen lists fold ids "0;1").
+    chosen = [f for v in ranked.loc[ranked.distortion == "jpeg", "folds_chosen"].fillna("") for f in str(v).split(";")
+              if f != ""]
+    assert sorted(chosen) == [str(k) for k in range(GRID["aggregate"]["folds"])]
     assert (wd / "results/demo/plots/grid_srocc.png").stat().st_size > 5000
     native = pd.read_parquet(next((wd / "results/demo/vei/gb/box3").glob("*-native-*/shard-0.parquet")))
     assert (native.map_h > 7).all()  # native resolution: maps larger than the 224 px network's 7x7

@@ -297,7 +297,7 @@ GPU_CONFIG: dict = {
     "measures": ["psnr"],
     "shard_size": 8,
 }
-GRADCAM_TARGET = "results/demo/vei/gb/box3/efficientnet_lite0-pretrained-native-last-shared_top1-minmax/shard-0.parquet"
+GRADCAM_TARGET = "results/demo/vei/gb/box3/efficientnet_lite0-pretrained-network-last-own_top1-minmax/shard-0.parquet"
 
 
 def _sbatch_lines(text: str, rule: str) -> list[str]:
@@ -319,7 +319,8 @@ def test_cluster_gpus_alone_decides_the_gradcam_gpu_request(slurm_cluster, tmp_p
     args = ["-s", str(REPO / "Snakefile"), "--configfile", str(cfg), "--directory", str(tmp_path),
             "--profile", str(TEST_PROFILE), "--verbose", GRADCAM_TARGET]
     try:
-        r = _snakemake(args, REPO, env, timeout=600)
+        # With a GPU asked of a CPU-only node SLURM holds the job: a short wait is enough to read the sbatch line.
+        r = _snakemake(args, REPO, env, timeout=150 if gpus else 600)
         text = r.stdout + r.stderr
     except subprocess.TimeoutExpired as e:  # a job SLURM holds forever (no GPU anywhere) ends the wait
         text = (e.stdout or b"").decode(errors="replace") + (e.stderr or b"").decode(errors="replace")

@@ -72,13 +72,18 @@ def test_demo_run_writes_every_stage(demo_run):
             assert (vei.error == "").all() and (vei.map_h == 7).all() and (vei.map_w == 7).all()
             assert (wd / f"results/demo/measures/{d}/{pri}/image/shard-{k}.parquet").is_file()
     scores = pd.read_parquet(wd / "results/demo/scores.parquet")
-    assert set(scores.pair_kind) == {"vei", "image"}
+    # The VEI method, the no-CNN baseline, the NR-IQA baselines and the FR ceiling.
+    assert set(scores.pair_kind) == {"vei", "image", "nr", "fr"}
+    assert set(scores[scores.pair_kind == "nr"].measure) == {"niqe", "brisque", "piqe"}
     assert scores.groupby(["arm", "measure"]).size().eq(60).all()
     for p in ("paper", "content_separated"):
         for t in ("table3_per_distortion", "table4_per_backbone", "table5_per_measure"):
             assert (wd / f"results/demo/tables/{p}/{t}.md").read_text().startswith("Table:")
     assert (wd / f"results/demo/plots/figure2-{arm}.png").stat().st_size > 10_000
-    assert len(list((wd / "results/demo/plots/scatter").glob("*.png"))) == 2 * 11
+    # 11 measures for the VEI arm and the baseline each, 11 for the FR ceiling, one per NR method.
+    assert len(list((wd / "results/demo/plots/scatter").glob("*.png"))) == 2 * 11 + 11 + 3
+    for p in ("paper", "content_separated"):
+        assert (wd / f"results/demo/tables/{p}/table6_{p}.md").read_text().startswith("Table:")
 
 
 def test_table3_matches_scipy_recomputation(demo_run):
@@ -115,7 +120,7 @@ def test_changing_an_aggregation_setting_reruns_only_aggregation(demo_run):
     cfg = yaml.safe_load(yaml.safe_dump(SMALL))
     cfg["aggregate"]["folds"] = 2
     counts = job_counts(snakemake(wd, "-n", config=cfg))
-    assert set(counts) == {"correlations", "tables", "rank_arms", "scatter_plots", "all"}, counts
+    assert set(counts) == {"correlations", "tables", "table6", "rank_arms", "scatter_plots", "all"}, counts
 
 
 def test_second_backbone_adds_only_its_own_jobs(demo_run):
@@ -126,7 +131,7 @@ def test_second_backbone_adds_only_its_own_jobs(demo_run):
     counts = job_counts(snakemake(wd, "-n", config=cfg))
     # Its Grad-CAM and measures per shard (4 distortions x 2 shards), its Figure 2, then the aggregation.
     assert counts.pop("gradcam") == 8 and counts.pop("measures_vei") == 8 and counts.pop("figure2") == 1
-    assert set(counts) == {"collect", "correlations", "tables", "rank_arms", "scatter_plots", "all"}, counts
+    assert set(counts) == {"collect", "correlations", "tables", "table6", "rank_arms", "scatter_plots", "all"}, counts
 
 
 def test_adding_a_measure_does_not_rerun_gradcam(demo_run):
