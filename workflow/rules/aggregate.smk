@@ -104,6 +104,8 @@ rule table6:
         loader=lambda wc: CFG["datasets"][wc.dataset]["loader"],
     log:
         "logs/{dataset}/table6.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/table6.tsv",
     conda:
         "../../envs/veiqa.yaml"
     script:

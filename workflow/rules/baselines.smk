@@ -17,6 +17,8 @@ rule nr_baselines:
         runtime=60,
     log:
         "logs/{dataset}/baselines/{distortion}/nr/shard-{k}.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/baselines/{distortion}/nr/shard-{k}.tsv",
     conda:
         "../../envs/veiqa.yaml"
     script:
@@ -37,6 +39,8 @@ rule fr_ceiling:
         runtime=30,
     log:
         "logs/{dataset}/baselines/{distortion}/fr-ceiling/shard-{k}.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/baselines/{distortion}/fr-ceiling/shard-{k}.tsv",
     conda:
         "../../envs/veiqa.yaml"
     script:
