@@ -559,3 +559,21 @@ def test_check_monotone_script_flags_a_bump(tmp_path, capsys):
     bumped.to_parquet(tmp_path / "bad.parquet")
     assert mod.main([str(tmp_path / "bad.parquet"), str(tmp_path / "scores.parquet")]) == 1
     assert "1 not monotone" in capsys.readouterr().out
+
+
+def test_nested_summary_compares_the_same_candidates():
+    """The in-sample maximum beside the nested estimate ranges over the arms the nested choice ranges over: an FR
+    ceiling or NR method ranked above them (scored by measures of their own) is not the grid's in-sample best."""
+    from veiqa import ranking
+
+    base = {c: np.nan for c in ranking.NESTED_COLS}
+    rows = [
+        {"dataset": "d", "distortion": "gb", "rank": 1, "arm": "fr-ceiling", "kind": "fr-ceiling", "srocc": 0.95},
+        {"dataset": "d", "distortion": "gb", "rank": 2, "arm": "niqe", "kind": "nr-baseline", "srocc": 0.90},
+        {"dataset": "d", "distortion": "gb", "rank": 3, "arm": "vgg", "kind": "pretrained", "srocc": 0.60},
+        {"dataset": "d", "distortion": "gb", "rank": 4, "arm": "image", "kind": "no-CNN baseline", "srocc": 0.40},
+    ]
+    ranked = pd.DataFrame([{**base, **r, "nested_srocc": 0.5} for r in rows])
+    summ = ranking.nested_summary(ranked)
+    assert summ.loc[0, "in_sample_best"] == "vgg" and summ.loc[0, "in_sample_max_srocc"] == 0.60
+    assert summ.loc[0, "nested_srocc"] == 0.5

@@ -152,12 +152,18 @@ def _add_nested(out: pd.DataFrame, per_fold: pd.DataFrame, summary: pd.DataFrame
 
 def nested_summary(ranked: pd.DataFrame) -> pd.DataFrame:
     """One row per dataset × distortion: the nested (out-of-fold) figures of :func:`ranked_table`, beside the
-    in-sample maximum SROCC of the grid."""
-    top = ranked.groupby(["dataset", "distortion"], sort=False).agg(
+    in-sample maximum SROCC of the grid. Both sides range over the same candidates, the arms of the table measure
+    (VEI arms, random-weights controls, the no-CNN baseline); the NR-IQA methods and the FR ceiling, scored by
+    measures of their own, are reference rows of the ranked table, not candidates."""
+    cand = ranked[~ranked["kind"].isin(["nr-baseline", "fr-ceiling"])].sort_values(
+        ["dataset", "distortion", "rank"], kind="stable")
+    top = cand.groupby(["dataset", "distortion"], sort=False).agg(
         in_sample_best=("arm", "first"), in_sample_max_srocc=("srocc", "max")).reset_index()
     nest = ranked.groupby(["dataset", "distortion"], sort=False)[list(NESTED_COLS)].first().reset_index()
     out = top.merge(nest, on=["dataset", "distortion"])
-    out.attrs["caption"] = ("Choosing an arm out of fold: the in-sample best arm and its (upward-biased) SROCC, "
+    out.attrs["caption"] = ("Choosing an arm out of fold, among the arms of the table measure (VEI arms, random-"
+                            "weights controls, the no-CNN baseline; not the NR methods or the FR ceiling): "
+                            "the in-sample best arm and its (upward-biased) SROCC, "
                             "beside the nested estimate (arm chosen per outer fold on the inner contents, evaluated "
                             "on the held-out contents; 95% intervals over contents) and the choice per fold.")
     return out
