@@ -249,10 +249,6 @@ def test_demo_workflow_slurm_equals_local(slurm_cluster, tmp_path):
     import pandas as pd
 
     snakefile, configfile = REPO / "Snakefile", REPO / "config.yaml"
-    if not snakefile.is_file():
-        pytest.skip(f"{snakefile} does not exist yet")
-    if not configfile.is_file():
-        pytest.skip(f"{configfile} does not exist yet")
     _need_jobstep_config(slurm_cluster)
     env = slurm_cluster["env"]
 
