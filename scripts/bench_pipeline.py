@@ -7,6 +7,8 @@ directory, then prints
 * the wall time of the run from scratch,
 * the summed job time per rule, from the ``benchmark:`` files every rule writes (``logs/<ds>/benchmarks/``: each
   job's wall time, Python start-up and imports included),
+* how busy the cores were: the summed CPU time of all jobs over wall time × cores (the rest is idle: jobs
+  waiting on each other, or single-threaded start-up),
 * the ratio of the wall time to the summed Grad-CAM job time (the target is at most 1.5), and
 * the wall time of a no-op rerun (everything up to date) and of ``snakemake -n``.
 
@@ -43,13 +45,14 @@ def rule_of(bench: Path, root: Path) -> str:
     return "figure2" if name.startswith("figure2-") else name
 
 
-def job_times(logs: Path) -> dict[str, list[float]]:
+def job_times(logs: Path, column: str = "s") -> dict[str, list[float]]:
+    """Per rule, each job's ``column`` of its benchmark file: ``s`` (wall time) or ``cpu_time``."""
     out: dict[str, list[float]] = defaultdict(list)
     for f in sorted(logs.glob("*/benchmarks/**/*.tsv")):
         with open(f) as fh:
             rows = list(csv.DictReader(fh, delimiter="\t"))
         if rows:
-            out[rule_of(f, logs)].append(float(rows[-1]["s"]))
+            out[rule_of(f, logs)].append(float(rows[-1][column]))
     return out
 
 
@@ -77,12 +80,15 @@ def main() -> None:
           "--configfile", str(REPO / "config.yaml"), *map(str, a.configfile)]
     wall = run(sm, wd)
     times = job_times(wd / "logs")
+    cpu = job_times(wd / "logs", "cpu_time")
     total = sum(sum(v) for v in times.values())
+    total_cpu = sum(sum(v) for v in cpu.values())
     print(f"demo from scratch, {a.cores} cores: {wall:.1f} s wall; {sum(map(len, times.values()))} jobs, "
-          f"{total:.1f} s summed job time")
-    print(f"{'rule':<16}{'jobs':>5}{'sum s':>9}{'mean s':>9}")
+          f"{total:.1f} s summed job time, {total_cpu:.1f} s summed CPU time")
+    print(f"cores busy: {100 * total_cpu / (wall * a.cores):.0f} % (summed CPU time / (wall x {a.cores} cores))")
+    print(f"{'rule':<16}{'jobs':>5}{'sum s':>9}{'mean s':>9}{'cpu s':>9}")
     for rule, v in sorted(times.items(), key=lambda kv: -sum(kv[1])):
-        print(f"{rule:<16}{len(v):>5}{sum(v):>9.1f}{sum(v) / len(v):>9.2f}")
+        print(f"{rule:<16}{len(v):>5}{sum(v):>9.1f}{sum(v) / len(v):>9.2f}{sum(cpu[rule]):>9.1f}")
     g = sum(times.get("gradcam", []))
     if g:
         print(f"wall / summed Grad-CAM job time: {wall / g:.2f} (target <= 1.5)")

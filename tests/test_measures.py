@@ -353,7 +353,16 @@ def test_registry():
     assert list(M.MEASURES) == ["psnr", "ssim", "ssim_l", "ssim_c", "ssim_s", "ssim_nodownsample", "ms_ssim", "gmsd",
                                 "ncc", "pcc", "fsim", "nae", "vsi"]
     assert not M.MEASURES["gmsd"].higher_is_better and not M.MEASURES["nae"].higher_is_better
-    assert M.MEASURES["ms_ssim"].min_size == 161
+    assert M.MEASURES["ms_ssim"].min_size == 161 == M.ms_ssim_min_size()  # the torch-free registry, veiqa.specs
+
+
+def test_registry_and_collect_import_without_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; import veiqa.specs, veiqa.pairs, veiqa.baselines; "
+            "sys.exit(3 if 'torch' in sys.modules else 0)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0, "collect's imports load torch"
 
 
 # ---------------------------------------------------------------- differentiability and SSIMLoss

@@ -263,6 +263,11 @@ def test_bootstrap_ci_contains_estimate_narrows_with_n_and_is_deterministic():
         assert (w_large < w_small).all(), s  # 8× more images: roughly √8 narrower
     again = st.correlations(small, n_boot=400, seed=11).corr
     pd.testing.assert_frame_equal(rs, again)
+    # groups dealt to 3 worker processes: every table the same as the serial loop's
+    two = _long_table(n_refs=8, dists=("awgn", "blur"), noise=8.0, seed=1)
+    serial, par = st.correlations(two, n_boot=100, seed=11), st.correlations(two, n_boot=100, seed=11, workers=3)
+    for name in ("corr", "fits", "predictions"):
+        pd.testing.assert_frame_equal(getattr(serial, name), getattr(par, name))
     other = st.correlations(small, n_boot=400, seed=12).corr
     assert not np.allclose(other["srocc_ci_low"], rs["srocc_ci_low"])
     # every cluster resample of 8 contents gave a finite statistic

@@ -139,7 +139,7 @@ def test_scatter_plots_written_deterministically(result, tmp_path):
     # one file per dataset × arm × measure: 2 arms × 2 measures
     assert [Path(p).name for p in paths] == ["tid__effnet_lite0__gmsd.png", "tid__effnet_lite0__psnr.png",
                                              "tid__image__gmsd.png", "tid__image__psnr.png"]
-    again = plots.scatter_plots(df, result.fits, tmp_path / "b", dpi=50)
+    again = plots.scatter_plots(df, result.fits, tmp_path / "b", dpi=50, workers=2)  # drawn by 2 processes
     for p, q in zip(paths, again):
         a, b = Path(p).read_bytes(), Path(q).read_bytes()
         assert a == b

@@ -33,7 +33,7 @@ rule correlations:
         bootstrap=CFG["aggregate"]["bootstrap"],
         seed=CFG["aggregate"]["seed"],
         logistic=CFG["aggregate"]["logistic"],
-    threads: 1
+    threads: 4  # groups in parallel processes (same result for any count); scaled down to --cores
     resources:
         mem_mb=4000,
         runtime=60,
@@ -162,6 +162,7 @@ rule scatter_plots:
             category="Scatter plots",
             labels={"dataset": "{dataset}", "plot": "{name}"},
         ),
+    threads: 4  # plots drawn in parallel processes; scaled down to --cores
     log:
         "logs/{dataset}/scatter_plots.log",
     benchmark:

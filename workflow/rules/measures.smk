@@ -12,6 +12,7 @@ rule measures_vei:
         size=CFG["compare"]["size"],
         normalize=lambda wc: CAM_ARMS[wc.cam]["normalize"],
     threads: 1
+    priority: 1  # after Grad-CAM, before the baselines (see rule pri)
     resources:
         mem_mb=3000,
         runtime=30,

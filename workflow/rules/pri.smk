@@ -7,6 +7,7 @@ rule pri:
     params:
         pri=pri_params,
         image_dir=lambda wc: f"results/{wc.dataset}/pri/{wc.distortion}/{wc.pri}/images",
+    priority: 2  # the Grad-CAM chain first: the baselines fill the cores while it runs (bench_pipeline.py)
     log:
         "logs/{dataset}/pri/{distortion}/{pri}/shard-{k}.log",
     benchmark:

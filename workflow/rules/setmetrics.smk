@@ -19,7 +19,7 @@ rule setmetrics:
         ),
     params:
         sm=CFG["setmetrics"],
-    threads: 2
+    threads: 1  # packs beside the shard jobs (a 2-thread job waits for two cores free at once; it ran last, alone)
     resources:
         mem_mb=6000,
         runtime=60,

@@ -9,7 +9,7 @@ with step() as log:
     df = pd.read_parquet(smk.input[0])
     res = ranking.correlations_all_arms(df, dict(smk.params.default_pri), k=smk.params.folds,
                                         n_boot=smk.params.bootstrap, seed=smk.params.seed,
-                                        logistic=smk.params.logistic)
+                                        logistic=smk.params.logistic, workers=smk.threads)
     stats.save_results(res, Path(smk.output.corr).parent,
                        meta={"dataset": smk.wildcards.dataset, "folds": smk.params.folds,
                              "bootstrap": smk.params.bootstrap, "seed": smk.params.seed,

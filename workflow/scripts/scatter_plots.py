@@ -8,5 +8,5 @@ with step() as log:
     scores = pd.read_parquet(smk.input.scores)
     fits = pd.read_parquet(smk.input.fits)
     with atomic_dir(smk.output[0]) as out:  # built beside its final name, renamed into place when complete
-        paths = plots.scatter_plots(scores, fits, out)
+        paths = plots.scatter_plots(scores, fits, out, workers=smk.threads)
     log.info("%d scatter plots written", len(paths))

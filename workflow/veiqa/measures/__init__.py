@@ -42,7 +42,6 @@ Modes of :func:`compute`:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 import torch
@@ -60,6 +59,7 @@ from ._common import (
     pair_status,
     wang_downsample,
 )
+from ..specs import MEASURES, MeasureSpec
 from ._fsim import fsim
 from ._gradient import gmsd
 from ._simple import nae, ncc, pcc, psnr, psnr_ceiling
@@ -103,42 +103,6 @@ __all__ = [
 
 STATUSES = (STATUS_OK, STATUS_IDENTICAL, STATUS_ZERO, STATUS_CONSTANT, STATUS_TOO_SMALL)
 
-
-@dataclass(frozen=True)
-class MeasureSpec:
-    """What a measure is: its name, whether higher values mean more similar, and its input requirements.
-
-    ``min_size`` is the smallest image side (before any automatic downsampling) for which the measure is
-    defined; smaller pairs give NaN with status ``"too_small"``.  ``colour`` says how RGB input is used
-    ("grey": by ``compute``'s ``grey`` conversion, MATLAB's rgb2gray in image mode).
-    """
-
-    name: str
-    higher_is_better: bool
-    min_size: int
-    colour: str
-    description: str
-
-
-MEASURES: dict[str, MeasureSpec] = {
-    s.name: s
-    for s in [
-        MeasureSpec("psnr", True, 1, "all channels", "peak signal-to-noise ratio (dB)"),
-        MeasureSpec("ssim", True, 11, "grey", "structural similarity (Wang et al. 2004)"),
-        MeasureSpec("ssim_l", True, 11, "grey", "SSIM luminance term l, mean"),
-        MeasureSpec("ssim_c", True, 11, "grey", "SSIM contrast term c, mean"),
-        MeasureSpec("ssim_s", True, 11, "grey", "SSIM structure term s, mean"),
-        MeasureSpec("ssim_nodownsample", True, 11, "grey",
-                    "SSIM without automatic downsampling (ssim_index.m, scikit-image)"),
-        MeasureSpec("ms_ssim", True, ms_ssim_min_size(), "grey", "multi-scale SSIM (5 scales)"),
-        MeasureSpec("gmsd", False, 1, "grey", "gradient magnitude similarity deviation"),
-        MeasureSpec("ncc", True, 1, "all channels", "normalised cross-correlation NK = sum(xy)/sum(x^2)"),
-        MeasureSpec("pcc", True, 1, "all channels", "Pearson correlation (zero-mean normalised cross-correlation)"),
-        MeasureSpec("fsim", True, 1, "FSIMc (YIQ) for RGB", "feature similarity index"),
-        MeasureSpec("nae", False, 1, "all channels", "normalised absolute error"),
-        MeasureSpec("vsi", True, 1, "RGB (grey replicated)", "visual saliency-induced index"),
-    ]
-}
 
 #: Measures computed on the grey image (``compute``'s ``grey`` option).
 _GREY_BASED = SSIM_FAMILY + ("gmsd",)

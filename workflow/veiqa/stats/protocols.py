@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import VeiqaError, seed_from, write_parquet
+from ..parallel import map_ordered
 from .logistic import BETA_NAMES, LOGISTIC_METHODS, LogisticFit, fit_logistic, fit_logistic_folds, linear_fallback
 from .weighted import blocked_stats, bootstrap_weights, percentile_ci, weighted_stats
 
@@ -267,7 +268,7 @@ def common_rows(full: pd.DataFrame) -> tuple[np.ndarray, dict]:
 def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: int = 5, n_boot: int = 1000,
                  ci_level: float = 0.95, seed: int = 0, pool_label: str = "all", n_starts: int = 5,
                  fold_n_starts: int = 3, kendall_matrix_max_n: int = 2000,
-                 logistic: str = "monotone") -> CorrelationResult:
+                 logistic: str = "monotone", workers: int = 1) -> CorrelationResult:
     """Correlations per dataset × distortion × arm × pair_kind × measure (plus ``distortion=pool_label`` pooling
     all distortions of a dataset) under each protocol.
 
@@ -288,6 +289,8 @@ def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: i
     ``kendall_matrix_max_n``: largest group size for which bootstrap KROCC uses the N × N sign matrix (above it,
     SciPy per resample; same values, different speed); ``logistic``: ``monotone`` or ``nlinfit``
     (:mod:`veiqa.stats.logistic`). All fits of one group (paper and every fold) are solved in one vectorised batch.
+    ``workers``: groups are evaluated by that many forked processes (:func:`veiqa.parallel.map_ordered`); the result
+    is the same for any number.
     """
     for p in protocols:
         if p not in PROTOCOLS:
@@ -304,8 +307,10 @@ def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: i
     keep, reasons = common_rows(full)
     full = full.assign(_keep=keep, _finite=np.isfinite(full["value"]) & np.isfinite(full["score"]),
                        _identical=(full["status"].astype(str) == "identical") if "status" in full.columns else False)
-    corr_rows, fit_rows, pred_parts = [], [], []
-    for keys, g in full.groupby(list(GROUP_KEYS), sort=True):
+
+    def one_group(item):
+        keys, g = item
+        corr_rows, fit_rows, pred_parts = [], [], []
         key = dict(zip(GROUP_KEYS, keys))
         kept = g["_keep"].to_numpy()
         finite = g["_finite"].to_numpy()
@@ -352,6 +357,14 @@ def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: i
                                             "image_id": gg["image_id"].to_numpy(), "ref_id": refs,
                                             "fold": folds if folds is not None else -1,
                                             "value": x, "score": y, "prediction": pred}))
+        return corr_rows, fit_rows, pred_parts
+
+    groups = list(full.groupby(list(GROUP_KEYS), sort=True))
+    corr_rows, fit_rows, pred_parts = [], [], []
+    for c, f, p in map_ordered(one_group, groups, workers):  # groups are independent and seeded by their keys
+        corr_rows += c
+        fit_rows += f
+        pred_parts += p
     lead = list(GROUP_KEYS) + ["protocol", "n", "n_nan", "n_dropped", "n_identical", "drop_reasons", "n_refs",
                                "orientation", "higher_is_better", "measure_higher_is_better", "logistic",
                                "fit_status", "fit_message", "mapping", "n_fits_failed", "k_folds", *STATS, "plcc_raw"]

@@ -1,0 +1,50 @@
+"""The registry of full-reference measures: each name, its direction and its input requirements, without torch.
+
+:mod:`veiqa.measures` computes them (and re-exports :data:`MEASURES`); jobs that only need a measure's direction
+(``collect``, the FR-ceiling orientation) read it here and never import torch (a second of start-up per job).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Smallest side for MS-SSIM's five scales: an 11×11 window at the coarsest one, (11 − 1)·2⁴ + 1
+#: (= :func:`veiqa.measures.ms_ssim_min_size`, a test keeps the two equal).
+MS_SSIM_MIN_SIZE = 161
+
+
+@dataclass(frozen=True)
+class MeasureSpec:
+    """What a measure is: its name, whether higher values mean more similar, and its input requirements.
+
+    ``min_size`` is the smallest image side (before any automatic downsampling) for which the measure is
+    defined; smaller pairs give NaN with status ``"too_small"``.  ``colour`` says how RGB input is used
+    ("grey": by ``compute``'s ``grey`` conversion, MATLAB's rgb2gray in image mode).
+    """
+
+    name: str
+    higher_is_better: bool
+    min_size: int
+    colour: str
+    description: str
+
+
+MEASURES: dict[str, MeasureSpec] = {
+    s.name: s
+    for s in [
+        MeasureSpec("psnr", True, 1, "all channels", "peak signal-to-noise ratio (dB)"),
+        MeasureSpec("ssim", True, 11, "grey", "structural similarity (Wang et al. 2004)"),
+        MeasureSpec("ssim_l", True, 11, "grey", "SSIM luminance term l, mean"),
+        MeasureSpec("ssim_c", True, 11, "grey", "SSIM contrast term c, mean"),
+        MeasureSpec("ssim_s", True, 11, "grey", "SSIM structure term s, mean"),
+        MeasureSpec("ssim_nodownsample", True, 11, "grey",
+                    "SSIM without automatic downsampling (ssim_index.m, scikit-image)"),
+        MeasureSpec("ms_ssim", True, MS_SSIM_MIN_SIZE, "grey", "multi-scale SSIM (5 scales)"),
+        MeasureSpec("gmsd", False, 1, "grey", "gradient magnitude similarity deviation"),
+        MeasureSpec("ncc", True, 1, "all channels", "normalised cross-correlation NK = sum(xy)/sum(x^2)"),
+        MeasureSpec("pcc", True, 1, "all channels", "Pearson correlation (zero-mean normalised cross-correlation)"),
+        MeasureSpec("fsim", True, 1, "FSIMc (YIQ) for RGB", "feature similarity index"),
+        MeasureSpec("nae", False, 1, "all channels", "normalised absolute error"),
+        MeasureSpec("vsi", True, 1, "RGB (grey replicated)", "visual saliency-induced index"),
+    ]
+}
