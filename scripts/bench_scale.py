@@ -71,20 +71,32 @@ def startup_seconds(modules: list[str], repeat: int = 3) -> float:
     return float(np.median(times))
 
 
-def print_startup() -> None:
+#: Rules whose script imports torch (the others start in a fraction of the time).
+TORCH_RULES = {"gradcam", "measures_vei", "measures_image", "fr_ceiling", "setmetrics"}
+
+
+def print_startup() -> tuple[float, float]:
     light = ["pandas", "veiqa.pri", "veiqa.shards", "veiqa.smk"]
     a, b = startup_seconds(light + ["torch"]), startup_seconds(light)
-    print(f"per-job start-up: a torch-free script (pri, stage, tables ...) {b:.2f} s; one that needs torch "
-          f"(gradcam, measures, collect, setmetrics) {a:.2f} s")
+    print(f"per-job start-up: a torch-free script (pri, nr_baselines, stage, collect, tables ...) {b:.2f} s; one that "
+          f"needs torch ({', '.join(sorted(TORCH_RULES))}) {a:.2f} s")
+    return a, b
 
 
-def print_job_times(logs: Path) -> None:
+def print_job_times(logs: Path, startup: tuple[float, float]) -> None:
+    """Job count and summed job time per rule, and the share of the run's job time that is per-job start-up."""
     sys.path.insert(0, str(REPO / "scripts"))
     from bench_pipeline import job_times
 
     times = job_times(logs)
     for rule, v in sorted(times.items(), key=lambda kv: -sum(kv[1])):
         print(f"  {rule:<16}{len(v):>6} jobs{sum(v):>9.1f} s summed{sum(v) / len(v):>8.2f} s per job")
+    n_torch = sum(len(v) for r, v in times.items() if r in TORCH_RULES)
+    n_light = sum(len(v) for r, v in times.items() if r not in TORCH_RULES)
+    over = n_torch * startup[0] + n_light * startup[1]
+    total = sum(sum(v) for v in times.values())
+    print(f"per-job start-up in all: {n_torch} torch jobs x {startup[0]:.2f} s + {n_light} others x "
+          f"{startup[1]:.2f} s = {over:.0f} s of {total:.0f} s summed job time ({100 * over / total:.0f} %)")
 
 
 def main() -> None:
@@ -96,7 +108,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="reuse an existing workdir (skip building and the full run)")
     ap.add_argument("--startup-only", action="store_true", help="print only the per-job start-up figures")
     a = ap.parse_args()
-    print_startup()
+    startup = print_startup()
     if a.startup_only:
         return
     wd = a.workdir
@@ -131,7 +143,7 @@ def main() -> None:
         print(f"dry run before the first full run (DAG of {n_jobs} jobs): {dt:.2f} s")
         dt, _ = run(sm + targets, wd)
         print(f"full run (cheap settings, {a.cores} cores): {dt:.1f} s; job times per rule:")
-        print_job_times(wd / "logs")
+        print_job_times(wd / "logs", startup)
     times_n, times_noop = [], []
     for _ in range(3):
         dt, out = run(sm + ["-n"] + targets, wd)

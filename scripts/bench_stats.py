@@ -48,6 +48,7 @@ def main():
     ap.add_argument("--n-boot", type=int, default=1000)
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--logistic", default="monotone", choices=["monotone", "nlinfit"])
+    ap.add_argument("--workers", type=int, default=1, help="worker processes (the workflow gives its threads)")
     ap.add_argument("--scores", help="a results/<ds>/scores.parquet to time instead of the synthetic table")
     a = ap.parse_args()
     if a.scores:
@@ -56,7 +57,8 @@ def main():
         d = pd.read_parquet(a.scores)
         default_pri = {x: d.loc[d.distortion == x, "pri"].iloc[0] for x in d.distortion.unique()}
         t, c = time.perf_counter(), time.process_time()
-        res = ranking.correlations_all_arms(d, default_pri, k=a.k, n_boot=a.n_boot, seed=0, logistic=a.logistic)
+        res = ranking.correlations_all_arms(d, default_pri, k=a.k, n_boot=a.n_boot, seed=0, logistic=a.logistic,
+                                                  workers=a.workers)
         print(f"{a.scores}: {len(d)} rows, {len(res.corr)} corr rows, n_boot={a.n_boot} k={a.k} "
               f"logistic={a.logistic}: {time.perf_counter() - t:.1f} s wall; CPU {time.process_time() - c:.1f} s")
         return
@@ -64,10 +66,11 @@ def main():
                    [f"m{i}" for i in range(a.measures)])
     for n_boot in dict.fromkeys([a.n_boot, 0]):
         t, c = time.perf_counter(), time.process_time()
-        res = correlations(df, n_boot=n_boot, k=a.k, seed=0, logistic=a.logistic)
+        res = correlations(df, n_boot=n_boot, k=a.k, seed=0, logistic=a.logistic, workers=a.workers)
         dt, dc = time.perf_counter() - t, time.process_time() - c
         ng = len(res.corr) // 2
-        print(f"rows={len(df)} groups={ng} (x2 protocols) n_boot={n_boot} k={a.k} logistic={a.logistic}: "
+        print(f"rows={len(df)} groups={ng} (x2 protocols) n_boot={n_boot} k={a.k} logistic={a.logistic} "
+              f"workers={a.workers}: "
               f"{dt:.1f} s wall, {1e3 * dt / len(res.corr):.1f} ms per group-protocol; CPU {dc:.1f} s; "
               f"fits={len(res.fits)}")
     for n in (125, 3000):
