@@ -33,7 +33,7 @@ rule correlations:
         bootstrap=CFG["aggregate"]["bootstrap"],
         seed=CFG["aggregate"]["seed"],
         logistic=CFG["aggregate"]["logistic"],
-    threads: 4  # groups in parallel processes (same result for any count); scaled down to --cores
+    threads: 2  # groups in 2 processes (same result for any count); not 4: a SLURM job asks cpus_per_task = threads
     resources:
         mem_mb=4000,
         runtime=60,
@@ -162,7 +162,7 @@ rule scatter_plots:
             category="Scatter plots",
             labels={"dataset": "{dataset}", "plot": "{name}"},
         ),
-    threads: 4  # plots drawn in parallel processes; scaled down to --cores
+    threads: 2  # plots drawn by 2 processes (same files)
     log:
         "logs/{dataset}/scatter_plots.log",
     benchmark:
