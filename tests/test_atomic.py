@@ -135,3 +135,23 @@ def test_shard_files_change_only_with_their_rows(tmp_path, monkeypatch):
     after = {n: p.stat().st_mtime_ns for n, p in f.items()}
     assert after[("gb", 1)] != before[("gb", 1)] and after[("gb", 0)] == before[("gb", 0)]
     assert after[("wn", 0)] == before[("wn", 0)]
+
+
+def test_quick_exit_flushes_logs_and_streams_then_exits_with_the_code(tmp_path):
+    # A finished job ends with veiqa.smk.quick_exit (os._exit, no interpreter teardown): whatever it logged and
+    # printed must still reach the log file and the pipes, and the exit status must be the one asked for.
+    log = tmp_path / "job.log"
+    code = (
+        "import logging, sys\n"
+        "from veiqa.smk import quick_exit\n"
+        f"h = logging.FileHandler({str(log)!r}); lg = logging.getLogger('t'); lg.addHandler(h); lg.setLevel('INFO')\n"
+        "lg.info('last line of the job')\n"
+        "sys.stdout.write('partial line, no newline'); sys.stderr.write('err tail')\n"
+        "quick_exit(3)\n"
+        "print('never printed')\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert p.returncode == 3
+    assert p.stdout == "partial line, no newline"
+    assert p.stderr == "err tail"
+    assert log.read_text() == "last line of the job\n"

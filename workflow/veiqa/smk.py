@@ -44,6 +44,25 @@ def step(smk, name: str):
         raise
 
 
+def quick_exit(code: int = 0) -> None:
+    """End a finished job's process now: flush and close the log handlers and the standard streams, then
+    ``os._exit`` without the interpreter's teardown (garbage collection of torch's and timm's modules: 0.4 s after
+    ``import torch``, 1.6 s after ``import timm``, measured by ``python -c "import timm"`` with and without it).
+
+    Only for a workflow script whose work is complete: every output is already written (atomically, by
+    :mod:`veiqa.io`) and closed; atexit handlers do not run. Never call it from a library function or a test."""
+    import logging
+    import os
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
 def _alive_snakemake(pid: int) -> bool:
     import os
 
