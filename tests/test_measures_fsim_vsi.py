@@ -174,3 +174,35 @@ def test_validation():
         M.fsim(x[:, :1], x[:, :1], chromatic=True)
     assert M.fsim(x[:0, :1], x[:0, :1]).shape == (0,) and M.vsi(x[:0, :1], x[:0, :1]).shape == (0,)
     assert not math.isnan(M.fsim(x[:, :1], x[:, :1]).item())
+
+
+def test_distinct_finds_repeated_images_exactly():
+    from veiqa.measures._common import distinct
+
+    g = torch.Generator().manual_seed(3)
+    a, b = torch.rand(2, 1, 8, 8, generator=g)
+    c = a.clone()
+    c[0, 0, 0] += 1e-6  # same shape, nearly the same: distinct
+    t = torch.stack([a, b, a, c, b])
+    u, inv = distinct(t)
+    assert inv.tolist() == [0, 1, 0, 2, 1]
+    assert torch.equal(u[inv], t)
+    u, inv = distinct(torch.stack([a, b, c]))
+    assert inv is None and u.shape[0] == 3
+
+
+@pytest.mark.parametrize("size", [(40, 52), (300, 451)])  # one FSIM/VSI scale; VSI's 2x pooling at min side 300
+def test_shared_references_give_the_values_of_pairs_measured_one_at_a_time(size):
+    # The FR ceiling measures 5 distorted images against one reference: FSIM's phase congruency and VSI's saliency of
+    # a repeated image are computed once per block. Each pair measured alone (nothing to share) is the reference.
+    g = torch.Generator().manual_seed(0)
+    refs = (torch.rand(2, 3, *size, generator=g) * 255).round()
+    y = refs[torch.tensor([0, 0, 0, 1, 1, 0])]
+    x = (y + torch.randn(y.shape, generator=g) * 9).clamp(0, 255).round()
+    x[2] = y[2]  # an identical pair: x and y share it too
+    for fn in (M.fsim, M.vsi):
+        batch = fn(x, y, data_range=255.0)
+        alone = torch.cat([fn(x[i:i + 1], y[i:i + 1], data_range=255.0) for i in range(len(x))])
+        assert torch.allclose(batch, alone, rtol=0, atol=1e-6), fn.__name__
+        assert batch[2] == pytest.approx(1.0, abs=1e-6)
+    assert M.fsim(x, y, 255.0).tolist() == pytest.approx(_piq_fsim(x / 255, y / 255).tolist(), abs=1e-5)

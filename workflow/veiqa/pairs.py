@@ -118,8 +118,10 @@ def image_table(rows: pd.DataFrame, root: str | Path, pri: pd.DataFrame, names, 
         for start in range(0, len(group), batch_size):
             items = group[start:start + batch_size]
             ids = [i for i, *_ in items]
-            x = torch.from_numpy(np.stack([it[1] for it in items])).permute(0, 3, 1, 2).double()
-            y = torch.from_numpy(np.stack([it[2] for it in items])).permute(0, 3, 1, 2).double()
+            # N×C×H×W, contiguous (a permuted N×H×W×C view made every measure work on strided channels-last
+            # data), in float32, the precision measure_table computes image pairs in (8-bit values are exact)
+            x = _nchw([it[1] for it in items])
+            y = _nchw([it[2] for it in items])
             t = M.measure_table(ids, x, y, names, mode="image")
             t["pair_kind"] = "image"
             t["arm"] = "image"
@@ -128,6 +130,16 @@ def image_table(rows: pd.DataFrame, root: str | Path, pri: pd.DataFrame, names, 
             parts.append(t)
             progress.update(len(items))
     return _finish(parts, rows["image_id"], names)
+
+
+def _nchw(images):
+    """A contiguous float32 N×C×H×W tensor of N H×W×C (or H×W) uint8 images of one shape."""
+    import torch
+
+    a = np.stack(images)
+    if a.ndim == 3:
+        a = a[..., None]
+    return torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2), dtype=np.float32))
 
 
 def _finish(parts, order, names) -> pd.DataFrame:

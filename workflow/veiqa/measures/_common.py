@@ -184,3 +184,38 @@ def pair_status(x: torch.Tensor, y: torch.Tensor) -> list[str]:
     for z, c, i in zip(zero.tolist(), const.tolist(), ident.tolist()):
         out.append(STATUS_ZERO if z else STATUS_CONSTANT if c else STATUS_IDENTICAL if i else STATUS_OK)
     return out
+
+
+def distinct(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The distinct images of a batch N×…: ``(u, inverse)`` with ``u[inverse] == t``, first occurrences in order;
+    ``inverse`` is None when all N differ (then ``u`` is ``t``). Exact equality: candidates share their sum (one
+    pass), then ``torch.equal`` decides.
+
+    A database's distorted images share their reference (5 levels of a distortion in one block, on LIVE, TID2013,
+    KADID-10k and the demo), and a PRI identical to its image repeats it, so the per-image features of FSIM and VSI
+    (:func:`per_distinct`) are computed once per distinct image."""
+    n = t.shape[0]
+    if n < 2:
+        return t, None
+    sums = t.reshape(n, -1).sum(1, dtype=torch.float64).tolist()
+    keep: list[int] = []
+    inverse: list[int] = []
+    for i, s in enumerate(sums):
+        for k, j in enumerate(keep):
+            if sums[j] == s and torch.equal(t[i], t[j]):
+                inverse.append(k)
+                break
+        else:
+            inverse.append(len(keep))
+            keep.append(i)
+    if len(keep) == n:
+        return t, None
+    return t[keep], torch.tensor(inverse, device=t.device)
+
+
+def per_distinct(fn, t: torch.Tensor) -> torch.Tensor:
+    """``fn(t)`` for a function that maps each image of a batch on its own (N×… → N×…), evaluated once per
+    distinct image (:func:`distinct`) and gathered back: the same values, less work when images repeat."""
+    u, inverse = distinct(t)
+    out = fn(u)
+    return out if inverse is None else out[inverse]

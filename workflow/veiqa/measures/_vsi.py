@@ -16,7 +16,8 @@ part of the complex power S_C^β (VSI.m: ``real(S_C.^β)``), and eps = machine e
 Computed differently from piq for speed only: the log-Gabor filter (real and even, so ``rfft2``/``irfft2``
 give exactly the real part of piq's complex ``ifft2``) and the centre prior are built once per
 (device, dtype) and cached; a grey input (maps; VSI is defined for RGB, a grey image is used as R = G = B)
-is resized and gamma-expanded as one channel (identical values, 3× less work).
+is resized and gamma-expanded as one channel (identical values, 3× less work); the saliency and LMN channels
+of an image that occurs more than once in a block (a reference shared by its distorted images) are computed once.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 
-from ._common import check_pair
+from ._common import check_pair, distinct
 from ._fsim import _scharr_magnitude, _sim, blockwise_255
 
 C1, C2, C3, ALPHA, BETA = 1.27, 386.0, 130.0, 0.40, 0.02
@@ -121,14 +122,22 @@ def _pooled_features(x: torch.Tensor):
     return vs, lmn
 
 
+def _distinct_features(x: torch.Tensor):
+    """:func:`_pooled_features` computed once per distinct image of the batch (a reference shared by several
+    pairs, a PRI identical to its image), gathered back to N rows: the same values."""
+    u, inverse = distinct(x)
+    vs, lmn = _pooled_features(u)
+    return (vs, lmn) if inverse is None else (vs[inverse], lmn[inverse])
+
+
 def _vsi_block(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """VSI of a block of pairs in [0, 255] (C = 1 or 3)."""
     n = x.shape[0]
     if max(1, round(min(x.shape[-2:]) / 256)) > 1:  # x and y apart until pooled: no full-size concatenation
-        (vs_a, lmn_a), (vs_b, lmn_b) = _pooled_features(x), _pooled_features(y)
+        (vs_a, lmn_a), (vs_b, lmn_b) = _distinct_features(x), _distinct_features(y)
         vs, lmn = torch.cat([vs_a, vs_b]), torch.cat([lmn_a, lmn_b])
     else:
-        vs, lmn = _pooled_features(torch.cat([x, y]))
+        vs, lmn = _distinct_features(torch.cat([x, y]))
     gm = _scharr_magnitude(lmn[:, :1])
     vs_x, vs_y, gm_x, gm_y, c_x, c_y = vs[:n], vs[n:], gm[:n], gm[n:], lmn[:n], lmn[n:]
     s_c = _sim(c_x[:, 1:2], c_y[:, 1:2], C3) * _sim(c_x[:, 2:3], c_y[:, 2:3], C3)
