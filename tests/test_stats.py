@@ -582,3 +582,28 @@ def test_nested_summary_compares_the_same_candidates():
     summ = ranking.nested_summary(ranked)
     assert summ.loc[0, "in_sample_best"] == "vgg" and summ.loc[0, "in_sample_max_srocc"] == 0.60
     assert summ.loc[0, "nested_srocc"] == 0.5
+
+
+def test_fits_of_many_groups_batched_equal_each_group_fitted_alone():
+    # correlations() solves every group's fits together (fit_logistic_many); each must be exactly the fit of its
+    # group alone (fit_logistic_folds): groups of different sizes, a constant group, and a group with NaNs.
+    from veiqa.stats.logistic import fit_logistic_folds, fit_logistic_many
+
+    rng = np.random.default_rng(5)
+    problems = []
+    for n in (50, 50, 37, 200, 50):
+        x = rng.uniform(0, 10, n)
+        y = 5 / (1 + np.exp(-(x - 5))) + rng.normal(0, 0.4, n)
+        folds = rng.integers(0, 5, n)
+        masks = [np.ones(n, bool)] + [folds != f for f in range(5)]
+        problems.append((x, y, masks, [5] + [3] * 5))
+    x, y, masks, starts = problems[2]
+    problems[2] = (np.full_like(x, 3.0), y, masks, starts)  # constant values: every fit fails, with its message
+    x, y, masks, starts = problems[4]
+    problems[4] = (np.where(np.arange(x.size) % 7 == 0, np.nan, x), y, masks, starts)
+    many = fit_logistic_many(problems)
+    assert [len(f) for f in many] == [6] * 5
+    for prob, got in zip(problems, many):
+        alone = fit_logistic_folds(*prob)
+        assert [repr(f.as_dict()) for f in got] == [repr(f.as_dict()) for f in alone]  # repr: NaN == NaN, floats exact
+    assert not any(f.ok for f in many[2]) and all(f.ok for f in many[0])
