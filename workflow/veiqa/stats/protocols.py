@@ -369,7 +369,11 @@ def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: i
     # in the workers: the same fits as one group at a time (fit_logistic_many), at a fraction of the overhead.
     arrays = [group_fit_problem(g) for _, g in groups]
     with_rows = [i for i, a in enumerate(arrays) if a[1].size]
-    fitted = fit_logistic_many([(a[1], a[2], a[5], a[6]) for a in (arrays[i] for i in with_rows)], method=logistic)
+    problems = [(a[1], a[2], a[5], a[6]) for a in (arrays[i] for i in with_rows)]
+    parts = max(1, min(int(workers), len(problems)))  # one batch per worker (the rows do not interact)
+    cuts = np.linspace(0, len(problems), parts + 1).astype(int)
+    fitted = [f for part in map_ordered(lambda c: fit_logistic_many(c, method=logistic),
+                                        [problems[a:b] for a, b in zip(cuts[:-1], cuts[1:])], parts) for f in part]
     fits_of = dict(zip(with_rows, fitted))
     items = [(keys, g, arrays[i], fits_of.get(i, [])) for i, (keys, g) in enumerate(groups)]
     corr_rows, fit_rows, pred_parts = [], [], []
