@@ -607,3 +607,22 @@ def test_fits_of_many_groups_batched_equal_each_group_fitted_alone():
         alone = fit_logistic_folds(*prob)
         assert [repr(f.as_dict()) for f in got] == [repr(f.as_dict()) for f in alone]  # repr: NaN == NaN, floats exact
     assert not any(f.ok for f in many[2]) and all(f.ok for f in many[0])
+
+
+def test_average_ranks_are_scipys_rankdata():
+    from veiqa.stats.weighted import average_ranks
+
+    rng = np.random.default_rng(2)
+    for v in (rng.normal(size=40), rng.integers(0, 5, 40).astype(float), np.array([3.0]), np.array([2.0, 2.0, 1.0])):
+        assert np.array_equal(average_ranks(v), sps.rankdata(v))
+
+
+def test_aggregation_jobs_import_neither_scipy_stats_nor_optimize():
+    # correlations, tables, Table 6, ranking and scatter plots start without scipy.stats / scipy.optimize (1 s of
+    # import each); they are loaded only where used (the nlinfit option, Kendall's tau above the matrix size).
+    import subprocess
+    import sys
+
+    code = ("import sys; import veiqa.stats, veiqa.ranking, veiqa.plots, veiqa.tables, veiqa.table6; "
+            "sys.exit(3 if {'scipy.stats', 'scipy.optimize'} & set(sys.modules) else 0)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -10,7 +10,6 @@ pairwise concordance sign matrix S when N ≤ ``matrix_max_n``, else :func:`scip
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats as sps
 
 
 def _wpearson(a: np.ndarray, b: np.ndarray, W: np.ndarray) -> np.ndarray:
@@ -60,6 +59,12 @@ def _wranks(v: np.ndarray, W: np.ndarray):
     return rank_g[:, gid], ties
 
 
+def average_ranks(v) -> np.ndarray:
+    """Average ranks (1-based; ties share their mean rank) of a 1-D array: ``scipy.stats.rankdata(v)``."""
+    v = np.asarray(v, dtype=float).ravel()
+    return _wranks(v, np.ones((1, v.size)))[0][0]
+
+
 def _sign_chunks(x, y, chunk):
     n = x.size
     for j0 in range(0, n, chunk):
@@ -84,6 +89,8 @@ def _wkendall(x, y, W, matrix_max_n: int = 2000, chunk: int = 1024) -> np.ndarra
         with np.errstate(invalid="ignore", divide="ignore"):
             tau = cd / np.sqrt((n0 - tx) * (n0 - ty))
         return np.where(((n0 - tx) > 0) & ((n0 - ty) > 0), np.clip(tau, -1.0, 1.0), np.nan)
+    from scipy import stats as sps  # here only: importing scipy.stats costs every job that imports veiqa.stats 1 s
+
     out = np.empty(B)
     Wi = np.rint(W).astype(np.int64)
     for b in range(B):
