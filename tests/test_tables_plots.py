@@ -155,6 +155,29 @@ def test_scatter_plots_written_deterministically(result, tmp_path):
         assert (np.abs(px - [214, 39, 40]).sum(axis=1) < 30).sum() > 50
 
 
+
+def test_scatter_figure_reuse_gives_fresh_figure_bytes(result, tmp_path):
+    """scatter_plots reuses one figure per panel layout: each file must be the bytes of a figure drawn afresh,
+    also across a change of layout (here a plot with one distortion fewer, between two full ones) and of labels."""
+    df = _long(n_refs=6)
+    df = df[(df.arm != "effnet_lite1") & ~((df.arm == "effnet_lite0") & (df.measure == "psnr")
+                                           & (df.distortion == "jpeg"))]
+    paths = plots.scatter_plots(df, result.fits, tmp_path / "reused", dpi=50)
+    assert len(paths) == 4
+    fsel = result.fits[(result.fits.protocol == "paper") & (result.fits.fold == -1)]
+    for p in paths:
+        _, arm, meas = Path(p).stem.split("__")
+        pts = df[(df.arm == arm) & (df.measure == meas)]
+        pk = pts.pair_kind.iloc[0]
+        fresh = plots.plot_scatter(
+            pts, fsel[(fsel.arm == arm) & (fsel.measure == meas) & (fsel.pair_kind == pk)],
+            tmp_path / "fresh" / Path(p).name, title=f"tid / {arm} ({pk}) / {meas} — paper fit", dpi=50,
+            score_label="MOS" if bool(pts.higher_is_better.iloc[0]) else "DMOS (lower is better)", value_label=meas)
+        assert Path(fresh).read_bytes() == Path(p).read_bytes(), p
+    with Image.open(paths[1]) as im:  # effnet_lite0 / psnr: 2 distortions + all, 3 panels wide
+        assert im.size == (480, 140)
+
+
 def test_overlay_heatmap_blend():
     from matplotlib import colormaps
 
