@@ -205,4 +205,4 @@ def test_shared_references_give_the_values_of_pairs_measured_one_at_a_time(size)
         alone = torch.cat([fn(x[i:i + 1], y[i:i + 1], data_range=255.0) for i in range(len(x))])
         assert torch.allclose(batch, alone, rtol=0, atol=1e-6), fn.__name__
         assert batch[2] == pytest.approx(1.0, abs=1e-6)
-    assert M.fsim(x, y, 255.0).tolist() == pytest.approx(_piq_fsim(x / 255, y / 255).tolist(), abs=1e-5)
+    assert M.fsim(x[:3], y[:3], 255.0).tolist() == pytest.approx(_piq_fsim(x[:3] / 255, y[:3] / 255).tolist(), abs=1e-5)
