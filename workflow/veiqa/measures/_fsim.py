@@ -23,8 +23,8 @@ chunk of pairs go through one ``fft2`` and one batched ``ifft2`` per orientation
 phase-deviation energy Σ_s [E·m_e + O·m_o − |E·m_o − O·m_e|] is evaluated as |ΣEO|²/(|ΣEO| + eps) −
 Σ_s |Im(EO_s · conj(m))| with m = ΣEO/(|ΣEO| + eps); the noise median uses ``numpy.partition`` on CPU; the
 Scharr filter is applied separably; the phase congruency of an image that occurs more than once in a block (a
-reference shared by its distorted images, a PRI identical to its image) is computed once; on CPU the FFTs are scipy.fft's (pocketfft), faster than torch's at sides
-that are not products of small primes.
+reference shared by its distorted images, a PRI identical to its image) is computed once, one image per batched
+pass on CPU; there the FFTs of sides that are not 2^a·3^b·5^c are scipy.fft's (pocketfft), faster than torch's.
 """
 
 from __future__ import annotations
@@ -115,9 +115,22 @@ def lower_median(v: torch.Tensor) -> torch.Tensor:
     return v.median(dim=-1).values
 
 
+def _smooth(n: int) -> bool:
+    """Whether n = 2^a·3^b·5^c (the sides torch's FFT handles fastest)."""
+    for p in (2, 3, 5):
+        while n % p == 0:
+            n //= p
+    return n == 1
+
+
+def _by_scipy(t: torch.Tensor) -> bool:
+    """CPU tensors with a side that is not 2^a·3^b·5^c go through scipy.fft (see :func:`_ifft2`)."""
+    return t.device.type == "cpu" and not t.requires_grad and not (_smooth(t.shape[-1]) and _smooth(t.shape[-2]))
+
+
 def _fft2(t: torch.Tensor) -> torch.Tensor:
-    """2-D FFT over the last two axes; on CPU by ``scipy.fft`` (see :func:`_ifft2`)."""
-    if t.device.type != "cpu" or t.requires_grad:
+    """2-D FFT over the last two axes (torch's, or scipy.fft's: :func:`_ifft2`)."""
+    if not _by_scipy(t):
         return torch.fft.fft2(t)
     import scipy.fft
 
@@ -125,11 +138,11 @@ def _fft2(t: torch.Tensor) -> torch.Tensor:
 
 
 def _ifft2(t: torch.Tensor) -> torch.Tensor:
-    """2-D inverse FFT over the last two axes. On CPU by ``scipy.fft`` (pocketfft) with torch's thread count: the
-    same transform, ~1.7× faster than ``torch.fft`` (MKL) at sides that are not 2^a·3^b·5^c (the demo's 341×512 and
-    300×451: 1.4 vs 2.5 ms per complex64 transform) and as fast at 224² and 256² (scripts/bench_measures.py); the
-    precision (complex64 or complex128) is kept."""
-    if t.device.type != "cpu" or t.requires_grad:
+    """2-D inverse FFT over the last two axes. On CPU, where a side is not 2^a·3^b·5^c, by ``scipy.fft``
+    (pocketfft) with torch's thread count: the same transform, ~1.7× faster than ``torch.fft`` (MKL) at such sides
+    (the demo's 341×512 and 300×451: 1.4 vs 2.5 ms per complex64 transform) but slower at 256² (0.36 vs 0.32 ms);
+    the precision (complex64 or complex128) is kept."""
+    if not _by_scipy(t):
         return torch.fft.ifft2(t)
     import scipy.fft
 
