@@ -9,6 +9,8 @@ directory, then prints
   job's wall time, Python start-up and imports included),
 * how busy the cores were: the summed CPU time of all jobs over wall time × cores (the rest is idle: jobs
   waiting on each other, or single-threaded start-up),
+* a timeline from the run's Snakemake log: when staging ended, when the first Grad-CAM job started, when the shard
+  jobs ended and how long the aggregation tail took,
 * the ratio of the wall time to the summed Grad-CAM job time (the target is at most 1.5), and
 * the wall time of a no-op rerun (everything up to date) and of ``snakemake -n``.
 
@@ -58,6 +60,36 @@ def job_times(logs: Path, column: str = "s") -> dict[str, list[float]]:
     return out
 
 
+def phases(workdir: Path) -> dict[str, tuple[float, float]]:
+    """(first start, last end) of each rule's jobs in seconds from the run's start, read from the Snakemake log of
+    the first run (its timestamps have one-second resolution)."""
+    import datetime
+    import re
+
+    logs = sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log"))
+    if not logs:
+        return {}
+    ts, rule_of_job, start, end, pending = None, {}, {}, {}, None
+    for line in logs[0].read_text().splitlines():
+        if m := re.match(r"\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]", line):
+            ts = datetime.datetime.strptime(m.group(1), "%a %b %d %H:%M:%S %Y")
+        elif m := re.match(r"(?:local)?(?:rule|checkpoint) (\w+):", line):
+            pending = m.group(1)
+        elif (m := re.match(r"\s+jobid: (\d+)", line)) and pending:
+            rule_of_job[m.group(1)], start[m.group(1)], pending = pending, ts, None
+        elif m := re.match(r"Finished jobid: (\d+)", line):
+            end[m.group(1)] = ts
+    if not start:
+        return {}
+    t0 = min(start.values())
+    out: dict[str, tuple[float, float]] = {}
+    for j, rule in rule_of_job.items():
+        a, b = (start[j] - t0).total_seconds(), (end.get(j, start[j]) - t0).total_seconds()
+        lo, hi = out.get(rule, (a, b))
+        out[rule] = (min(lo, a), max(hi, b))
+    return out
+
+
 def run(cmd: list[str], cwd: Path) -> float:
     t = time.perf_counter()
     p = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
@@ -91,6 +123,11 @@ def main() -> None:
     print(f"{'rule':<16}{'jobs':>5}{'sum s':>9}{'mean s':>9}{'cpu s':>9}")
     for rule, v in sorted(times.items(), key=lambda kv: -sum(kv[1])):
         print(f"{rule:<16}{len(v):>5}{sum(v):>9.1f}{sum(v) / len(v):>9.2f}{sum(cpu[rule]):>9.1f}")
+    ph = phases(wd)
+    if "collect" in ph and "stage" in ph:
+        print(f"timeline (s from the start, Snakemake log): staging until {ph['stage'][1]:.0f}; first Grad-CAM job "
+              f"{ph.get('gradcam', (float('nan'),))[0]:.0f}; shard jobs until {ph['collect'][0]:.0f}; aggregation tail "
+              f"{wall - ph['collect'][0]:.0f} s (collect, correlations, tables, plots)")
     g = sum(times.get("gradcam", []))
     if g:
         print(f"wall / summed Grad-CAM job time: {wall / g:.2f} (target <= 1.5)")
