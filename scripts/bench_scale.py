@@ -60,9 +60,12 @@ def run(cmd: list[str], cwd: Path) -> tuple[float, str]:
 
 
 def startup_seconds(modules: list[str], repeat: int = 3) -> float:
-    """Median wall time of a fresh Python that imports what a job's preamble and script import."""
+    """Median wall time of a fresh Python that imports what a job's preamble and script import, and ends as a job
+    does (where this checkout's jobs end by ``veiqa.smk.quick_exit``, by it: no interpreter teardown)."""
     code = ("import sys; sys.path.insert(0, %r); import snakemake.logging, snakemake.iocontainers; " % str(REPO / "workflow")
             + "; ".join(f"import {m}" for m in modules))
+    if "quick_exit" in (REPO / "workflow" / "scripts" / "_veiqa.py").read_text():
+        code += "; from veiqa.smk import quick_exit; quick_exit()"
     times = []
     for _ in range(repeat):
         t = time.perf_counter()
