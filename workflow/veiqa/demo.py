@@ -15,7 +15,6 @@ Layout written (read by :mod:`veiqa.datasets`' ``demo`` loader)::
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io as _io
 from pathlib import Path
@@ -218,102 +217,37 @@ def proxy_score(ref: np.ndarray, dist: np.ndarray) -> float:
     return _Photo(ref).score(dist)
 
 
-# ---- the build: (photograph, distortion, level) tasks dealt to worker processes --------------------------------
+# ---- the build: one task a photograph, dealt to worker processes ----------------------------------------------
 #
 # Processes, not threads: Pillow's JPEG 2000 encoder holds the GIL (two threads did not overlap it at all), and so
-# does much of the rest: the former thread pool used ~1.1 of the job's 2 cores. Relative CPU cost of one image
-# (512×512, encode + score): Gaussian blur ~0.10 s and white noise ~0.08 s (mostly the PNG's zlib), JPEG ~0.025 s,
-# JPEG 2000 ~0.12 s. Used only to order a photograph's tasks (costliest first, so the last ones are short) and to
-# pick whom an idle worker helps; the files do not depend on it.
-_COST = {"gb": 0.10, "wn": 0.08, "jpeg": 0.025, "jp2k": 0.12}
+# does much of the rest: the former thread pool used ~1.1 of the job's 2 cores. A photograph's 20 images share its
+# pristine SSIM side (:class:`_Photo`), so a photograph is one task; the pool hands the next one to whichever worker
+# is free. The files do not depend on the number of workers.
 
-#: The build a forked worker runs (set by the pool's initializer; it arrives by fork, nothing is pickled).
-_JOB = None
+#: The build's settings, inherited by the forked workers (nothing is pickled but a photograph's index).
+_BUILD: tuple | None = None
 
 
-class _Job:
-    """The tasks of one build and their claim counters.
+def _build_photo(r: int) -> list[dict]:
+    """Write photograph ``r`` of the running build and its distorted images; their score rows, in order."""
+    from .io import read_image
 
-    Each photograph's tasks are claimed in order (costliest first) through ``claimed[r]``, the number taken so far.
-    A worker keeps to its photograph while it has tasks, then starts the next photograph nobody has started, then
-    helps with the photograph that has the most work left; so a photograph is loaded (and its pristine SSIM side
-    computed) by one worker, or by two near the end, and the workers finish together to within about one image."""
-
-    def __init__(self, root: Path, references, distortions, levels: int):
-        self.root = root
-        self.refs = list(references)
-        cells = [(d, lv) for d in distortions for lv in range(1, levels + 1)]
-        self.index = {(d, lv): i for i, (d, lv) in enumerate(cells)}  # row order within a photograph
-        self.cells = sorted(cells, key=lambda c: -_COST.get(c[0], 0.1))
-        self.claimed = [0] * len(self.refs)
-        self.lock = contextlib.nullcontext()
-        self.tail = [0.0] * (len(self.cells) + 1)  # tail[j]: relative cost of tasks j.. of one photograph
-        for j in range(len(self.cells) - 1, -1, -1):
-            self.tail[j] = self.tail[j + 1] + _COST.get(self.cells[j][0], 0.1)
-
-    def share(self, ctx) -> None:
-        """Claim counters and lock in shared memory, for forked workers."""
-        self.claimed = ctx.RawArray("i", len(self.refs))
-        self.lock = ctx.Lock()
-
-    def claim(self, current):
-        """``(photograph, task)`` for a worker on photograph ``current`` (or None), or None when all are taken."""
-        n = len(self.cells)
-        with self.lock:
-            if current is None or self.claimed[current] >= n:
-                fresh = [r for r in range(len(self.refs)) if self.claimed[r] == 0]
-                if fresh:
-                    current = fresh[0]
-                else:
-                    left = [(self.tail[self.claimed[r]], -r) for r in range(len(self.refs)) if self.claimed[r] < n]
-                    if not left:
-                        return None
-                    current = -max(left)[1]
-            j = self.claimed[current]
-            self.claimed[current] = j + 1
-            return current, j
-
-    def abandon(self) -> None:
-        """Mark every task taken (a worker failed: the others stop after their current image)."""
-        with self.lock:
-            for r in range(len(self.refs)):
-                self.claimed[r] = len(self.cells)
-
-    def work(self) -> list[tuple[int, int, dict]]:
-        """Claim and build tasks until none is left; ``(photograph, row, score row)`` for each."""
-        from .io import read_image
-
-        rows, current, photo = [], None, None
-        try:
-            while (task := self.claim(current)) is not None:
-                r, j = task
-                ref = self.refs[r]
-                ref_rel = f"reference/{ref}.png"
-                if r != current:
-                    current, photo = r, _Photo(load_reference(ref))
-                    if j == 0:  # the worker that starts a photograph writes it
-                        save_png(self.root / ref_rel, photo.img)
-                dist, level = self.cells[j]
-                image_id = f"{ref}__{dist}__{level}"
-                data, ext, pixels = _distort(photo, dist, level, image_id)
-                rel = f"distorted/{image_id}{ext}"
-                write_bytes_atomic(self.root / rel, data)
-                score = photo.score(read_image(self.root / rel) if pixels is None else pixels)
-                rows.append((r, self.index[dist, level], {"image": rel, "reference": ref_rel, "distortion": dist,
-                                                          "level": level, "score": round(score, 6)}))
-        except BaseException:
-            self.abandon()
-            raise
-        return rows
-
-
-def _set_job(job: _Job) -> None:
-    global _JOB
-    _JOB = job
-
-
-def _work() -> list:
-    return _JOB.work()
+    root, refs, distortions, levels = _BUILD
+    ref = refs[r]
+    ref_rel = f"reference/{ref}.png"
+    photo = _Photo(load_reference(ref))
+    save_png(root / ref_rel, photo.img)
+    rows = []
+    for dist in distortions:
+        for level in range(1, levels + 1):
+            image_id = f"{ref}__{dist}__{level}"
+            data, ext, pixels = _distort(photo, dist, level, image_id)
+            rel = f"distorted/{image_id}{ext}"
+            write_bytes_atomic(root / rel, data)
+            score = photo.score(read_image(root / rel) if pixels is None else pixels)
+            rows.append({"image": rel, "reference": ref_rel, "distortion": dist, "level": level,
+                         "score": round(score, 6)})
+    return rows
 
 
 def _warm_imports() -> None:
@@ -350,27 +284,19 @@ def build(root: str | Path, references=REFERENCES, distortions=("gb", "wn", "jpe
     ``workers`` processes (forked, where the platform can) build the images at once; the files and the score table
     do not depend on it.
     """
-    import multiprocessing as mp
+    global _BUILD
+    from .parallel import map_ordered
 
     root = Path(root)
-    job = _Job(root, references, distortions, levels)
-    n_tasks = len(job.refs) * len(job.cells)
-    workers = min(max(1, int(workers)), n_tasks)
-    if workers > 1 and "fork" in mp.get_all_start_methods():
-        from concurrent.futures import ProcessPoolExecutor
-
-        _warm_imports()
-        ctx = mp.get_context("fork")
-        job.share(ctx)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_set_job,
-                                 initargs=(job,)) as pool:
-            futures = [pool.submit(_work) for _ in range(workers)]
-            parts = [f.result() for f in futures]
-    else:
-        parts = [job.work()]
-    rows = [row for _, _, row in sorted((t for part in parts for t in part), key=lambda t: (t[0], t[1]))]
-    if len(rows) != n_tasks:  # every task is claimed exactly once; a shortfall is a bug, not a partial dataset
-        raise RuntimeError(f"demo build made {len(rows)} of {n_tasks} images")
+    refs = list(references)
+    _BUILD = (root, refs, tuple(distortions), int(levels))
+    try:
+        if min(int(workers), len(refs)) > 1:
+            _warm_imports()  # once here, not once in every forked worker
+        per_photo = map_ordered(_build_photo, range(len(refs)), workers)  # one photograph at a time a worker
+    finally:
+        _BUILD = None
+    rows = [row for part in per_photo for row in part]
     _write_scores(root / "scores.csv", rows)
     write_bytes_atomic(root / "README.txt", (
         "veiqa demo dataset: scikit-image photographs degraded at five levels.\n"
