@@ -206,3 +206,19 @@ def test_shared_references_give_the_values_of_pairs_measured_one_at_a_time(size)
         assert torch.allclose(batch, alone, rtol=0, atol=1e-6), fn.__name__
         assert batch[2] == pytest.approx(1.0, abs=1e-6)
     assert M.fsim(x[:3], y[:3], 255.0).tolist() == pytest.approx(_piq_fsim(x[:3] / 255, y[:3] / 255).tolist(), abs=1e-5)
+
+
+@pytest.mark.parametrize("hw", [(33, 47), (64, 64), (300, 451)])
+def test_noise_constants_by_parseval_equal_the_spatial_filter_sums(hw):
+    # phasecong2 sums the spatial filters An = real(ifft2(filter)): Σ An² and Σ_{i<j} An_i·An_j over the scales of an
+    # orientation. _filters gets them in the frequency domain (Parseval); here they are summed in space as
+    # FeatureSIM.m does.
+    H, W = hw
+    bank, a = _fsim._filters(H, W, torch.device("cpu"), torch.float64)
+    spatial = torch.fft.ifft2(bank).real * math.sqrt(H * W)
+    an2 = (spatial**2).sum(dim=(1, 2, 3))
+    aiaj = sum((spatial[:, i] * spatial[:, j]).sum(dim=(1, 2)) for i in range(4) for j in range(i + 1, 4))
+    em_n = (bank.real[:, 0] ** 2).sum(dim=(1, 2))
+    c = (math.sqrt(math.pi / 2) + 2.0 * math.sqrt(2 - math.pi / 2)) / 1.7
+    expect = c * torch.sqrt((2 * an2 + 4 * aiaj) / (2 * math.log(2) * em_n))
+    assert torch.allclose(a, expect, rtol=1e-13, atol=0)
