@@ -54,42 +54,6 @@ def test_build_is_byte_identical(built, tmp_path):
         assert (again / name).read_bytes() == (built / name).read_bytes(), name
 
 
-def _skimage_ssim(ref, dis):
-    from skimage.metrics import structural_similarity
-
-    w = np.array([0.299, 0.587, 0.114])
-    return structural_similarity(ref.astype(float) @ w, dis.astype(float) @ w, data_range=255, gaussian_weights=True,
-                                 sigma=1.5, use_sample_covariance=False)
-
-
-def test_proxy_score_equals_scikit_image_bit_for_bit(built):
-    """The demo's own SSIM (pristine side computed once per photograph) is scikit-image's float, not just close."""
-    df = pd.read_csv(built / "scores.csv")
-    for ref_rel, group in df.groupby("reference"):
-        ref = read_image(built / ref_rel)
-        photo = demo._Photo(ref)
-        for row in group[group.level.isin([1, 5])].itertuples():
-            dis = read_image(built / row.image)
-            expect = _skimage_ssim(ref, dis)
-            assert photo.score(dis) == expect, row.image
-            assert round(expect, 6) == row.score, row.image
-    rng = np.random.default_rng(0)
-    for h, w in [(11, 11), (12, 37), (100, 504), (257, 129)]:  # odd sizes, and rows of 4032 bytes
-        ref = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
-        dis = np.clip(ref + rng.normal(0, 20, ref.shape), 0, 255).astype(np.uint8)
-        assert demo.proxy_score(ref, dis) == _skimage_ssim(ref, dis), (h, w)
-
-
-def test_score_table_is_what_pandas_writes(tmp_path):
-    """scores.csv is written without pandas, byte for byte as DataFrame.to_csv wrote it."""
-    rows = [{"image": f"distorted/x__gb__{i}.png", "reference": "reference/x.png", "distortion": "gb", "level": i,
-             "score": s} for i, s in enumerate([0.953021, 1.0, 0.0, -0.012345, 1e-06, 0.5, 0.1, 0.123457], 1)]
-    rows.append({"image": 'distorted/a,b "c".png', "reference": "reference/a,b.png", "distortion": "jp2k",
-                 "level": 5, "score": 0.25})
-    demo._write_scores(tmp_path / "scores.csv", rows)
-    assert (tmp_path / "scores.csv").read_text() == pd.DataFrame(rows).to_csv(index=False, lineterminator="\n")
-
-
 def test_build_error_in_a_worker_is_raised(tmp_path):
     with pytest.raises(KeyError, match="nope"):  # as the serial build raises it
         demo.build(tmp_path, references=("coins", "clock"), distortions=("gb", "nope"), levels=1, workers=2)
