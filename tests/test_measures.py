@@ -485,3 +485,39 @@ def test_compute_in_blocks_equals_one_pair_at_a_time():
         one, _ = M.compute(x[i : i + 1], y[i : i + 1], names, mode="image")
         for n in names:
             assert batch[n][i].item() == pytest.approx(one[n].item(), rel=1e-12), n
+
+
+def test_ssim_terms_of_blocky_jpeg_pairs_keep_their_digits_from_float32_input():
+    # A JPEG at quality 1 against a JPEG of it (the paper's PRI for JPEG): flat 8x8 blocks, local variances near
+    # zero, where SSIM's c and s terms divide small differences. float32 moments gave them only ~3 digits (5e-4
+    # relative on the demo's pairs); the grey-based measures are computed in float64 whatever the input dtype, so
+    # float32 input (what measure_table passes in image mode) gives the float64 values.
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(12)
+    smooth = (rng.random((40, 40, 3)) * 255).astype(np.uint8)
+    img = np.asarray(Image.fromarray(smooth).resize((320, 320), Image.BICUBIC))
+
+    def jpeg(a, q):
+        buf = io.BytesIO()
+        Image.fromarray(a).save(buf, format="JPEG", quality=q)
+        return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+
+    dist = jpeg(img, 10)
+    pri = jpeg(dist, 1)
+    x = torch.from_numpy(dist.copy()).permute(2, 0, 1)[None]
+    y = torch.from_numpy(pri.copy()).permute(2, 0, 1)[None]
+    names = ["ssim", "ssim_c", "ssim_s", "ssim_nodownsample", "ms_ssim", "gmsd"]
+    v64, _ = M.compute(x.double(), y.double(), names, mode="image")
+    v32, _ = M.compute(x.float(), y.float(), names, mode="image")
+    for n in names:
+        assert v32[n].item() == pytest.approx(v64[n].item(), rel=1e-12), n
+    # and the values are skimage's (float64) on MATLAB's rounded grey
+    from skimage.metrics import structural_similarity
+
+    lum = lambda t: M._common.rgb2gray(t.double())[0, 0].numpy()  # noqa: E731
+    sk = structural_similarity(lum(x), lum(y), data_range=255, gaussian_weights=True, sigma=1.5,
+                               use_sample_covariance=False)
+    assert v32["ssim_nodownsample"].item() == pytest.approx(sk, rel=1e-9)
