@@ -109,7 +109,7 @@ def test_wang_downsample_by_hand():
     assert M.wang_factor(383, 512) == 1  # round(1.496) = 1
 
 
-@pytest.mark.parametrize("f, shape", [(2, (6, 9)), (3, (10, 7)), (4, (9, 13))])
+@pytest.mark.parametrize("f, shape", [(2, (6, 9)), (2, (8, 10)), (3, (10, 7)), (4, (9, 13))])
 def test_wang_downsample_matches_scipy_reference(f, shape):
     rng = np.random.default_rng(f)
     a = rng.random(shape)
@@ -431,6 +431,31 @@ def test_ssim_family_equals_the_separate_functions():
         assert torch.allclose(fam["ms_ssim"], M.ms_ssim(x, y, 1.0), atol=1e-12)
 
 
+@pytest.mark.parametrize("piece_bytes", [1, 3_100_000])  # stripes of 44 rows of one image; two images a piece
+def test_ssim_family_in_pieces_equals_whole_maps_and_stays_differentiable(monkeypatch, piece_bytes):
+    from veiqa.measures import _ssim
+
+    monkeypatch.setattr(_ssim, "PIECE_BYTES", piece_bytes)
+    g = torch.Generator().manual_seed(13)
+    x = torch.rand(3, 1, 190, 200, generator=g, dtype=torch.float64)
+    y = (x + 0.2 * torch.rand(x.shape, generator=g, dtype=torch.float64)).clamp(0, 1)
+    pieces = list(_ssim._pieces(3, 180, 5 * 200 * 8))
+    assert len(pieces) == (15 if piece_bytes == 1 else 2)  # 5 stripes of 44 rows per image; [0:2], [2:3]
+    fam = M.ssim_family(x, y, torch.tensor([1.0, 1.0, 1.0], dtype=torch.float64))
+    s, l, c, st = M.ssim_maps(x, y, 1.0, downsample=False, terms=True)
+    for name, whole in (("ssim_nodownsample", s), ("ssim_l", l), ("ssim_c", c), ("ssim_s", st)):
+        assert torch.allclose(fam[name], whole.mean(dim=(1, 2, 3)), rtol=0, atol=1e-14), name
+    # gradients through the pieces: the same as through whole maps (whose gradient gradcheck verifies above)
+    grads = []
+    for pb in (piece_bytes, 1 << 40):
+        monkeypatch.setattr(_ssim, "PIECE_BYTES", pb)
+        a = x.clone().requires_grad_(True)
+        out = M.ssim_family(a, y, 1.0, ("ssim_s", "ms_ssim"))
+        (out["ssim_s"].sum() + out["ms_ssim"].sum()).backward()
+        grads.append(a.grad)
+    assert torch.allclose(grads[0], grads[1], rtol=0, atol=1e-15) and grads[1].abs().max() > 0
+
+
 # ---------------------------------------------------------------- SSIMLoss per channel
 def test_ssim_loss_per_channel_gradcheck():
     g = torch.Generator().manual_seed(8)
@@ -472,6 +497,20 @@ def test_separable_filter_matches_scipy_valid_correlation():
     full = correlate(x[0, 0].numpy(), np.outer(k.numpy(), k.numpy()), mode="constant")
     assert got.shape == (140, 391)
     assert np.abs(got - full[5:-5, 5:-5]).max() < 1e-13
+
+
+def test_prewitt_gradient_magnitude_matches_scipy_correlation():
+    # GMSD.m: conv2(Y, dx, 'same') with dx = [1 0 -1; 1 0 -1; 1 0 -1]/3 (as correlation with the kernel flipped
+    # by conv2; the magnitude is the same) and dy = dx'; zero padding
+    from scipy.ndimage import correlate
+
+    from veiqa.measures import _gradient
+
+    a = np.random.default_rng(14).random((37, 50)) * 255
+    dx = np.array([[1.0, 0.0, -1.0]] * 3) / 3
+    ref = np.hypot(correlate(a, dx, mode="constant"), correlate(a, dx.T, mode="constant"))
+    got = _gradient.gradient_magnitude(torch.from_numpy(a)[None, None])[0, 0].numpy()
+    np.testing.assert_allclose(got, ref, rtol=1e-13, atol=1e-11)
 
 
 def test_compute_in_blocks_equals_one_pair_at_a_time():
