@@ -134,24 +134,15 @@ def _means(x: torch.Tensor, y: torch.Tensor, L: torch.Tensor, terms: bool) -> di
     names = ("ssim", "cs", "l", "c", "s") if terms else ("ssim", "cs")
     centre = _centre(x, y)
     Lr = L.expand(N, 1, 1, 1) if L.shape[0] == 1 else L
-    sums: dict[str, list] = {k: [] for k in names}
+    sums = {k: x.new_zeros(N) for k in names}
     on_cpu = x.device.type == "cpu"  # on a GPU the whole block at once: pieces would only add kernel launches
     for sl, r0, r1 in _pieces(N, h, 5 * C * W * x.element_size(), None if on_cpu else 1 << 62):
         lum, cs, con, struct = _maps(x[sl, :, r0 : r1 + WINDOW - 1], y[sl, :, r0 : r1 + WINDOW - 1], Lr[sl], terms,
                                      centre[sl])
-        s = lambda t: t.sum(dim=(1, 2, 3))  # noqa: E731
-        part = {"ssim": s(lum * cs), "cs": s(cs)}
-        if terms:
-            part.update(l=s(lum), c=s(con), s=s(struct))
+        maps = {"ssim": lum * cs, "cs": cs, "l": lum, "c": con, "s": struct}
         for k in names:
-            sums[k].append((sl, part[k]))
-    out = {}
-    for k in names:
-        total = x.new_zeros(N)
-        for sl, v in sums[k]:
-            total = total.index_add(0, torch.arange(sl.start, sl.stop, device=x.device), v)
-        out[k] = total / (C * h * w)
-    return out
+            sums[k][sl] += maps[k].sum(dim=(1, 2, 3))
+    return {k: v / (C * h * w) for k, v in sums.items()}
 
 
 def ssim(x: torch.Tensor, y: torch.Tensor, data_range=1.0, downsample: bool = True, return_terms: bool = False,
