@@ -16,11 +16,11 @@ import pandas as pd
 
 from .baselines import at_measure
 from .io import VeiqaError
+from .nr import LABELS as NR_LABELS  # display names of the NR methods (their one home: veiqa.nr)
 from .ranking import arm_kind
 from .tables import PROTOCOL_TEXT, SIGN_TEXT, _select, _sort_rows
 
 KIND_ORDER = ("pretrained", "nr-baseline", "no-CNN baseline", "random-weights control", "fr-ceiling")
-NR_LABELS = {"niqe": "NIQE", "brisque": "BRISQUE", "piqe": "PIQE"}
 STATS = ("plcc", "srocc")
 STAT_LABELS = {"plcc": "PLCC", "srocc": "SROCC"}
 COLUMNS = ["dataset", "distortion", "method", "kind", "arm", "measure", "N", "n_nan",
@@ -47,8 +47,9 @@ def _caption(dataset: str, measure: str, protocol: str, loader: str | None, kind
            f"ceiling rows use measure '{measure}'.")
     if nr:
         cap += (f" NR baselines ({', '.join(NR_LABELS.get(m, m) for m in nr)}) score the distorted image alone "
-                "(lower = better quality). BRISQUE was trained on LIVE: its figures on LIVE are in-sample (a reading: "
-                "its model file does not name its training set).")
+                "(lower = better quality); NIQE and BRISQUE are the authors' release codes and models, not MATLAB's "
+                "built-in niqe()/brisque(). BRISQUE was trained on LIVE (the whole database, says its release): its "
+                "figures on LIVE are in-sample.")
         if loader == "live" and "brisque" in nr:
             cap += " This dataset is LIVE, so its BRISQUE rows are in-sample."
     if "fr-ceiling" in kinds:

@@ -29,10 +29,11 @@ import numpy as np
 from ..io import VeiqaError
 from .models import ModelFileError
 
-METHODS = ("niqe", "brisque", "piqe")
+METHODS = ("niqe", "brisque", "piqe")   # the one home of the names (schema enum and Table 6 checked against it)
+LABELS = {"niqe": "NIQE", "brisque": "BRISQUE", "piqe": "PIQE"}   # display names (Table 6)
 LOWER_IS_BETTER = True
 
-__all__ = ["METHODS", "LOWER_IS_BETTER", "score", "score_many", "NRError", "ImageTooSmallError",
+__all__ = ["METHODS", "LABELS", "LOWER_IS_BETTER", "score", "score_many", "NRError", "ImageTooSmallError",
            "ModelFileError", "UnknownMethodError"]
 
 
