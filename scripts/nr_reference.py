@@ -54,6 +54,19 @@ end
 }
 
 
+FLAT_PATCH = ("I04.BMP through MATLAB rgb2gray (uint8), then rows 1..200 and columns 1..260 set to 128: a quarter of "
+              "the image in constant 7x7 windows, four whole flat 96x96 NIQE blocks")
+
+
+def flat_patch_image() -> np.ndarray:
+    from veiqa.io import read_image
+    from veiqa.nr.features import matlab_gray
+
+    grey = matlab_gray(read_image(SAMPLES / "I04.BMP")).astype(np.uint8)
+    grey[:200, :260] = 128
+    return grey
+
+
 def octave(script: str, cwd: Path) -> str:
     res = subprocess.run(["octave-cli", "--no-gui", "--eval", script], capture_output=True, text=True, cwd=cwd)
     if res.returncode != 0 and not res.stdout:
@@ -79,7 +92,18 @@ def niqe_section(niqe_dir: Path, head: str, tmp: Path) -> dict:
                                    "@(v) sprintf('%.17g', v), y(i,:), 'UniformOutput', false), ','));"
                                    "if i < rows(y), printf(','); end, end, printf(']');", tmp)))
     niqe = {f: float(v) for f, v in (line.split() for line in out.splitlines() if line.strip())}
-    return {"niqe": niqe, "imresize_half": {"input": x.tolist(), "octave": y.tolist()}}
+    flat = octave(head + f"addpath('{niqe_dir}'); load('{niqe_dir}/modelparameters.mat');"
+                  f"im = imread('{tmp}/flat_patch.png');"
+                  "printf('FLAT %.12g\\n', computequality(im,96,96,0,0,mu_prisparam,cov_prisparam));", tmp)
+    return {"niqe": niqe, "imresize_half": {"input": x.tolist(), "octave": y.tolist()},
+            "niqe_flat_patch": _flat_value(flat)}
+
+
+def _flat_value(out: str) -> float:
+    lines = [ln for ln in out.splitlines() if ln.startswith("FLAT ")]
+    if len(lines) != 1:
+        sys.exit(f"Octave did not score the flat-patch image; it printed:\n{out}")
+    return float(lines[0].split()[1])
 
 
 def brisque_section(release: Path, head: str, tmp: Path) -> dict:
@@ -108,7 +132,9 @@ def brisque_section(release: Path, head: str, tmp: Path) -> dict:
             feats[name] = [float(v) for v in vals]
     if sorted(scores) != sorted(IMAGES):
         sys.exit(f"brisquescore.m did not score every image; Octave printed:\n{out}")
-    return {"brisque_features": feats, "brisque": scores,
+    flat = octave(head + f"addpath('{release}'); printf('FLAT %.17g\\n', brisquescore(imread('{tmp}/flat_patch.png')));",
+                  run)
+    return {"brisque_features": feats, "brisque": scores, "brisque_flat_patch": _flat_value(flat),
             "brisque_libsvm": f"svm-scale/svm-predict at {shutil.which('svm-predict')} "
                               f"({_package_version('libsvm-tools')})"}
 
@@ -137,7 +163,8 @@ PROVENANCE = {
               "i01_01_5, i03_01_1)",
     "generator": "scripts/nr_reference.py",
     "niqe": "the NIQE release's computequality(imread(f), 96, 96, 0, 0, mu_prisparam, cov_prisparam), "
-            "with shims for Octave's missing blkproc/nanmean/nancov",
+            "with shims for Octave's missing blkproc/nanmean/nancov (release .m files as redistributed in "
+            "github.com/Maclory/SPSR metrics/MetricEvaluation/utils/niqe/, commit 97db4ccf7714889b5939490aa6d850f5fdf2a4a4)",
     "brisque_features": "the BRISQUE release's brisque_feature.m on double(rgb2gray(uint8(imread(f)))) "
                         "as brisquescore.m does",
     "brisque_score": "the BRISQUE release's brisquescore(imread(f)) itself (github.com/utlive/BRISQUE "
@@ -146,6 +173,7 @@ PROVENANCE = {
                      "release's allrange/allmodel; libsvm >= 3.23 prints the prediction with %.17g",
     "imresize_half": "Octave imresize(x, 0.5) of numpy default_rng(7).random((13, 11)) * 255 rounded to "
                      "3 decimals",
+    "flat_patch": "niqe_flat_patch / brisque_flat_patch: the same release calls on " + FLAT_PATCH,
     "piqe": "pypiqe (MIT; a transcription of MATLAB's piqe.m) on the MATLAB-rgb2gray uint8 grey image; "
             "only images whose grey maximum is 255",
 }
@@ -175,6 +203,9 @@ def main() -> None:
             (tmp / name).write_text(text)
         head = f"pkg load image; addpath('{tmp}'); files = {{{files}}}; d = '{SAMPLES}';"
         stamp = f"{octave_version(tmp)}, {datetime.date.today()}"
+        from PIL import Image
+
+        Image.fromarray(flat_patch_image()).save(tmp / "flat_patch.png")
         if args.niqe:
             doc.update(niqe_section(args.niqe, head, tmp))
             prov["niqe_computed_with"] = stamp
@@ -186,7 +217,8 @@ def main() -> None:
             doc.update(sec)
     if args.pypiqe:
         doc.update(piqe_section())
-    for key in ("niqe", "brisque_features", "brisque_score", "imresize_half", "piqe", "images", "generator"):
+    for key in ("niqe", "brisque_features", "brisque_score", "imresize_half", "piqe", "images", "generator",
+                "flat_patch"):
         prov[key] = PROVENANCE[key]
     if "computed_with" in prov:                 # the single stamp of the first, all-sections run
         prov.setdefault("niqe_computed_with", prov["computed_with"])

@@ -127,6 +127,27 @@ def test_brisque_matches_matlab_release(name):
     assert nr.score(img, "brisque") == pytest.approx(FIXTURE["brisque"][name], abs=1e-6)
 
 
+@needs_samples
+def test_flat_patch_matches_release():
+    # a quarter of the image in constant windows, four whole flat NIQE blocks: the MSCN there is round-off, and the
+    # release's NaN handling decides NIQE (MATLAB's min over NaNs gives alpha = 0.2; nanmean is per column)
+    grey = F.matlab_gray(_sample("I04.BMP")).astype(np.uint8)
+    grey[:200, :260] = 128
+    assert nr.score(grey, "niqe") == pytest.approx(FIXTURE["niqe_flat_patch"], rel=1e-6)
+    assert nr.score(grey, "brisque") == pytest.approx(FIXTURE["brisque_flat_patch"], abs=1e-6)
+
+
+def test_one_sided_and_zero_samples_fit_as_matlab():
+    # estimateaggdparam.m on a vector with no negative value: leftstd = sqrt(mean([])) = NaN, rhatnorm NaN,
+    # min((r_gam - NaN).^2) returns index 1 -> alpha = gam(1) = 0.2
+    alpha, lstd, rstd = F.aggd_fit(np.array([0.5, 1.0, 0.0, 2.0]))
+    assert alpha == 0.2 and np.isnan(lstd) and rstd == pytest.approx(np.sqrt((0.25 + 1 + 4) / 3))
+    alpha, lstd, rstd = F.aggd_fit(np.zeros((2, 5)), axis=1)
+    np.testing.assert_array_equal(alpha, [0.2, 0.2])
+    assert np.isnan(lstd).all() and np.isnan(rstd).all()
+    assert F.ggd_fit(np.zeros(9)) == (0.2, 0.0)               # estimateggdparam.m: rho = 0/0, min -> gam(1)
+
+
 def test_niqe_model_file_is_the_fixture_one():
     from veiqa.io import sha256_file
     from veiqa.nr.models import data_file

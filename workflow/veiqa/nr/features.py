@@ -109,7 +109,9 @@ def aggd_fit(vec: np.ndarray, axis: int = -1) -> tuple[np.ndarray, np.ndarray, n
     """Asymmetric generalised Gaussian fit by moment matching (``estimateaggdparam.m``).
 
     Returns ``(alpha, leftstd, rightstd)``: the shape and the root mean squares of the negative and of the positive
-    samples (zeros are in neither side, as ``vec(vec<0)`` / ``vec(vec>0)``). Reduces along ``axis``.
+    samples (zeros are in neither side, as ``vec(vec<0)`` / ``vec(vec>0)``). Reduces along ``axis``. Samples with
+    no negative or no positive value have NaN spreads and, as MATLAB's ``min`` over NaNs returns the first index,
+    α = 0.2 (the grid's first point), not NaN.
     """
     v = np.asarray(vec, dtype=np.float64)
     v2 = v * v
@@ -123,8 +125,10 @@ def aggd_fit(vec: np.ndarray, axis: int = -1) -> tuple[np.ndarray, np.ndarray, n
         gammahat = leftstd / rightstd
         rhat = np.mean(np.abs(v), axis=axis) ** 2 / (sq_all / v.shape[axis])
         rhatnorm = rhat * (gammahat ** 3 + 1) * (gammahat + 1) / (gammahat ** 2 + 1) ** 2
-    alpha = _nearest_alpha(_R_AGGD, np.nan_to_num(rhatnorm, nan=np.inf))
-    alpha = np.where(np.isfinite(rhatnorm), alpha, np.nan)
+    alpha = _nearest_alpha(_R_AGGD, np.nan_to_num(rhatnorm, nan=0.0, posinf=0.0))
+    # one-sided or all-zero samples: rhatnorm is NaN (or Inf), every (r_gam - rhatnorm)^2 is NaN (Inf), and MATLAB's
+    # min returns the first index: α = 0.2, finite, while the spreads stay NaN
+    alpha = np.where(np.isfinite(rhatnorm), alpha, ALPHA_GRID[0])
     return alpha, leftstd, rightstd
 
 
@@ -132,7 +136,10 @@ def ggd_fit(vec: np.ndarray) -> tuple[float, float]:
     """Generalised Gaussian fit by moment matching (BRISQUE's ``estimateggdparam.m``): ``(alpha, sigma)``."""
     v = np.asarray(vec, dtype=np.float64).ravel()
     sigma_sq = np.mean(v * v)
-    rho = sigma_sq / np.mean(np.abs(v)) ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = sigma_sq / np.mean(np.abs(v)) ** 2
+    if not np.isfinite(rho):                      # all zero: MATLAB's min over NaNs returns the first index
+        return float(ALPHA_GRID[0]), float(np.sqrt(sigma_sq))
     return float(_nearest_alpha(_R_GGD, np.array([rho]))[0]), float(np.sqrt(sigma_sq))
 
 

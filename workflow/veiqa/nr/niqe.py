@@ -9,7 +9,8 @@ every patch, and so does this code):
 2. per scale (full, then MATLAB ``imresize(.., 0.5)``): MSCN with the 7×7 σ = 7/6 Gaussian, ``replicate`` boundary,
    C = 1; per block (96×96, then 48×48) 18 features: the AGGD fit of the MSCN (α, (βl+βr)/2) and of the four
    neighbour products (horizontal, vertical, two diagonals, via ``circshift`` inside the block) (α, η, βl, βr);
-3. the 36-dimensional features of all blocks give a multivariate Gaussian (mean, covariance with NaN rows dropped),
+3. the 36-dimensional features of all blocks give a multivariate Gaussian (``nanmean``: each column's mean over its
+   non-NaN values; ``nancov``: the covariance of the rows without NaN),
    and the score is ``sqrt((μp−μd)ᵀ pinv((Σp+Σd)/2) (μp−μd))``.
 
 Lower is better. The model is the release's ``modelparameters.mat``, vendored as ``data/niqe_modelparameters.mat``
@@ -90,12 +91,13 @@ def niqe(img: np.ndarray) -> float:
     """NIQE score of one image (lower = better)."""
     mu_p, cov_p = pristine_model()
     feat = features(img)
-    feat = feat[~np.isnan(feat).any(axis=1)]          # nanmean/nancov drop incomplete rows
-    if len(feat) < 2:
+    complete = feat[~np.isnan(feat).any(axis=1)]      # nancov: the rows without NaN
+    if len(complete) < 2:
         from . import NRError
 
         raise NRError("NIQE: fewer than two blocks have finite features (flat image?)")
-    mu_d = feat.mean(axis=0)
-    cov_d = np.cov(feat, rowvar=False)
+    # nanmean: per column over its non-NaN values, so a flat block's finite α (0.2) still counts in the mean
+    mu_d = np.nanmean(feat, axis=0)
+    cov_d = np.cov(complete, rowvar=False)
     d = mu_p - mu_d
     return float(np.sqrt(d @ np.linalg.pinv((cov_p + cov_d) / 2) @ d))
