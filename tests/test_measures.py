@@ -350,8 +350,8 @@ def test_measure_table_long_format():
 
 
 def test_registry():
-    assert list(M.MEASURES) == ["psnr", "ssim", "ssim_l", "ssim_c", "ssim_s", "ssim_nodownsample", "ms_ssim", "gmsd",
-                                "ncc", "pcc", "fsim", "nae", "vsi"]
+    assert list(M.MEASURES) == ["psnr", "ssim", "ssim_l", "ssim_c", "ssim_s", "ssim_nodownsample", "ms_ssim",
+                                "ms_ssim_wtd", "gmsd", "ncc", "pcc", "fsim", "nae", "vsi"]
     assert not M.MEASURES["gmsd"].higher_is_better and not M.MEASURES["nae"].higher_is_better
     assert M.MEASURES["ms_ssim"].min_size == 161 == M.ms_ssim_min_size()  # the torch-free registry, veiqa.specs
 

@@ -25,6 +25,7 @@ for k = 1:numel(names)
   s_ds = ssim_index(da, db);
   s_nd = ssim_index(ga, gb);
   ms = msssim(ga, gb);
+  msw = msssim(ga, gb, [0.01 0.03], fspecial('gaussian', 11, 1.5), 5, [0.0448 0.2856 0.3001 0.2363 0.1333], 'wtd_sum');
   g = GMSD(ga, gb);
   [fs, fsc] = FeatureSIM(double(a), double(b));
   v = VSI(a, b);
@@ -33,7 +34,7 @@ for k = 1:numel(names)
   nk = sum(xa.*xb)/sum(xa.^2);
   nae = sum(abs(xa-xb))/sum(abs(xa));
   sep = ','; if k == numel(names), sep = ''; end
-  fprintf(fid, '  "%s": {"ssim": %.12g, "ssim_nodownsample": %.12g, "ms_ssim": %.12g, "gmsd": %.12g, "fsim_grey": %.12g, "fsim": %.12g, "vsi": %.12g, "psnr": %.12g, "ncc": %.12g, "nae": %.12g}%s\n', names{k}, s_ds, s_nd, ms, g, fs, fsc, v, p, nk, nae, sep);
+  fprintf(fid, '  "%s": {"ssim": %.12g, "ssim_nodownsample": %.12g, "ms_ssim": %.12g, "ms_ssim_wtd": %.12g, "gmsd": %.12g, "fsim_grey": %.12g, "fsim": %.12g, "vsi": %.12g, "psnr": %.12g, "ncc": %.12g, "nae": %.12g}%s\n', names{k}, s_ds, s_nd, ms, msw, g, fs, fsc, v, p, nk, nae, sep);
   printf('%s done\n', names{k}); fflush(stdout);
 end
 fprintf(fid, '}\n'); fclose(fid);

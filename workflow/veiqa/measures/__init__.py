@@ -12,6 +12,7 @@ ssim_l      luminance term mean of :func:`ssim`                    higher       
 ssim_c      contrast term mean                                     higher              torch
 ssim_s      structure term mean                                    higher              torch
 ms_ssim     :func:`ms_ssim` (``msssim.m``)                         higher              torch (checked v. piq)
+ms_ssim_wtd :func:`ms_ssim_wtd` (``msssim.m``, ``'wtd_sum'``)        higher              torch (checked v. Octave)
 gmsd        :func:`gmsd` (``GMSD.m``)                              lower               torch (checked v. piq)
 ncc         :func:`ncc` NK = Σxy/Σx² (Eskicioglu & Fisher 1995)    higher (ideal 1)    hand
 pcc         :func:`pcc` Pearson correlation (zero-mean NCC)        higher              hand (= numpy)
@@ -69,6 +70,7 @@ from ._ssim import (
     SSIMResult,
     ms_ssim,
     ms_ssim_min_size,
+    ms_ssim_wtd,
     ssim,
     ssim_family,
     ssim_maps,
@@ -87,6 +89,7 @@ __all__ = [
     "gmsd",
     "measure_table",
     "ms_ssim",
+    "ms_ssim_wtd",
     "nae",
     "ncc",
     "pcc",

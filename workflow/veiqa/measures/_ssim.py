@@ -1,4 +1,5 @@
-"""SSIM (with its luminance, contrast and structure terms), MS-SSIM and SSIMLoss, in batched, differentiable torch.
+"""SSIM (with its luminance, contrast and structure terms), MS-SSIM (``msssim.m``'s default ``method='product'``,
+and its ``'wtd_sum'`` as ``ms_ssim_wtd``) and SSIMLoss, in batched, differentiable torch.
 
 Written in torch (rather than calling piq) because piq's SSIM does not report the three terms, its automatic
 downsampling is a plain ``avg_pool2d`` (Wang's ``ssim.m`` filters with symmetric padding and keeps ceil(H/f)
@@ -191,8 +192,17 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, data_range=1.0, weights=MS_SSIM_WE
     return ssim_family(x, y, data_range, ("ms_ssim",), grey, weights)["ms_ssim"]
 
 
+def ms_ssim_wtd(x: torch.Tensor, y: torch.Tensor, data_range=1.0, weights=MS_SSIM_WEIGHTS,
+                grey: str = "luma") -> torch.Tensor:
+    """MS-SSIM as ``msssim.m`` computes it with ``method='wtd_sum'`` (its default is ``'product'``, :func:`ms_ssim`),
+    Tensor[N]: the same scale terms, combined as a weighted sum with the weights normalised to sum 1,
+    ``Σ_{j<M} ŵ_j·cs_j + ŵ_M·ssim_M``, ``ŵ = w / Σw`` — no clamping (a sum needs none).  Some published "MATLAB"
+    MS-SSIM values are this variant (e.g. pyiqa's calibration table).  Sizes, NaN and grey as :func:`ms_ssim`."""
+    return ssim_family(x, y, data_range, ("ms_ssim_wtd",), grey, weights)["ms_ssim_wtd"]
+
+
 #: What :func:`ssim_family` computes.
-SSIM_FAMILY = ("ssim", "ssim_l", "ssim_c", "ssim_s", "ssim_nodownsample", "ms_ssim")
+SSIM_FAMILY = ("ssim", "ssim_l", "ssim_c", "ssim_s", "ssim_nodownsample", "ms_ssim", "ms_ssim_wtd")
 
 
 def ssim_family(x: torch.Tensor, y: torch.Tensor, data_range=1.0, names=SSIM_FAMILY, grey: str = "luma",
@@ -234,14 +244,17 @@ def ssim_family(x: torch.Tensor, y: torch.Tensor, data_range=1.0, names=SSIM_FAM
         if min(x.shape[-2:]) < WINDOW:
             raise ValueError(f"SSIM needs images of at least {WINDOW}x{WINDOW}, got {tuple(x.shape[-2:])}")
         out["ssim_nodownsample"] = scale(0)["ssim"]
-    if "ms_ssim" in names:
+    for name in {"ms_ssim", "ms_ssim_wtd"} & set(names):
         if min(x.shape[-2:]) < ms_ssim_min_size(len(weights)):
-            out["ms_ssim"] = torch.full((x.shape[0],), float("nan"), dtype=x.dtype, device=x.device)
-        else:
-            last = len(weights) - 1
-            v = torch.stack([scale(k)["cs"] for k in range(last)] + [scale(last)["ssim"]]).clamp_min(0)
-            w = torch.tensor(weights, dtype=x.dtype, device=x.device)
-            out["ms_ssim"] = torch.prod(v ** w.reshape(-1, 1), dim=0)
+            out[name] = torch.full((x.shape[0],), float("nan"), dtype=x.dtype, device=x.device)
+            continue
+        last = len(weights) - 1
+        v = torch.stack([scale(k)["cs"] for k in range(last)] + [scale(last)["ssim"]])     # msssim.m's terms
+        w = torch.tensor(weights, dtype=x.dtype, device=x.device).reshape(-1, 1)
+        if name == "ms_ssim":           # method='product'
+            out[name] = torch.prod(v.clamp_min(0) ** w, dim=0)
+        else:                           # method='wtd_sum'
+            out[name] = (v * (w / w.sum())).sum(0)
     return {k: out[k] for k in names}
 
 
