@@ -183,6 +183,35 @@ def test_ms_ssim_matches_piq_on_real_pair(pair):
     assert M.ms_ssim(_t(ref), _t(dist), 255.0).item() == pytest.approx(expected, abs=1e-9)
 
 
+def test_ms_ssim_wtd_and_product_from_the_per_scale_terms(pair):
+    # msssim.m's two methods worked from its per-scale terms: the pyramid in numpy (2x2 average, 'symmetric', every
+    # 2nd sample), each scale's SSIM and l maps from ssim_maps (cs = SSIM / l), then 'product' and 'wtd_sum'
+    from veiqa.measures._ssim import MS_SSIM_WEIGHTS
+
+    ref, dist = pair
+    a, b = _luma(ref)[:383, :509], _luma(dist)[:383, :509]      # odd sides: the symmetric padding matters
+    cs, last = [], None
+    for j in range(5):
+        if j:
+            a, b = _wang_downsample_np(a, 2), _wang_downsample_np(b, 2)
+        smap, lum, _, _ = M.ssim_maps(_t(a), _t(b), 255.0, downsample=False, terms=True)
+        if j < 4:
+            cs.append((smap / lum).mean().item())
+        else:
+            last = smap.mean().item()
+    w = np.array(MS_SSIM_WEIGHTS)
+    terms = np.array(cs + [last])
+    wtd = float((terms * w / w.sum()).sum())
+    prod = float(np.prod(terms ** w))
+    x, y = _t(_luma(ref)[:383, :509]), _t(_luma(dist)[:383, :509])
+    assert M.ms_ssim_wtd(x, y, 255.0).item() == pytest.approx(wtd, abs=1e-12)
+    assert M.ms_ssim(x, y, 255.0).item() == pytest.approx(prod, abs=1e-12)
+    assert abs(wtd - prod) > 1e-3                                # the two conventions differ visibly here
+    vals, st = M.compute(x, y, ["ms_ssim", "ms_ssim_wtd"], mode="image", grey="luma")
+    assert vals["ms_ssim_wtd"].item() == pytest.approx(wtd, abs=1e-12) and st["ms_ssim_wtd"] == ["ok"]
+    assert torch.isnan(M.ms_ssim_wtd(x[..., :150, :150], y[..., :150, :150], 255.0)).all()   # below 161: NaN
+
+
 def test_ms_ssim_too_small_is_nan_with_status():
     x = torch.rand(2, 1, 7, 7, dtype=torch.float64)
     assert torch.isnan(M.ms_ssim(x, x * 0.5)).all()
