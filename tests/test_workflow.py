@@ -194,7 +194,7 @@ def test_setmetrics_fid_rises_with_distortion_level(demo_run):
     wd, _ = demo_run
     sm = pd.read_parquet(wd / "results/demo/setmetrics.parquet")
     assert set(sm.distortion) == {"gb", "wn", "jpeg", "jp2k"} and sorted(sm.level.unique()) == [1, 2, 3, 4, 5]
-    assert sm.extractor.str.startswith("efficientnet_lite0[pretrained]").all()
+    assert sm.extractor.str.startswith("inception-2015-12-05@").all()  # the default: the standard FID network
     assert (sm.fid_sqrtm_imag_max < 1e-3).all()
     for d, g in sm.groupby("distortion"):
         g = g.sort_values("level")

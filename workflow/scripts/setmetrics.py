@@ -5,7 +5,7 @@ with step() as log:
     torch_threads()
     sm = smk.params.sm
     manifest = shards.read_manifest(smk.input.manifest)
-    kw = {"weights": sm["inception_weights"]} if sm["extractor"] == "inception" else {}
+    kw = {"weights": sm["inception_weights"]} if sm["extractor"] == "inception_pytorch_fid" else {}
     extractor = setmetrics.as_extractor(sm["extractor"], **kw)
     df = setmetrics.set_metrics_for_levels(
         manifest, shards.dataset_root(smk.input.manifest), extractor, lpips_net=sm["lpips_net"],

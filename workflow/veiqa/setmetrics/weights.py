@@ -7,15 +7,11 @@ from pathlib import Path
 from ..io import VeiqaError
 
 
-FID_INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
-FID_INCEPTION_URL = (
-    "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth"
-)
-LPIPS_BACKBONE_FILES = {
-    "alex": "alexnet-owt-7be5be79.pth",
-    "vgg": "vgg16-397923af.pth",
-    "squeeze": "squeezenet1_1-b8a52dc0.pth",
-}
+from ..weight_sources import get_source
+
+FID_INCEPTION_FILE = get_source("inception_pytorch_fid").file
+FID_INCEPTION_URL = get_source("inception_pytorch_fid").url
+LPIPS_BACKBONE_FILES = {net: get_source(f"lpips_{net}").file for net in ("alex", "vgg", "squeeze")}
 
 
 def _default_weights_dir() -> Path:
