@@ -59,8 +59,9 @@ def test_score_table_and_unknown_measure(tid_pair, capsys):
     assert cli.main(["score", str(dist), "--distortion", "jpeg", "--resolution", "network"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("# backbone efficientnet_lite0[pretrained]") and "{'quality': 1}" in lines[0]
-    assert lines[1].split("\t") == ["image", "class", "p", "pri_identical", "psnr", "psnr_status"]
-    assert np.isfinite(float(lines[2].split("\t")[4])) and lines[2].split("\t")[5] == "ok"
+    assert lines[1] == "# arm efficientnet_lite0-pretrained-network-last-own_top1-minmax"  # the default arm's label
+    assert lines[2].split("\t") == ["image", "class", "p", "pri_identical", "psnr", "psnr_status"]
+    assert np.isfinite(float(lines[3].split("\t")[4])) and lines[3].split("\t")[5] == "ok"
 
 
 
@@ -90,7 +91,7 @@ def test_nan_values_carry_their_reason_and_progress_goes_to_stderr(tmp_path, cap
     assert cli.main(["score", str(flat), "--distortion", "gb", "--measure", "psnr", "--quiet",
                      "--resolution", "native"]) == 0
     out, err = capsys.readouterr()
-    head, row = out.strip().splitlines()[1:]
+    head, row = out.strip().splitlines()[2:]
     cells = dict(zip(head.split("\t"), row.split("\t")))
     assert cells["psnr_status"] == "identical" and cells["pri_identical"] == "yes" and err == ""
 
