@@ -439,7 +439,7 @@ def test_each_method_matches_pytorch_grad_cam_on_a_small_cnn(toy, name):
         from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection
 
         with torch.no_grad():
-            acts = torch.relu(toy.model.conv2(torch.relu(toy.model.conv1(x)))).numpy()
+            acts = toy.model.conv2(torch.relu(toy.model.conv1(x))).numpy()  # the hooked layer's output
         proj = get_2d_projection(acts)
         for i in range(4):  # both are min-max(ReLU(±the same projection)), each with its own sign
             signed = []
