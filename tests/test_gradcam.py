@@ -522,3 +522,39 @@ def test_method_config_and_errors(bb):
     # gradcam by name is the default pass, value for value
     torch.testing.assert_close(gradcam(bb, x, x, cam="gradcam")["cam_dist"], gradcam(bb, x, x)["cam_dist"],
                                rtol=0, atol=0)
+
+
+def test_method_grid_arms_labels_and_the_ready_grid():
+    """gradcam.method is a grid key: names from the registry, labels that name a method other than Grad-CAM (so a
+    Grad-CAM arm's label and engine config are those of earlier runs), the paper preset keeping Grad-CAM, and the
+    ready grid of workflow/configs/ with both controls."""
+    import yaml
+
+    import veiqa.config as vc
+
+    repo = Path(__file__).resolve().parents[1]
+    cfg = vc.load({"gradcam": {"method": ["gradcam", "gradcampp", "eigencam"]}}, check_paths=False)
+    arms = vc.cam_arms(cfg)
+    assert list(arms) == ["efficientnet_lite0-pretrained-network-last-own_top1-minmax",
+                          "efficientnet_lite0-pretrained-network-gradcampp-last-own_top1-minmax",
+                          "efficientnet_lite0-pretrained-network-eigencam-last-own_top1-minmax"]
+    default = vc.cam_arms(vc.load({}, check_paths=False))
+    assert default == {list(arms)[0]: arms[list(arms)[0]]} and "method" not in arms[list(arms)[0]]
+    assert arms["efficientnet_lite0-pretrained-network-gradcampp-last-own_top1-minmax"]["method"] == "gradcampp"
+    assert vg.normalize_config(arms["efficientnet_lite0-pretrained-network-eigencam-last-own_top1-minmax"])[
+        "method"] == "eigencam"
+    schema = vc.load_schema()["properties"]["gradcam"]["properties"]["method"]
+    assert schema["oneOf"][0]["enum"] == list(vg.METHODS)
+    with pytest.raises(vc.ConfigError, match="'gradcam.method': 'scorecam' is not valid; allowed: 'gradcam'"):
+        vc.load({"gradcam": {"method": "scorecam"}}, check_paths=False)
+    assert vc.load({"preset": "paper", "gradcam": {"method": ["layercam"]}}, check_paths=False)["gradcam"][
+        "method"] == "gradcam"
+    grid = vc.load(yaml.safe_load((repo / "workflow/configs/explanation_grid.yaml").read_text()), check_paths=False)
+    arms = vc.cam_arms(grid)
+    assert len(arms) == 6 * 2 * 2 * 2 and sum(vc.is_control(a) for a in arms) == 24
+    assert {a["method"] for a in arms.values() if "method" in a} == set(vg.METHODS) - {"gradcam"}
+    assert grid["baseline"] and grid["baselines"] and grid["fr_ceiling"]
+    # the docs list every method of the registry with its title
+    doc = (repo / "docs/explanation-methods.md").read_text()
+    for name, m in vg.METHODS.items():
+        assert f"| `{name}` | {m.title} |" in doc
