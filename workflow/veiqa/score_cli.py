@@ -56,8 +56,8 @@ def add_parser(sub) -> None:
     p.add_argument("--pri-codec", choices=("jpeg", "jp2k"), default=None,
                    help="jp2k only: the PRI's codec (jp2k takes --pri-param as its ratio); default: the schema's")
     p.add_argument("--cam", default=None, metavar="METHOD",
-                   help="explanation method, a name of veiqa.gradcam.METHODS: gradcam (the paper's), gradcampp, "
-                        "xgradcam, layercam, hirescam, eigencam (docs/explanation-methods.md); default: the schema's")
+                   help="explanation method, a name of veiqa.gradcam.METHODS (listed in docs/explanation-methods.md; "
+                        "a wrong name lists them); default: the schema's (gradcam, the paper's)")
     p.add_argument("--target", default=None, help="class explained: own_top1, shared_top1 or topk:K; "
                                                   "default: the schema's")
     p.add_argument("--layer", default=None,
