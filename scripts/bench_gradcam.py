@@ -84,12 +84,23 @@ def main() -> None:
     t_cam = timed(lambda: gradcam(bb, xd, xp, amp=args.amp), args.reps)
     head = (f"backbone {bb.label}  device {dev}  threads {torch.get_num_threads()}  batch {n} pairs "
             f"({2 * n} images at {bb.input_size[0]}x{bb.input_size[1]})  amp {args.amp}")
-    rates = {}
-    for name in args.methods.split(","):
-        t_m = t_cam if name == "gradcam" else timed(lambda: gradcam(bb, xd, xp, amp=args.amp, cam=name), args.reps)
-        rates[name] = (n / t_m, t_m)
-    method_lines = [f"method {name:<10} (decoded tensors)  : {r:8.2f} pairs/s  ({1000 * t:.1f} ms/batch, "
-                    f"{r * t_cam / n:.2f} x Grad-CAM's rate)" for name, (r, t) in rates.items()]
+    # the methods in turns (one call of each per round, after one warm-up each), so that the load of a shared
+    # machine falls on all of them alike; the ratio is to Grad-CAM timed in the same rounds
+    names = list(dict.fromkeys(["gradcam"] + args.methods.split(",")))
+    calls = {m: (lambda m=m: gradcam(bb, xd, xp, amp=args.amp, cam=m)) for m in names}
+    for f in calls.values():
+        f()
+    ts: dict[str, list[float]] = {m: [] for m in names}
+    for _ in range(args.reps):
+        for m, f in calls.items():
+            t0 = time.perf_counter()
+            f()
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            ts[m].append(time.perf_counter() - t0)
+    med = {m: statistics.median(v) for m, v in ts.items()}
+    method_lines = [f"method {m:<10} (decoded tensors)  : {n / t:8.2f} pairs/s  ({1000 * t:.1f} ms/batch, "
+                    f"{med['gradcam'] / t:.2f} x Grad-CAM's rate)" for m, t in med.items()]
     if args.methods_only:
         print(head)
         print("\n".join(method_lines))
