@@ -19,8 +19,8 @@ its function's docstring and in docs/explanation-methods.md):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
