@@ -47,7 +47,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "layer": "last",
     "target": "own_top1",
     "normalize": "minmax",
-    "method": "gradcam",
+    "method": DEFAULT_METHOD,  # the paper's Grad-CAM
     "batch_size": 16,
     "num_workers": 2,
     "amp": False,
