@@ -8,6 +8,9 @@ Prints, for a backbone and batch size on the current device:
     and an input requiring grad, forward + backward of the summed top-1 logits (gradients for all parameters and
     the input), counted in pairs/s (N pairs per 2N-image batch);
   * the ratio Grad-CAM / bare (target on CPU: >= 0.8);
+  * each explanation method of ``veiqa.gradcam.METHODS`` (``--methods``, default all; Grad-CAM++, XGrad-CAM,
+    LayerCAM and HiResCAM from the same forward + backward as Grad-CAM, Eigen-CAM from the forward alone plus one
+    SVD per image): its pairs/s on the same batch and the ratio to Grad-CAM (``--methods-only`` prints only these);
   * pytorch-grad-cam 1.5.7 (``pytorch_grad_cam.GradCAM``, the test suite's reference) on the same 2N images, the
     same layer and the same classes: its pairs/s and the ratio veiqa / pytorch-grad-cam.
 
@@ -15,7 +18,7 @@ Runs on ``--device cuda`` unchanged (for a GPU session); the end-to-end figure t
 DataLoader processes with pinned memory.
 
 Usage: .venv/bin/python scripts/bench_gradcam.py [--backbone efficientnet_lite0] [--batch 8] [--threads 2]
-       [--device cuda] [--workers 4] [--files 256]
+       [--device cuda] [--workers 4] [--files 256] [--methods gradcam,eigencam] [--methods-only]
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import torch
 from PIL import Image
 
 from veiqa.backbones import load_backbone, resolve_device
-from veiqa.gradcam import gradcam, run_shard, to_input
+from veiqa.gradcam import METHODS, gradcam, run_shard, to_input
 
 
 def timed(fn, reps: int) -> float:
@@ -63,6 +66,8 @@ def main() -> None:
     ap.add_argument("--amp", action="store_true", help="bf16 autocast (default float32, TF32 off)")
     ap.add_argument("--files", type=int, default=32, help="pairs written to disk for the end-to-end figure")
     ap.add_argument("--workers", type=int, default=1, help="DataLoader workers for run_shard")
+    ap.add_argument("--methods", default=",".join(METHODS), help="explanation methods timed beside Grad-CAM")
+    ap.add_argument("--methods-only", action="store_true", help="time only the explanation methods")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -77,6 +82,29 @@ def main() -> None:
     xp = torch.stack([to_input(im, *bb.normalize, bb.input_size) for im in pri]).to(dev)
 
     t_cam = timed(lambda: gradcam(bb, xd, xp, amp=args.amp), args.reps)
+    head = (f"backbone {bb.label}  device {dev}  threads {torch.get_num_threads()}  batch {n} pairs "
+            f"({2 * n} images at {bb.input_size[0]}x{bb.input_size[1]})  amp {args.amp}")
+    # the methods in turns (one call of each per round, after one warm-up each), so that the load of a shared
+    # machine falls on all of them alike; the ratio is to Grad-CAM timed in the same rounds
+    names = list(dict.fromkeys(["gradcam"] + args.methods.split(",")))
+    calls = {m: (lambda m=m: gradcam(bb, xd, xp, amp=args.amp, cam=m)) for m in names}
+    for f in calls.values():
+        f()
+    ts: dict[str, list[float]] = {m: [] for m in names}
+    for _ in range(args.reps):
+        for m, f in calls.items():
+            t0 = time.perf_counter()
+            f()
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            ts[m].append(time.perf_counter() - t0)
+    med = {m: statistics.median(v) for m, v in ts.items()}
+    method_lines = [f"method {m:<10} (decoded tensors)  : {n / t:8.2f} pairs/s  ({1000 * t:.1f} ms/batch, "
+                    f"{med['gradcam'] / t:.2f} x Grad-CAM's rate)" for m, t in med.items()]
+    if args.methods_only:
+        print(head)
+        print("\n".join(method_lines))
+        return
 
     model = copy.deepcopy(bb.model).requires_grad_(True)  # "bare": as in training, all params require grad
     x = torch.cat([xd, xp])
@@ -127,8 +155,7 @@ def main() -> None:
         t_e2e = time.perf_counter() - t
 
     cam_rate, bare_rate, e2e_rate = n / t_cam, n / t_bare, args.files / t_e2e
-    print(f"backbone {bb.label}  device {dev}  threads {torch.get_num_threads()}  batch {n} pairs "
-          f"({2 * n} images at {bb.input_size[0]}x{bb.input_size[1]})  amp {args.amp}")
+    print(head)
     print(f"grad-cam stage (decoded tensors): {cam_rate:8.2f} pairs/s  ({1000 * t_cam:.1f} ms/batch)")
     print(f"bare forward+backward           : {bare_rate:8.2f} pairs/s  ({1000 * t_bare:.1f} ms/batch)")
     print(f"ratio grad-cam / bare           : {cam_rate / bare_rate:8.2f}  (target >= 0.80)")
@@ -138,6 +165,7 @@ def main() -> None:
           f"{t_pgc / t_cam:.2f}")
     print(f"end to end via run_shard        : {e2e_rate:8.2f} pairs/s  ({args.files} pairs from PNG files, "
           f"{args.workers} decode worker(s))")
+    print("\n".join(method_lines))
 
 
 if __name__ == "__main__":

@@ -378,3 +378,183 @@ def test_shard_pieces_alone(bb):
     assert df.error.tolist() == ["", "not processed", "bad file"]
     assert not df.zero_dist[0] and df.zero_pri[0] and not df.zero_pri[2]  # flags only on rows with maps
     assert df.dtypes["map_h"] == np.int32 and len(shard_frame([])) == 0
+
+
+# ------------------------------------------------------------------------------------------------ other methods
+# Each method against its pytorch-grad-cam 1.5.7 class (same model, layer, classes, input). The library upsamples
+# each map to the input size and min-max scales it: its target size is set to the layer's own, so its output is
+# min-max(ReLU(raw map)) at layer resolution, which is what veiqa's normalize="minmax" returns.
+
+
+def library_maps(model, layer, x, classes, cls_name, size):
+    import pytorch_grad_cam as P
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    ref_model = copy.deepcopy(model).requires_grad_(True)  # the library needs a graph through the net
+    cam = getattr(P, cls_name)(model=ref_model, target_layers=[dict(ref_model.named_modules())[layer]])
+    cam.get_target_width_height = lambda t: (size[1], size[0])  # (width, height): no upsampling
+    with cam:
+        return cam(input_tensor=x, targets=[ClassifierOutputTarget(int(c)) for c in classes])
+
+
+class _Toy(torch.nn.Module):
+    """A small CNN whose gradients at ``conv2`` are O(0.1): the library's ε (1e-6 in Grad-CAM++, 1e-7 in
+    XGrad-CAM) is then negligible, so the library's formulas and the papers' give the same maps."""
+
+    def __init__(self):
+        super().__init__()
+        g = torch.Generator().manual_seed(3)
+        self.conv1 = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.conv2 = torch.nn.Conv2d(8, 6, 3, padding=1, stride=2)
+        self.fc = torch.nn.Linear(6, 5)
+        with torch.no_grad():
+            for p in self.parameters():
+                p.copy_(torch.randn(p.shape, generator=g) * (20.0 if p.dim() == 2 else 0.5))
+
+    def forward(self, x):
+        h = torch.relu(self.conv2(torch.relu(self.conv1(x))))
+        return self.fc(h.mean((2, 3)))
+
+
+@pytest.fixture(scope="module")
+def toy():
+    from veiqa.backbones import Backbone
+
+    model = _Toy().eval().requires_grad_(False)
+    return Backbone("toy", model, "conv2", (12, 12), ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)), "random:3", "random:3")
+
+
+@pytest.mark.parametrize("name", list(vg.METHODS))
+def test_each_method_matches_pytorch_grad_cam_on_a_small_cnn(toy, name):
+    """Every method (ReLU'd, min-max) equals its pytorch-grad-cam 1.5.7 class to float32 tolerance; Eigen-CAM up to
+    the sign of the principal component (the library's is LAPACK's, veiqa's is fixed: see the next test)."""
+    x = torch.randn(4, 3, 12, 12, generator=torch.Generator().manual_seed(1))
+    out = gradcam(toy, x[:2], x[2:], normalize="minmax", cam=name)  # own_top1: 4 images, each its own class
+    ours = torch.cat([out["cam_dist"], out["cam_pri"]]).numpy()
+    classes = torch.cat([out["target_class"], out["target_class_pri"]])
+    assert ours.shape == (4, 6, 6)
+    meth = vg.METHODS[name]
+    theirs = library_maps(toy.model, "conv2", x, classes, meth.library, (6, 6))
+    if name == "eigencam":
+        from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection
+
+        with torch.no_grad():
+            acts = toy.model.conv2(torch.relu(toy.model.conv1(x))).numpy()  # the hooked layer's output
+        proj = get_2d_projection(acts)
+        for i in range(4):  # both are min-max(ReLU(±the same projection)), each with its own sign
+            signed = []
+            for sgn in (1.0, -1.0):
+                m = np.maximum(sgn * proj[i], 0)
+                signed.append((m - m.min()) / (1e-7 + m.max() - m.min()))
+            assert min(np.abs(ours[i] - m).max() for m in signed) < 1e-5
+            assert min(np.abs(theirs[i] - m).max() for m in signed) < 1e-5
+    else:
+        np.testing.assert_allclose(ours, theirs, atol=2e-6 if name != "gradcampp" else 1e-5)
+    assert (ours.max(axis=(1, 2)) == 1.0).all()
+
+
+def hooked(bb, x, cls, layer):
+    """Activation and gradient of logit ``cls`` at ``layer`` (full backward through an unfrozen copy), float64."""
+    model = copy.deepcopy(bb.model).requires_grad_(True)
+    store = {}
+
+    def hook(m, i, o):
+        store["a"] = o
+        o.register_hook(lambda g: store.__setitem__("g", g))
+
+    h = dict(model.named_modules())[layer].register_forward_hook(hook)
+    y = model(x)
+    h.remove()
+    y[0, cls].backward()
+    return store["a"].detach()[0].double().numpy(), store["g"][0].double().numpy()
+
+
+@pytest.mark.parametrize("layer", ["bn2", "blocks.5"])
+def test_methods_on_efficientnet_match_the_library_or_the_paper(bb, layer):
+    """On the real network (bn2: ReLU6 output; blocks.5: signed) XGrad-CAM, LayerCAM, HiResCAM equal the library to
+    float32 tolerance. Grad-CAM++ equals the paper's eq. 19 written here in float64 from hooked activations and
+    gradients; the library's ε = 1e-6 in α's denominator is not negligible here (gradients² ~ 1e-6), so the library
+    differs from the paper by more than 1% of the map's range, as docs/explanation-methods.md says."""
+    x = inp(bb, skimage.data.chelsea())
+    for name in ("xgradcam", "layercam", "hirescam", "gradcampp"):
+        out = gradcam(bb, x, x, normalize="minmax", layers=[layer], cam=name)
+        ours = out["cam_dist"][0].numpy()
+        c = int(out["target_class"][0])
+        theirs = library_maps(bb.model, layer, x, [c], vg.METHODS[name].library, ours.shape)[0]
+        if name != "gradcampp":
+            np.testing.assert_allclose(ours, theirs, atol=5e-6)
+            continue
+        a, g = hooked(bb, x, c, layer)
+        g2, g3 = g**2, g**3
+        den = 2 * g2 + a.sum((1, 2), keepdims=True) * g3
+        alpha = np.divide(g2, den, out=np.zeros_like(g2), where=den != 0)
+        w = (alpha * np.maximum(g, 0)).sum((1, 2))
+        paper = np.maximum((w[:, None, None] * a).sum(0), 0)
+        paper = (paper - paper.min()) / (paper.max() - paper.min())
+        np.testing.assert_allclose(ours, paper, atol=1e-4)
+        assert np.abs(ours - theirs).max() > 0.01
+
+
+def test_eigencam_is_the_first_principal_component_with_a_fixed_sign(bb):
+    """Eigen-CAM of efficientnet_lite0 equals ±(the library's projection); the sign veiqa keeps correlates positively
+    with the channel-summed activation. It needs no gradient: one map whatever the target class."""
+    from pytorch_grad_cam.utils.svd_on_activations import get_2d_projection
+
+    x = torch.cat([inp(bb, skimage.data.chelsea()), inp(bb, skimage.data.coffee())])
+    raw = gradcam(bb, x, x, normalize="none", layers=["blocks.5"], cam="eigencam")["cam_dist"].numpy()
+    top3 = gradcam(bb, x, x, normalize="none", layers=["blocks.5"], cam="eigencam", target="topk:3")
+    np.testing.assert_array_equal(top3["cam_dist"].numpy(), raw)
+    for i in range(2):
+        a, _ = hooked(bb, x[i : i + 1], 0, "blocks.5")
+        proj = get_2d_projection(a[None].astype(np.float32))[0].astype(np.float64)
+        sign = 1.0 if (proj * a.sum(0)).sum() > 0 else -1.0
+        np.testing.assert_allclose(raw[i], np.maximum(sign * proj, 0), atol=1e-4 * np.abs(proj).max())
+        assert raw[i].max() > 0
+
+
+def test_method_config_and_errors(bb):
+    x = inp(bb, skimage.data.chelsea())
+    with pytest.raises(VeiqaError, match="method: 'scorecam' is not one of gradcam, gradcampp"):
+        gradcam(bb, x, x, cam="scorecam")
+    with pytest.raises(VeiqaError, match="method"):
+        vg.normalize_config({"method": "nope"})
+    assert vg.normalize_config(None)["method"] == vg.DEFAULT_METHOD == "gradcam"
+    # gradcam by name is the default pass, value for value
+    torch.testing.assert_close(gradcam(bb, x, x, cam="gradcam")["cam_dist"], gradcam(bb, x, x)["cam_dist"],
+                               rtol=0, atol=0)
+
+
+def test_method_grid_arms_labels_and_the_ready_grid():
+    """gradcam.method is a grid key: names from the registry, labels that name a method other than Grad-CAM (so a
+    Grad-CAM arm's label and engine config are those of earlier runs), the paper preset keeping Grad-CAM, and the
+    ready grid of workflow/configs/ with both controls."""
+    import yaml
+
+    import veiqa.config as vc
+
+    repo = Path(__file__).resolve().parents[1]
+    cfg = vc.load({"gradcam": {"method": ["gradcam", "gradcampp", "eigencam"]}}, check_paths=False)
+    arms = vc.cam_arms(cfg)
+    assert list(arms) == ["efficientnet_lite0-pretrained-network-last-own_top1-minmax",
+                          "efficientnet_lite0-pretrained-network-gradcampp-last-own_top1-minmax",
+                          "efficientnet_lite0-pretrained-network-eigencam-last-own_top1-minmax"]
+    first = next(iter(arms))
+    assert vc.cam_arms(vc.load({}, check_paths=False)) == {first: arms[first]} and "method" not in arms[first]
+    assert arms["efficientnet_lite0-pretrained-network-gradcampp-last-own_top1-minmax"]["method"] == "gradcampp"
+    assert vg.normalize_config(arms["efficientnet_lite0-pretrained-network-eigencam-last-own_top1-minmax"])[
+        "method"] == "eigencam"
+    schema = vc.load_schema()["properties"]["gradcam"]["properties"]["method"]
+    assert schema["oneOf"][0]["enum"] == list(vg.METHODS)
+    with pytest.raises(vc.ConfigError, match="'gradcam.method': 'scorecam' is not valid; allowed: 'gradcam'"):
+        vc.load({"gradcam": {"method": "scorecam"}}, check_paths=False)
+    assert vc.load({"preset": "paper", "gradcam": {"method": ["layercam"]}}, check_paths=False)["gradcam"][
+        "method"] == "gradcam"
+    grid = vc.load(yaml.safe_load((repo / "workflow/configs/explanation_grid.yaml").read_text()), check_paths=False)
+    arms = vc.cam_arms(grid)
+    assert len(arms) == 6 * 2 * 2 * 2 and sum(vc.is_control(a) for a in arms) == 24
+    assert {a["method"] for a in arms.values() if "method" in a} == set(vg.METHODS) - {"gradcam"}
+    assert grid["baseline"] and grid["baselines"] and grid["fr_ceiling"]
+    # the docs list every method of the registry with its title
+    doc = (repo / "docs/explanation-methods.md").read_text()
+    for name, m in vg.METHODS.items():
+        assert f"| `{name}` | {m.title} |" in doc

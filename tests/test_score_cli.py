@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+import torch
 import torch.nn.functional as F
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
@@ -59,8 +60,9 @@ def test_score_table_and_unknown_measure(tid_pair, capsys):
     assert cli.main(["score", str(dist), "--distortion", "jpeg", "--resolution", "network"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith("# backbone efficientnet_lite0[pretrained]") and "{'quality': 1}" in lines[0]
-    assert lines[1].split("\t") == ["image", "class", "p", "pri_identical", "psnr", "psnr_status"]
-    assert np.isfinite(float(lines[2].split("\t")[4])) and lines[2].split("\t")[5] == "ok"
+    assert lines[1] == "# arm efficientnet_lite0-pretrained-network-last-own_top1-minmax"  # the default arm's label
+    assert lines[2].split("\t") == ["image", "class", "p", "pri_identical", "psnr", "psnr_status"]
+    assert np.isfinite(float(lines[3].split("\t")[4])) and lines[3].split("\t")[5] == "ok"
 
 
 
@@ -90,7 +92,7 @@ def test_nan_values_carry_their_reason_and_progress_goes_to_stderr(tmp_path, cap
     assert cli.main(["score", str(flat), "--distortion", "gb", "--measure", "psnr", "--quiet",
                      "--resolution", "native"]) == 0
     out, err = capsys.readouterr()
-    head, row = out.strip().splitlines()[1:]
+    head, row = out.strip().splitlines()[2:]
     cells = dict(zip(head.split("\t"), row.split("\t")))
     assert cells["psnr_status"] == "identical" and cells["pri_identical"] == "yes" and err == ""
 
@@ -207,3 +209,53 @@ def test_progress_bar_on_a_terminal_lines_elsewhere():
     p = Progress(2, stream=quiet, enabled=False)
     p.update(2)
     assert quiet.getvalue() == ""
+
+
+def test_score_rescores_one_image_as_a_workflow_arm(tid_pair, tmp_path, capsys):
+    """Every setting of an arm label is a flag: the printed label is the one the workflow gives the same settings
+    (veiqa.config.cam_arms), and the PSNR equals the one computed from the workflow's own Grad-CAM job
+    (veiqa.gradcam.run_shard with that arm's engine config) by an independent upsampling, min-max and skimage PSNR."""
+    import pandas as pd
+
+    import veiqa.config as vc
+    from veiqa.gradcam import run_shard
+
+    _, dist = tid_pair
+    rc = cli.main(["score", str(dist), "--distortion", "jpeg", "--format", "json", "--quiet", "--cam", "gradcampp",
+                   "--target", "shared_top1", "--layer", "blocks.4", "--size", "112", "--pri-param", "10"])
+    res, _ = _json(capsys)
+    assert rc == 0
+    cfg = vc.load({"gradcam": {"method": "gradcampp", "target": "shared_top1", "layer": "blocks.4"},
+                   "compare": {"size": 112}, "pri": {"jpeg": {"quality": [1, 10]}}}, check_paths=False)
+    arms = vc.cam_arms(cfg)
+    label, pri_label = res["arm"].split("@")
+    assert label == "efficientnet_lite0-pretrained-network-gradcampp-blocks.4-shared_top1-minmax" and label in arms
+    assert pri_label in vc.pri_arms(cfg, "jpeg") and vc.pri_arms(cfg, "jpeg")[pri_label] == res["pri"]
+    assert res["settings"] == {"method": "gradcampp", "layer": "blocks.4", "target": "shared_top1",
+                               "normalize": "minmax", "size": 112, "amp": False}
+    # The workflow's job on the same pair (the PRI file as its pri rule writes it: make_pri's bytes).
+    img = read_image(dist)
+    data, ext = make_pri(img, "jpeg", res["pri"], dist.stem)
+    pri_path = tmp_path / f"pri{ext}"
+    pri_path.write_bytes(data)
+    shard = run_shard(pd.DataFrame({"image_id": ["x"], "path": [str(dist)], "pri_path": [str(pri_path)]}),
+                      arms[label], tmp_path / "vei.parquet", device="cpu").iloc[0]
+    maps = []
+    for m in (shard.cam_dist, shard.cam_pri):
+        m = np.asarray(m, np.float64).reshape(shard.map_h, shard.map_w)
+        u = F.interpolate(torch.from_numpy(m)[None, None], size=(112, 112), mode="bilinear",
+                          align_corners=False)[0, 0].numpy()
+        maps.append((u - u.min()) / (u.max() - u.min()))
+    assert (shard.map_h, shard.map_w) == (14, 14)  # blocks.4 of efficientnet_lite0 at 224: stride 16
+    r = res["results"][0]
+    assert r["class"] == shard.target_class and r["map_size"] == [14, 14]
+    assert r["measures"]["psnr"]["value"] == pytest.approx(peak_signal_noise_ratio(maps[0], maps[1], data_range=1.0),
+                                                           abs=1e-4)
+    # The other flags reach the label too; a bad one is named.
+    assert cli.main(["score", str(dist), "--distortion", "jpeg", "--format", "json", "--quiet", "--cam", "eigencam",
+                     "--normalize", "none", "--weights", "random", "--seed", "3", "--resolution", "native"]) == 0
+    assert _json(capsys)[0]["arm"] == "efficientnet_lite0-random3-native-eigencam-last-own_top1-none"
+    assert cli.main(["score", str(dist), "--distortion", "jpeg", "--cam", "scorecam"]) == 2
+    assert "method: 'scorecam' is not one of gradcam" in capsys.readouterr().err
+    assert cli.main(["score", str(dist), "--distortion", "jpeg", "--layer", "nope"]) == 2
+    assert "no layer named 'nope'" in capsys.readouterr().err

@@ -10,8 +10,11 @@ from pathlib import Path
 
 import __main__
 
-_WORKFLOW = str(Path(__file__).resolve().parents[1])
-if _WORKFLOW not in sys.path:
+# The script's real path: Snakemake's preamble sets the script's __file__ to it, while this module may be imported
+# from Snakemake's source cache (a copy of the scripts folder without the package), and the path entries Snakemake
+# adds come after any installed veiqa. So this workflow's package is put first, whatever else is importable.
+_WORKFLOW = str(Path(getattr(__main__, "__file__", None) or __file__).resolve().parents[1])
+if sys.path[:1] != [_WORKFLOW]:
     sys.path.insert(0, _WORKFLOW)
 
 from veiqa.smk import quick_exit, step as _step  # noqa: E402

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import itertools
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -30,8 +31,18 @@ class ConfigError(VeiqaError):
 
 
 def load_schema(path: str | Path | None = None) -> dict:
+    """The schema, with ``gradcam.method``'s allowed names filled in from the registry
+    :data:`veiqa.gradcam.METHODS` (their one home)."""
     with open(path or SCHEMA_PATH) as fh:
-        return yaml.safe_load(fh)
+        schema = yaml.safe_load(fh)
+    method = schema.get("properties", {}).get("gradcam", {}).get("properties", {}).get("method")
+    if method is not None:
+        from .gradcam.methods import METHODS
+
+        names = list(METHODS)
+        method["oneOf"] = [{"enum": names},
+                           {"type": "array", "items": {"enum": names}, "minItems": 1, "uniqueItems": True}]
+    return schema
 
 
 def _validator_with_defaults(schema: dict):
@@ -248,36 +259,46 @@ def weights_label(b: dict, backbones: list[dict] | None = None) -> str:
     return "file-" + stem
 
 
+#: The explanation method whose arms carry no method in their label (the paper's; labels of earlier runs hold).
+LABEL_FREE_METHOD = "gradcam"
+
+
 def arm_label(b: dict, resolution: str, layer: str, target: str, normalize: str,
-              backbones: list[dict] | None = None, amp: bool = False) -> str:
-    """The label of one Grad-CAM arm: ``<backbone>-<weights>-<resolution>-<layer>-<target>-<normalize>``
-    (weights: see :func:`weights_label`; backbone names hold no ``-``), and ``-amp`` for mixed precision."""
-    return "-".join([b["name"], weights_label(b, backbones), resolution, _fmt(layer), _fmt(target), normalize]
+              backbones: list[dict] | None = None, amp: bool = False, method: str = LABEL_FREE_METHOD) -> str:
+    """The label of one Grad-CAM arm: ``<backbone>-<weights>-<resolution>[-<method>]-<layer>-<target>-<normalize>``
+    (weights: see :func:`weights_label`; backbone names hold no ``-``; the method is named unless it is Grad-CAM,
+    e.g. ``efficientnet_lite0-pretrained-network-gradcampp-last-own_top1-minmax``), and ``-amp`` for mixed
+    precision."""
+    return "-".join([b["name"], weights_label(b, backbones), resolution]
+                    + ([method] if method != LABEL_FREE_METHOD else [])
+                    + [_fmt(layer), _fmt(target), normalize]
                     + (["amp"] if amp else []))  # mixed precision: named in every table
 
 
 def cam_arms(cfg: dict) -> dict[str, dict]:
     """Grad-CAM arms: the cross product of backbones and the Grad-CAM grid settings; label → engine config.
 
-    Labels: see :func:`arm_label`. Two settings with the same label are a :class:`ConfigError`.
+    Labels: see :func:`arm_label`. Two settings with the same label are a :class:`ConfigError`. The engine config
+    (:data:`veiqa.gradcam.DEFAULT_CONFIG`'s keys) holds ``method`` only for a method other than Grad-CAM.
     """
     g = cfg["gradcam"]
     arms: dict[str, dict] = {}
     made = []
     for i, b in enumerate(cfg["backbones"]):
-        for res in as_list(g["resolution"]):
-            for layer in as_list(g["layer"]):
-                for target in as_list(g["target"]):
-                    for norm in as_list(g["normalize"]):
-                        label = arm_label(b, res, layer, target, norm, cfg["backbones"], amp=g["amp"])
-                        made.append((label, f"backbones[{i}] {b['name']} {b.get('weights', 'pretrained')} {res} "
-                                            f"{layer} {target} {norm}"))
-                        arms[label] = {
-                            "name": b["name"], "weights": b.get("weights", "pretrained"), "seed": b.get("seed"),
-                            "resolution": res, "layer": layer if layer == "last" else layer.split("+"),
-                            "target": target, "normalize": norm, "batch_size": g["batch_size"],
-                            "num_workers": g["num_workers"], "amp": g["amp"], "device": g["device"],
-                        }
+        for res, meth, layer, target, norm in itertools.product(
+                as_list(g["resolution"]), as_list(g.get("method", LABEL_FREE_METHOD)), as_list(g["layer"]),
+                as_list(g["target"]), as_list(g["normalize"])):
+            label = arm_label(b, res, layer, target, norm, cfg["backbones"], amp=g["amp"], method=meth)
+            made.append((label, f"backbones[{i}] {b['name']} {b.get('weights', 'pretrained')} {res} {meth} "
+                                f"{layer} {target} {norm}"))
+            arms[label] = {
+                "name": b["name"], "weights": b.get("weights", "pretrained"), "seed": b.get("seed"),
+                "resolution": res, "layer": layer if layer == "last" else layer.split("+"),
+                "target": target, "normalize": norm, "batch_size": g["batch_size"],
+                "num_workers": g["num_workers"], "amp": g["amp"], "device": g["device"],
+                # named only when not Grad-CAM: a Grad-CAM arm's params (and so its jobs) stay those of earlier runs
+                **({"method": meth} if meth != LABEL_FREE_METHOD else {}),
+            }
     _unique(made, "'backbones' × 'gradcam'")
     return arms
 

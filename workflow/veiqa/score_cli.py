@@ -1,6 +1,6 @@
 """``veiqa score``: the no-reference VEI score of single images, from the command line.
 
-For each image: make its pseudo-reference (the config's defaults, or ``--pri-param``), compute both Grad-CAM maps
+For each image: make its pseudo-reference (the schema's default strength, or ``--pri-param``), compute both Grad-CAM maps
 with one backbone (loaded once for all images), compare them with the chosen measures (PSNR by default, as the
 paper), and, where a fitted mapping is given (a ``fits.parquet`` of the workflow's aggregation, or five βs), print the
 mapped quality too. An image that cannot be read is reported on stderr and the others are still scored; the exit
@@ -8,10 +8,15 @@ status is then 1. Every value comes with a status saying why it is missing or sp
 ``too_small`` for a measure's window, ``too_small_for_network`` for an image smaller than the network's stride).
 Progress goes to stderr (a bar on a terminal, a line every few seconds otherwise); stdout holds only the result.
 
+Every setting that a workflow arm's label carries is a flag (backbone, weights and seed, resolution, explanation
+method ``--cam``, layer, target class, normalisation, comparison size, precision, PRI strength and codec); a flag not
+given takes the schema's default (``workflow/schemas/config.schema.yaml``, the workflow's default arm; a
+config.yaml of your own is not read). The arm label of the settings is printed (``# arm …``; JSON ``arm``), so one
+image can be rescored exactly as a ranked arm of a run.
+
 ``--mapping fits.parquet`` selects exactly one fit: the paper protocol's fit on all images (fold −1) of the
-distortion, the measure, the arm (built from ``--backbone``, ``--weights``, ``--resolution`` and, for a
-``--pri-param`` other than the default, ``@<PRI label>``; or named with ``--arm``) and, where the file holds several,
-the ``--dataset``. When none or several match, the candidates are listed and nothing is scored. (A fits.parquet
+distortion, the measure, the arm (the printed label, with ``@<PRI label>`` for a ``--pri-param`` other than the
+default; or named with ``--arm``) and, where the file holds several, the ``--dataset``. When none or several match, the candidates are listed and nothing is scored. (A fits.parquet
 names arms at its run's default PRI strength without ``@``; this command takes the schema's default as that one, so
 for a run whose default strength differed, name the arm with ``--arm``.)
 """
@@ -40,23 +45,38 @@ def add_parser(sub) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--distortion", required=True, choices=DISTORTIONS,
                    help="the distortion the images suffer from (selects the pseudo-reference)")
-    p.add_argument("--backbone", default="efficientnet_lite0", help="backbone name (default efficientnet_lite0)")
-    p.add_argument("--weights", default="pretrained", help="'pretrained', 'random' or a weight file")
+    p.add_argument("--backbone", default=None, help="backbone name (default: the schema's first backbone)")
+    p.add_argument("--weights", default=None, help="'pretrained', 'random' or a weight file (default: the schema's)")
     p.add_argument("--seed", type=int, default=None, help="seed for --weights random (required with it)")
     p.add_argument("--measure", action="append", dest="measures", metavar="NAME",
                    help="measure between the two heat maps (repeatable; default psnr)")
     p.add_argument("--pri-param", type=float, default=None,
-                   help="PRI strength (gb: filter size, wn: noise variance on [0,1], jpeg: quality, jp2k: its codec's quality "
-                        "or ratio); default: config.yaml's")
+                   help="PRI strength (gb: filter size, wn: noise variance on [0,1], jpeg: quality, jp2k: its codec's "
+                        "quality or ratio); default: the schema's (the workflow's default PRI arm)")
+    p.add_argument("--pri-codec", choices=("jpeg", "jp2k"), default=None,
+                   help="jp2k only: the PRI's codec (jp2k takes --pri-param as its ratio); default: the schema's")
+    p.add_argument("--cam", default=None, metavar="METHOD",
+                   help="explanation method, a name of veiqa.gradcam.METHODS (listed in docs/explanation-methods.md; "
+                        "a wrong name lists them); default: the schema's (gradcam, the paper's)")
+    p.add_argument("--target", default=None, help="class explained: own_top1, shared_top1 or topk:K; "
+                                                  "default: the schema's")
+    p.add_argument("--layer", default=None,
+                   help="target layer: 'last' or module names joined by '+' (their maps averaged); default: the "
+                        "schema's")
+    p.add_argument("--normalize", choices=("minmax", "none"), default=None,
+                   help="normalisation of each map before comparison; default: the schema's")
     p.add_argument("--resolution", choices=("network", "native"), default=None,
-                   help="Grad-CAM input: the network's size or the image's own (default: config.yaml's)")
-    p.add_argument("--size", type=int, default=224, help="side the maps are upsampled to before comparison")
+                   help="Grad-CAM input: the network's size or the image's own; default: the schema's")
+    p.add_argument("--size", type=int, default=None,
+                   help="side the maps are upsampled to before comparison (0: layer size); default: the schema's "
+                        "compare.size")
+    p.add_argument("--amp", action="store_true", help="mixed precision (the arm label's -amp); default float32")
     p.add_argument("--mapping", default=None,
                    help="fits.parquet from the workflow (paper protocol, same distortion/measure/arm), "
                         "or five comma-separated betas b1,b2,b3,b4,b5")
     p.add_argument("--dataset", default=None, help="with --mapping fits.parquet: the dataset whose fit to use")
     p.add_argument("--arm", default=None, help="with --mapping fits.parquet: the arm label whose fit to use "
-                                               "(default: built from --backbone/--weights/--resolution/--pri-param)")
+                                               "(default: the label of this command's settings, printed)")
     p.add_argument("--heatmap", default=None, metavar="DIR", help="save the image/PRI/heat-map picture per image here")
     p.add_argument("--device", default="auto")
     p.add_argument("--format", choices=("table", "json"), default="table")
@@ -65,43 +85,68 @@ def add_parser(sub) -> None:
 
 
 def _defaults() -> dict:
+    """The workflow's defaults: the schema's (``workflow/schemas/config.schema.yaml``), as a config naming nothing."""
     from .config import load_schema, validate
 
     return validate({"datasets": {"x": {"loader": "demo"}}}, load_schema())
 
 
-def _default_target() -> str:
-    """config.yaml's Grad-CAM target class (the first of a grid), so the score matches the workflow's default arm."""
-    from .config import as_list
-
-    return as_list(_defaults()["gradcam"]["target"])[0]
-
-
-def _default_pri_params(distortion: str, value: float | None) -> dict:
-    from .config import pri_arms
+def _default_pri_params(distortion: str, value: float | None, codec: str | None = None) -> dict:
+    """The schema's default PRI of ``distortion``, with ``value`` as its strength and, for jp2k, ``codec``."""
+    from .config import JP2K_PARAM, pri_arms
+    from .io import VeiqaError
 
     params = dict(next(iter(pri_arms(_defaults(), distortion).values())))
+    if codec is not None:
+        if distortion != "jp2k":
+            raise VeiqaError("--pri-codec applies to --distortion jp2k only")
+        if codec != params["codec"]:
+            if value is None:
+                raise VeiqaError(f"--pri-codec {codec} needs --pri-param (its {JP2K_PARAM[codec]})")
+            params = {"codec": codec, JP2K_PARAM[codec]: None}
     if value is not None:
         key = next(k for k in params if k != "codec")
         params[key] = int(value) if key in ("size", "quality") else float(value)
     return params
 
 
-def _fit_arm(args, resolution: str) -> str:
-    """The arm label the workflow gives this command's settings (veiqa.config.arm_label), with ``@<PRI label>``
-    when ``--pri-param`` differs from the default strength."""
-    from .config import arm_label, pri_arms
+def settings(args) -> dict:
+    """Every setting of the workflow's arm label, from the flags or, where a flag is not given, the schema's
+    default; and ``arm``, the label the workflow gives them (a workflow run's table names this label; with a
+    ``--pri-param`` other than the default, a run whose default strength differed names it otherwise) (:func:`veiqa.config.arm_label`, with ``@<PRI label>``
+    when the PRI differs from the default's), so one image can be rescored exactly as a ranked arm."""
+    from .config import arm_label, as_list, pri_arms
+    from .gradcam import normalize_config
 
-    if args.arm:
-        return args.arm
-    label = arm_label({"name": args.backbone, "weights": args.weights, "seed": args.seed}, resolution, "last",
-                      _default_target(), "minmax")
-    if args.pri_param is not None:
-        pri = next(iter(pri_arms({"pri": {args.distortion: _default_pri_params(args.distortion, args.pri_param)}},
-                                 args.distortion)))
-        if pri != next(iter(pri_arms(_defaults(), args.distortion))):
-            label += "@" + pri
-    return label
+    d = _defaults()
+    g, b0 = d["gradcam"], d["backbones"][0]
+    backbone = {"name": args.backbone or b0["name"], "weights": args.weights or b0.get("weights", "pretrained"),
+                "seed": args.seed}
+    s = {
+        "backbone": backbone["name"], "weights": backbone["weights"], "seed": args.seed,
+        "resolution": args.resolution or as_list(g["resolution"])[0],
+        "method": args.cam or as_list(g["method"])[0],
+        "layer": args.layer or as_list(g["layer"])[0],
+        "target": args.target or as_list(g["target"])[0],
+        "normalize": args.normalize or as_list(g["normalize"])[0],
+        "size": d["compare"]["size"] if args.size is None else args.size,
+        "amp": bool(args.amp or g["amp"]),
+        "pri": _default_pri_params(args.distortion, args.pri_param, args.pri_codec),
+    }
+    if s["size"] < 0:
+        from .io import VeiqaError
+
+        raise VeiqaError(f"--size: {s['size']} must be >= 0")
+    # the engine's own checks (method, target, normalize), naming the bad setting
+    normalize_config({"name": s["backbone"], "weights": s["weights"], "seed": s["seed"], "resolution": s["resolution"],
+                      "method": s["method"], "target": s["target"], "normalize": s["normalize"], "amp": s["amp"]})
+    label = arm_label(backbone, s["resolution"], s["layer"], s["target"], s["normalize"], amp=s["amp"],
+                      method=s["method"])
+    pri = next(iter(pri_arms({"pri": {args.distortion: s["pri"]}}, args.distortion)))
+    if pri != next(iter(pri_arms(d, args.distortion))):
+        label += "@" + pri
+    s["arm"] = label
+    return s
 
 
 def _betas(mapping: str | None, distortion: str, measure: str, arm: str, dataset: str | None) -> list[float] | None:
@@ -144,7 +189,7 @@ def _betas(mapping: str | None, distortion: str, measure: str, arm: str, dataset
     where = f"distortion {distortion}, measure {measure}, arm {arm}" + (f", dataset {dataset}" if dataset else "")
     if len(sel) == 0:
         raise VeiqaError(f"{path}: no paper-protocol fit for {where}; fits of this distortion and measure "
-                         f"(choose with --arm/--dataset, or match --backbone/--weights/--resolution/--pri-param):"
+                         f"(choose with --arm/--dataset, or match the settings --backbone, --weights, --cam, ...):"
                          f"\n  {listing(pool)}")
     if len(sel) > 1:
         raise VeiqaError(f"{path}: {len(sel)} fits for {where}; choose one with --dataset:\n  {listing(sel)}")
@@ -155,9 +200,9 @@ def _betas(mapping: str | None, distortion: str, measure: str, arm: str, dataset
     return [float(row[b]) for b in ("b1", "b2", "b3", "b4", "b5")]
 
 
-def _score_one(bb, path, img, args, params, resolution, names, betas, arm) -> dict:
-    """One image: PRI, both Grad-CAM maps, the measures (through veiqa.pairs.vei_table, as the workflow), the
-    mapped values."""
+def _score_one(bb, path, img, args, st, names, betas) -> dict:
+    """One image: PRI, both maps (the arm's method, layer, target, normalisation), the measures (through
+    veiqa.pairs.vei_table, as the workflow), the mapped values."""
     import pandas as pd
     from PIL import Image
 
@@ -166,17 +211,19 @@ def _score_one(bb, path, img, args, params, resolution, names, betas, arm) -> di
     from .pri import make_pri
     from .stats import logistic5
 
-    data, _ = make_pri(img, args.distortion, params, Path(path).stem)
+    data, _ = make_pri(img, args.distortion, st["pri"], Path(path).stem)
     pri = np.asarray(Image.open(_io.BytesIO(data)).convert("RGB"))
-    size = None if resolution == "native" else tuple(bb.input_size)
+    size = None if st["resolution"] == "native" else tuple(bb.input_size)
     x = to_input(img, *bb.normalize, size)[None]
     y = to_input(pri, *bb.normalize, size)[None]
-    out = gradcam(bb, x, y, target=_default_target(), normalize="minmax")
+    layers = st["layer"] if st["layer"] == "last" else st["layer"].split("+")  # as veiqa.config.cam_arms
+    out = gradcam(bb, x, y, target=st["target"], normalize=st["normalize"], layers=layers, amp=st["amp"],
+                  cam=st["method"])
     h, w = out["cam_dist"].shape[-2:]
     vei = pd.DataFrame({"image_id": [str(path)], "map_h": [h], "map_w": [w], "error": [""],
                         "cam_dist": [out["cam_dist"][0].float().numpy().ravel()],
                         "cam_pri": [out["cam_pri"][0].float().numpy().ravel()]})
-    table = vei_table(vei, names, args.size, "minmax", arm, log=_QUIET).set_index("measure")
+    table = vei_table(vei, names, st["size"], st["normalize"], st["arm"], log=_QUIET).set_index("measure")
     rec = {"image": str(path), "class": int(out["target_class"][0]),
            "class_prob": round(float(out["target_prob_dist"][0]), 6), "pri_identical": bool(np.array_equal(img, pri)),
            "map_size": [int(h), int(w)], "measures": {}}
@@ -198,7 +245,7 @@ def _score_one(bb, path, img, args, params, resolution, names, betas, arm) -> di
 def run(args) -> int:
     from . import measures as M
     from .backbones import load_backbone
-    from .config import as_list
+    from .gradcam import resolve_layers
     from .io import ImageError, VeiqaError, read_image
     from .progress import Progress
 
@@ -211,12 +258,12 @@ def run(args) -> int:
         print("veiqa score: --weights random needs --seed N (the random-weights control's seed; there is no default)",
               file=sys.stderr)
         return 2
-    resolution = args.resolution or as_list(_defaults()["gradcam"]["resolution"])[0]
     try:
-        params = _default_pri_params(args.distortion, args.pri_param)
-        arm = _fit_arm(args, resolution)
-        betas = {m: _betas(args.mapping, args.distortion, m, arm, args.dataset) for m in names}
-        bb = load_backbone(args.backbone, weights=args.weights, seed=args.seed, device=args.device)
+        st = settings(args)
+        fit_arm = args.arm or st["arm"]
+        betas = {m: _betas(args.mapping, args.distortion, m, fit_arm, args.dataset) for m in names}
+        bb = load_backbone(st["backbone"], weights=st["weights"], seed=st["seed"], device=args.device)
+        resolve_layers(bb, st["layer"] if st["layer"] == "last" else st["layer"].split("+"))
     except VeiqaError as e:
         print(f"veiqa score: {e}", file=sys.stderr)
         return 2
@@ -229,14 +276,18 @@ def run(args) -> int:
             print(f"veiqa score: {e}", file=sys.stderr)
             failed += 1
         else:
-            results.append(_score_one(bb, path, img, args, params, resolution, names, betas, arm))
+            results.append(_score_one(bb, path, img, args, st, names, betas))
         progress.update()
+    params, resolution, arm = st["pri"], st["resolution"], st["arm"]
     if args.format == "json":
         print(json.dumps({"backbone": bb.label, "weights_sha256": bb.weights_sha256, "distortion": args.distortion,
-                          "pri": params, "resolution": resolution, "arm": arm, "results": results}, indent=2))
+                          "pri": params, "resolution": resolution, "arm": arm,
+                          "settings": {k: st[k] for k in ("method", "layer", "target", "normalize", "size", "amp")},
+                          **({"fit_arm": fit_arm} if fit_arm != arm else {}), "results": results}, indent=2))
     else:
         print(f"# backbone {bb.label} ({bb.weights}), distortion {args.distortion}, PRI {params}, "
               f"resolution {resolution}")
+        print(f"# arm {arm}" + (f" (mapping from arm {fit_arm})" if fit_arm != arm else ""))
         head = ["image", "class", "p", "pri_identical"]
         for m in names:
             head += [m] + ([f"{m}_mapped"] if betas.get(m) else []) + [f"{m}_status"]

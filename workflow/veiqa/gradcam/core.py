@@ -20,6 +20,10 @@ Several layers (``layers``: a list of module names): each layer's ReLU'd map is 
 layer's size and the maps are averaged. ``normalize``: ``"minmax"`` (per map, (m - min) / (max - min); a constant
 map becomes all zeros) or ``"none"``.
 
+Explanation method (``method``, :mod:`veiqa.gradcam.methods`): Grad-CAM by default; Grad-CAM++, XGrad-CAM, LayerCAM
+and HiResCAM from the same activations and gradients, Eigen-CAM from the activations alone (no backward pass). The
+ReLU, the layer average and the normalisation above apply to every method.
+
 The pass runs in float32 with TF32 off (:mod:`veiqa.gradcam.precision`); ``amp=True`` opts into bf16 autocast.
 """
 
@@ -32,6 +36,7 @@ import torch.nn.functional as F
 
 from ..backbones import Backbone
 from ..io import VeiqaError
+from .methods import DEFAULT_METHOD, method
 from .precision import autocast, grad_cam_precision
 
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -42,6 +47,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "layer": "last",
     "target": "own_top1",
     "normalize": "minmax",
+    "method": DEFAULT_METHOD,  # the paper's Grad-CAM
     "batch_size": 16,
     "num_workers": 2,
     "amp": False,
@@ -94,6 +100,7 @@ def normalize_config(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
     if out["normalize"] not in ("minmax", "none"):
         raise VeiqaError(f"normalize: {out['normalize']!r} is not 'minmax' or 'none'")
     parse_target(out["target"])
+    method(out["method"])
     for key in ("batch_size", "num_workers"):
         if not isinstance(out[key], int) or out[key] < (1 if key == "batch_size" else 0):
             raise VeiqaError(f"{key}: {out[key]!r} must be an integer >= {1 if key == 'batch_size' else 0}")
@@ -145,12 +152,14 @@ def minmax(maps: torch.Tensor) -> torch.Tensor:
 
 
 def gradcam(backbone: Backbone, batch_dist: torch.Tensor, batch_pri: torch.Tensor, target: str = "own_top1",
-            normalize: str = "minmax", layers: str | Sequence[str] | None = "last", amp: bool = False
-            ) -> dict[str, torch.Tensor]:
+            normalize: str = "minmax", layers: str | Sequence[str] | None = "last", amp: bool = False,
+            cam: str = DEFAULT_METHOD) -> dict[str, torch.Tensor]:
     """Grad-CAM maps of ``batch_dist`` and ``batch_pri`` (N×3×H×W, already normalised for the backbone).
 
     Runs in float32 with TF32 off (deterministic algorithms on CUDA), the previous global settings restored after;
-    ``amp=True``: the forward pass under bf16 autocast. Returns float32 CPU tensors: ``cam_dist``, ``cam_pri``
+    ``amp=True``: the forward pass under bf16 autocast. ``cam``: the explanation method, a name of
+    :data:`veiqa.gradcam.methods.METHODS` (default Grad-CAM; Eigen-CAM skips the backward pass).
+    Returns float32 CPU tensors: ``cam_dist``, ``cam_pri``
     (N×h×w at the (first) layer's resolution), and per pair
     ``target_class`` (the class explained for the distorted image; for topk the first, i.e. its top-1),
     ``target_class_pri`` (the class explained for the PRI: equal to ``target_class`` except with own_top1),
@@ -158,6 +167,7 @@ def gradcam(backbone: Backbone, batch_dist: torch.Tensor, batch_pri: torch.Tenso
     ``pred_class_dist`` / ``pred_class_pri`` (each image's top-1), ``logits_dist`` / ``logits_pri``.
     """
     mode, k = parse_target(target)
+    meth = method(cam)
     if normalize not in ("minmax", "none"):
         raise VeiqaError(f"normalize: {normalize!r} is not 'minmax' or 'none'")
     if batch_dist.shape != batch_pri.shape:
@@ -167,11 +177,11 @@ def gradcam(backbone: Backbone, batch_dist: torch.Tensor, batch_pri: torch.Tenso
     n = batch_dist.shape[0]
     x = torch.cat([batch_dist, batch_pri]).to(dev, non_blocking=True).float().contiguous(memory_format=torch.channels_last)
     with grad_cam_precision(dev):
-        return _explain(backbone, x, n, names, mode, k, normalize, amp)
+        return _explain(backbone, x, n, names, mode, k, normalize, amp, meth)
 
 
 def _explain(backbone: Backbone, x: torch.Tensor, n: int, names: list[str], mode: str, k: int, normalize: str,
-             amp: bool) -> dict[str, torch.Tensor]:
+             amp: bool, meth) -> dict[str, torch.Tensor]:
     dev = backbone.device
     cap = _Capture(backbone, names)
     try:
@@ -195,20 +205,23 @@ def _explain(backbone: Backbone, x: torch.Tensor, n: int, names: list[str], mode
 
     acts = [cap.acts[nm] for nm in names]
     total = None
-    for j, cls in enumerate(classes):
-        score = logits.gather(1, cls[:, None]).sum()
-        grads = torch.autograd.grad(score, acts, retain_graph=j < len(classes) - 1)
+    # A method without gradients (Eigen-CAM) explains no class: one map, whatever the target.
+    for j, cls in enumerate(classes if meth.needs_grad else classes[:1]):
+        if meth.needs_grad:
+            score = logits.gather(1, cls[:, None]).sum()
+            grads = torch.autograd.grad(score, acts, retain_graph=j < len(classes) - 1)
+        else:
+            grads = [None] * len(acts)
         layer_maps = []
         for a, g in zip(acts, grads):
-            alpha = g.float().mean(dim=(2, 3), keepdim=True)
-            cam = F.relu((alpha * a.detach().float()).sum(1))
+            cam = F.relu(meth.fn(a.detach().float(), None if g is None else g.float()))
             if layer_maps and cam.shape[-2:] != layer_maps[0].shape[-2:]:
                 cam = F.interpolate(cam[:, None], size=layer_maps[0].shape[-2:], mode="bilinear",
                                     align_corners=False)[:, 0]
             layer_maps.append(cam)
         m = layer_maps[0] if len(layer_maps) == 1 else torch.stack(layer_maps).mean(0)
         total = m if total is None else total + m
-    maps = total / len(classes)
+    maps = total / (len(classes) if meth.needs_grad else 1)
     if normalize == "minmax":
         maps = minmax(maps)
     c0 = classes[0]

@@ -191,7 +191,8 @@ def run_shard(pairs, cfg: Mapping[str, Any] | None, out_path: str | os.PathLike,
 
         def run(sl: slice, batch=batch) -> dict:
             return gradcam(backbone, batch["dist"][sl], batch["pri"][sl], target=cfg["target"],
-                           normalize=cfg["normalize"], layers=layers, amp=cfg["amp"])
+                           normalize=cfg["normalize"], layers=layers, amp=cfg["amp"],
+                           cam=cfg["method"])
 
         rows, chunk = explain_with_retry(run, len(idx), chunk, backbone.device,
                                          f"{backbone.name}, resolution {cfg['resolution']}", lg)
