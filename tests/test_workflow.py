@@ -86,6 +86,35 @@ def test_demo_run_writes_every_stage(demo_run):
         assert (wd / f"results/demo/tables/{p}/table6_{p}.md").read_text().startswith("Table:")
 
 
+def test_demo_comparisons_and_table6_summary(demo_run):
+    """comparisons.{csv,md} per protocol; the demo of this test has 3 contents, below the content bootstrap's
+    minimum, so its bootstrap rows print the point estimate and say why there is no interval, while Steiger's z
+    (images taken as independent) gives a p-value; Table 6's VEI rows carry the summary column."""
+    wd, _ = demo_run
+    arm = "efficientnet_lite0-pretrained-network-last-own_top1-minmax"
+    scores = pd.read_parquet(wd / "results/demo/scores.parquet")
+    for p in ("paper", "content_separated"):
+        c = pd.read_csv(wd / f"results/demo/tables/{p}/comparisons.csv")
+        for col in ("dataset", "distortion", "arm_a", "arm_b", "statistic", "delta", "ci_low", "ci_high", "p_value",
+                    "p_holm", "test", "n", "n_contents", "n_boot_valid"):
+            assert col in c.columns
+        assert set(c["distortion"]) == {"gb", "wn", "jpeg", "jp2k", "all"} and set(c["arm_a"]) == {arm}
+        assert {"image", "niqe", "brisque", "piqe"} & set(c["arm_b"]) >= {"image"}
+        boot = c[c["test"] == "paired content bootstrap"]
+        assert boot["ci_low"].isna().all() and boot["note"].str.contains("3 contents").all()
+        # the point estimate: oriented SROCC of the VEI arm on the gb images, recomputed with SciPy
+        g = scores[(scores.distortion == "gb") & (scores.arm == arm) & (scores.measure == "psnr")]
+        o = (1 if g.higher_is_better.iloc[0] else -1) * (1 if g.measure_higher_is_better.iloc[0] else -1)
+        r = boot[(boot.distortion == "gb") & (boot.statistic == "srocc")].iloc[0]
+        assert r["estimate_a"] == pytest.approx(o * sps.spearmanr(g.value, g.score).statistic, abs=1e-9)
+        st = c[c["test"] == "Steiger z on ranks"]
+        assert st["p_value"].between(0, 1).all() and (st["p_holm"] >= st["p_value"] - 1e-12).all()
+        assert (wd / f"results/demo/tables/{p}/comparisons.md").read_text().startswith("Table: Paired comparisons")
+        t6 = pd.read_csv(wd / f"results/demo/tables/{p}/table6_{p}.csv", keep_default_na=False)
+        assert set(t6.loc[t6.kind == "pretrained", "vs pixel PRI"]) == {"no test"}
+        assert set(t6.loc[t6.kind != "pretrained", "vs pixel PRI"]) == {""}
+
+
 def test_table3_matches_scipy_recomputation(demo_run):
     """Table 3's SROCC/KROCC for each distortion equal SciPy's on the collected scores, sign-adjusted."""
     wd, _ = demo_run

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from veiqa import comparisons, tables
+from veiqa import comparisons
 
 with step() as log:
     res = comparisons.comparisons(pd.read_parquet(smk.input.scores), dict(smk.params.default_pri),
@@ -12,7 +12,7 @@ with step() as log:
                                   logistic=smk.params.logistic, workers=smk.threads)
     for protocol, csv in zip(smk.params.protocols, smk.output.csv):
         t = res[protocol]
-        tables.write_table(t, Path(csv).with_suffix(""))
+        comparisons.write(t, Path(csv).with_suffix(""))
         v = comparisons.verdicts(t)
         log.info("%s: %d rows; against the pixel baseline (SROCC, Holm): %s", protocol, len(t),
                  ", ".join(f"{n} {k}" for k, n in v["verdict"].value_counts().items()) or "none")

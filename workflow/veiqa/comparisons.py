@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from . import baselines
-from .io import VeiqaError, seed_from
+from .io import VeiqaError, atomic_path, seed_from
 from .parallel import map_ordered
 from .ranking import POOL, arm_kind, split_default
 from .stats import paired
@@ -125,6 +125,11 @@ def _mapped(x, y, folds, logistic: str):
 
 def _compare_group(item) -> list[dict]:
     """Every comparison of one dataset × distortion, for every protocol (see the module docstring)."""
+    with np.errstate(invalid="ignore", divide="ignore"):  # constant predictions: NaN correlations, reported as such
+        return _compare_group_rows(item)
+
+
+def _compare_group_rows(item) -> list[dict]:
     (ds, dist), g, fold_of, protocols, n_boot, seed, ci_level, logistic = item
     wide = g.pivot_table(index="image_id", columns="arm", values="value", aggfunc="first")
     meta = g.groupby("image_id", sort=False)[["score", "ref_id"]].first().reindex(wide.index)
@@ -245,6 +250,8 @@ def comparisons(scores: pd.DataFrame, default_pri: dict[str, str], folds: pd.Dat
     df = df[COLUMNS]
     df["note"] = df["note"].fillna("")
     df["df"] = df["df"].fillna("")
+    for c in ("n", "n_contents", "n_boot", "n_boot_valid"):
+        df[c] = df[c].astype("Int64")
     out = {}
     for p in protocols:
         t = df[df["protocol"] == p].reset_index(drop=True).copy()
@@ -307,3 +314,26 @@ def verdicts(comp: pd.DataFrame, alpha: float = ALPHA, statistic: str = "srocc",
             v = "not distinguishable"
         rows.append((r.dataset, r.distortion, r.arm_a, v, r.delta, r.p_holm))
     return pd.DataFrame(rows, columns=["dataset", "distortion", "arm", "verdict", "delta", "p_holm"])
+
+
+MD_COLUMNS = {"distortion": "distortion", "arm_a": "A", "arm_b": "B", "role_b": "B is", "statistic": "statistic",
+              "test": "test", "estimate_a": "A value", "estimate_b": "B value", "delta": "delta",
+              "ci_low": "delta CI low", "ci_high": "delta CI high", "p_value": "p", "p_holm": "p Holm", "n": "N",
+              "n_contents": "contents", "n_boot_valid": "valid resamples", "reversed": "reversed", "note": "note"}
+
+
+def write(t: pd.DataFrame, stem) -> tuple[str, str]:
+    """``<stem>.csv`` (every column, full precision) and ``<stem>.md`` (the caption and a narrower view: the interval
+    inside the delta cell), each written atomically."""
+    from .tables import compact_ci, to_markdown
+
+    stem = str(stem)
+    with atomic_path(stem + ".csv", suffix=".csv") as tmp:
+        t.to_csv(tmp, index=False, lineterminator="\n")
+    view = t[list(MD_COLUMNS)].rename(columns=MD_COLUMNS)
+    for c in ("N", "contents", "valid resamples"):  # counts as text: "" where a row has none
+        view[c] = ["" if pd.isna(v) else str(int(v)) for v in view[c]]
+    view.attrs = dict(t.attrs)
+    with atomic_path(stem + ".md", suffix=".md") as tmp:
+        tmp.write_text(to_markdown(compact_ci(view), None, 3), encoding="utf-8")
+    return stem + ".csv", stem + ".md"
