@@ -327,3 +327,20 @@ def test_write_csv_and_markdown(sim_comparisons, tmp_path):
     assert "| distortion | A | B | B is |" in text and "delta CI low" not in text
     first = t[t["test"] == C.T_BOOT].iloc[0]
     assert f"{first['delta']:.3f} [{first['ci_low']:.3f}, {first['ci_high']:.3f}]" in text
+    assert "n/a, n/a" not in text  # analytic rows: the delta alone
+
+
+def test_flat_or_failed_fit_falls_back_to_the_line():
+    """A monotone fit that ends at its flat stationary point gives no PLCC; the line's signed PLCC is then
+    orientation × Pearson(x, y) (here: a constant-start sample where the logistic has nothing to grip)."""
+    from veiqa.stats.logistic import LogisticFit
+
+    rng = np.random.default_rng(10)
+    x, y = rng.normal(size=30), rng.normal(size=30)
+    flat = LogisticFit((0.0, 1.0, 0.0, 0.0, 0.5), "ok", "flat", 30, 1.0, 1, "monotone")
+    failed = LogisticFit((np.nan,) * 5, "failed", "no", 30, np.nan, 1, "monotone")
+    w = np.ones(30)
+    r = sps.pearsonr(x, y).statistic
+    for fit in (flat, failed):
+        assert paired._plcc_of_fit(fit, x, y, w, x, y, w, -1.0) == pytest.approx(-r, abs=1e-12)
+    assert np.isnan(paired._plcc_of_fit(flat, np.ones(30), y, w, x, y, w, 1.0))  # a line without slope

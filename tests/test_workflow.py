@@ -99,7 +99,9 @@ def test_demo_comparisons_and_table6_summary(demo_run):
                     "p_holm", "test", "n", "n_contents", "n_boot_valid"):
             assert col in c.columns
         assert set(c["distortion"]) == {"gb", "wn", "jpeg", "jp2k", "all"} and set(c["arm_a"]) == {arm}
-        assert {"image", "niqe", "brisque", "piqe"} & set(c["arm_b"]) >= {"image"}
+        # no random-weights control in this configuration: the pixel baseline and the best NR method
+        assert set(c["role_b"]) == {"pixel-PRI baseline", "best NR method"} and "image" in set(c["arm_b"])
+        assert set(c.loc[c.role_b == "best NR method", "arm_b"]) <= {"niqe", "brisque", "piqe"}
         boot = c[c["test"] == "paired content bootstrap"]
         assert boot["ci_low"].isna().all() and boot["note"].str.contains("3 contents").all()
         # the point estimate: oriented SROCC of the VEI arm on the gb images, recomputed with SciPy

@@ -102,7 +102,7 @@ def pairs_to_compare(arms: pd.DataFrame) -> list[tuple[str, str, str]]:
 def _mapped(x, y, folds, logistic: str):
     """Predictions of the arm's logistic mapping (in-sample when ``folds`` is None, else out-of-fold) and the a-priori
     sign of each prediction's mapping (+1 / −1 / NaN), so that sign × prediction rises with expected quality."""
-    from .stats.logistic import fit_logistic_many
+    from .stats.logistic import fit_logistic_many, linear_fallback
 
     n = x.size
     if folds is None:
@@ -116,10 +116,14 @@ def _mapped(x, y, folds, logistic: str):
     pred = np.full(n, np.nan)
     sign = np.full(n, np.nan)
     for fit, tr, te in zip(fits, masks, tests):
-        if fit.ok:
+        d = np.corrcoef(fit.predict(x[tr]), x[tr])[0, 1] if fit.ok and tr.sum() > 1 else np.nan
+        if np.isfinite(d) and d != 0:
             pred[te] = fit.predict(x[te])
-            d = np.corrcoef(fit.predict(x[tr]), x[tr])[0, 1] if tr.sum() > 1 else np.nan
-            sign[te] = np.sign(d) if np.isfinite(d) and d != 0 else np.nan
+            sign[te] = np.sign(d)
+        else:  # failed or flat fit: the least-squares line, as in veiqa.stats.paired._plcc_of_fit
+            pred[te], _ = linear_fallback(x[tr], y[tr], x[te])
+            b = np.polyfit(x[tr], y[tr], 1)[0] if tr.sum() > 1 and np.ptp(x[tr]) > 0 else 0.0
+            sign[te] = np.sign(b) if b != 0 else np.nan
     return pred, sign
 
 
@@ -325,7 +329,7 @@ MD_COLUMNS = {"distortion": "distortion", "arm_a": "A", "arm_b": "B", "role_b": 
 def write(t: pd.DataFrame, stem) -> tuple[str, str]:
     """``<stem>.csv`` (every column, full precision) and ``<stem>.md`` (the caption and a narrower view: the interval
     inside the delta cell), each written atomically."""
-    from .tables import compact_ci, to_markdown
+    from .tables import _fmt, to_markdown
 
     stem = str(stem)
     with atomic_path(stem + ".csv", suffix=".csv") as tmp:
@@ -333,7 +337,12 @@ def write(t: pd.DataFrame, stem) -> tuple[str, str]:
     view = t[list(MD_COLUMNS)].rename(columns=MD_COLUMNS)
     for c in ("N", "contents", "valid resamples"):  # counts as text: "" where a row has none
         view[c] = ["" if pd.isna(v) else str(int(v)) for v in view[c]]
+    # the interval inside the delta cell, where the row has one (analytic tests have none)
+    view["delta"] = [_fmt(d, 3) + (f" [{_fmt(lo, 3)}, {_fmt(hi, 3)}]" if np.isfinite(lo) and np.isfinite(hi) else "")
+                     for d, lo, hi in zip(t["delta"].astype(float), t["ci_low"].astype(float),
+                                          t["ci_high"].astype(float))]
+    view = view.drop(columns=["delta CI low", "delta CI high"])
     view.attrs = dict(t.attrs)
     with atomic_path(stem + ".md", suffix=".md") as tmp:
-        tmp.write_text(to_markdown(compact_ci(view), None, 3), encoding="utf-8")
+        tmp.write_text(to_markdown(view, None, 3), encoding="utf-8")
     return stem + ".csv", stem + ".md"

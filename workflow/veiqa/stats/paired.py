@@ -16,8 +16,9 @@ Paired content bootstrap (:func:`content_resamples`, :func:`srocc_rows`, :func:`
     the content-separated protocol: the mean over folds of the per-fold PLCC on the held-out contents, a figure
     that the level offsets of separately fitted fold mappings cannot bias, unlike PLCC on pooled out-of-fold
     predictions). PLCC is signed a priori: ``+|r|`` when the fitted mapping runs in the arm's expected direction,
-    ``−|r|`` when it runs the other way (:func:`signed_plcc`). A resample where a figure is undefined (a failed fit,
-    a constant sample) is left out of both arms' distributions and counted (``n_boot_valid``).
+    ``−|r|`` when it runs the other way (:func:`signed_plcc`); a fit that fails or ends flat falls back to the
+    least-squares line (:func:`_plcc_of_fit`). A resample where a figure is undefined (a constant sample, a line
+    without slope) is left out of both arms' distributions and counted (``n_boot_valid``).
 :func:`williams_t`, :func:`steiger_z`
     Tests of two dependent correlations sharing one variable (the human scores): Williams' (1959) t as given by
     Steiger (1980, eq. 7), t(n − 3); Steiger's (1980, eq. 14–15) z on Fisher-z values with the pooled r̄. Both assume
@@ -88,6 +89,22 @@ def signed_plcc(pred, y, x_train, pred_train, orientation: float, w=None, w_trai
     return float(np.sign(d) * orientation * r)
 
 
+def _plcc_of_fit(fit, x_tr, y_tr, w_tr, x_te, y_te, w_te, orientation: float) -> float:
+    """Signed PLCC of a fit on the evaluation rows; a failed fit, or one that ends flat on its training rows (the
+    monotone fit's stationary point b1 = b4 = 0, where a logistic cannot be told from a constant), falls back to the
+    least-squares line of the training rows, as the correlation step does for failed fits: its signed PLCC is
+    ``orientation × Pearson(x, y)`` of the evaluation rows when the line has a slope, NaN when it has none."""
+    if fit.ok:
+        p_tr = fit.predict(x_tr)
+        v = signed_plcc(fit.predict(x_te), y_te, x_tr, p_tr, orientation, w_te, w_tr)
+        if np.isfinite(v):
+            return v
+    slope = _wpearson(x_tr, y_tr, np.atleast_2d(w_tr))[0]
+    if not np.isfinite(slope) or slope == 0:
+        return float("nan")
+    return float(orientation * _wpearson(x_te, y_te, np.atleast_2d(w_te))[0])
+
+
 def _fits(problems, logistic: str, n_starts: int):
     """One logistic fit per (x, y) problem, batched (:func:`veiqa.stats.logistic.fit_logistic_many`)."""
     return [f[0] for f in fit_logistic_many([(x, y, [np.ones(x.size, bool)], n_starts) for x, y in problems],
@@ -100,12 +117,7 @@ def plcc_rows(x, y, W, orientation: float = 1.0, logistic: str = "monotone", n_s
     W = np.atleast_2d(np.asarray(W, float))
     reps = np.rint(W).astype(int)
     fits = _fits([(np.repeat(x, r), np.repeat(y, r)) for r in reps], logistic, n_starts)
-    out = np.full(W.shape[0], np.nan)
-    for b, fit in enumerate(fits):
-        if fit.ok:
-            p = fit.predict(x)
-            out[b] = signed_plcc(p, y, x, p, orientation, W[b], W[b])
-    return out
+    return np.array([_plcc_of_fit(fit, x, y, W[b], x, y, W[b], orientation) for b, fit in enumerate(fits)])
 
 
 def plcc_fold_rows(x, y, W, folds, orientation: float = 1.0, logistic: str = "monotone",
@@ -129,9 +141,7 @@ def plcc_fold_rows(x, y, W, folds, orientation: float = 1.0, logistic: str = "mo
     per = np.full((W.shape[0], ufolds.size), np.nan)
     col = {f: i for i, f in enumerate(ufolds)}
     for fit, (b, f, tr, te) in zip(_fits(problems, logistic, n_starts), where):
-        if fit.ok:
-            per[b, col[f]] = signed_plcc(fit.predict(x[te]), y[te], x[tr], fit.predict(x[tr]), orientation,
-                                         W[b, te], W[b, tr])
+        per[b, col[f]] = _plcc_of_fit(fit, x[tr], y[tr], W[b, tr], x[te], y[te], W[b, te], orientation)
     with np.errstate(invalid="ignore"):
         n_ok = np.isfinite(per).sum(axis=1)
         mean = np.nansum(per, axis=1) / np.where(n_ok > 0, n_ok, 1)
