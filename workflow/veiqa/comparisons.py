@@ -342,6 +342,8 @@ def write(t: pd.DataFrame, stem) -> tuple[str, str]:
                      for d, lo, hi in zip(t["delta"].astype(float), t["ci_low"].astype(float),
                                           t["ci_high"].astype(float))]
     view = view.drop(columns=["delta CI low", "delta CI high"])
+    for c in ("p", "p Holm"):  # small p-values stay readable: 3 decimals, or 2 significant digits below 0.001
+        view[c] = [_fmt(v, 3) if not (np.isfinite(v) and v < 0.001) else f"{v:.1e}" for v in view[c].astype(float)]
     view.attrs = dict(t.attrs)
     with atomic_path(stem + ".md", suffix=".md") as tmp:
         tmp.write_text(to_markdown(view, None, 3), encoding="utf-8")
