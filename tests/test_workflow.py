@@ -151,7 +151,7 @@ def test_changing_an_aggregation_setting_reruns_only_aggregation(demo_run):
     cfg = yaml.safe_load(yaml.safe_dump(SMALL))
     cfg["aggregate"]["folds"] = 2
     counts = job_counts(snakemake(wd, "-n", config=cfg))
-    assert set(counts) == {"correlations", "tables", "table6", "rank_arms", "scatter_plots", "all"}, counts
+    assert set(counts) == {"correlations", "comparisons", "tables", "table6", "rank_arms", "scatter_plots", "all"}, counts
 
 
 def test_second_backbone_adds_only_its_own_jobs(demo_run):
@@ -162,7 +162,8 @@ def test_second_backbone_adds_only_its_own_jobs(demo_run):
     counts = job_counts(snakemake(wd, "-n", config=cfg))
     # Its Grad-CAM and measures per shard (4 distortions x 2 shards), its Figure 2, then the aggregation.
     assert counts.pop("gradcam") == 8 and counts.pop("measures_vei") == 8 and counts.pop("figure2") == 1
-    assert set(counts) == {"collect", "correlations", "tables", "table6", "rank_arms", "scatter_plots", "all"}, counts
+    assert set(counts) == {"collect", "correlations", "comparisons", "tables", "table6", "rank_arms", "scatter_plots",
+                           "all"}, counts
 
 
 def test_adding_a_measure_does_not_rerun_gradcam(demo_run):
@@ -241,5 +242,5 @@ def test_html_report_has_tables_and_pictures(demo_run):
     html = (wd / "report.html").read_text(errors="replace")
     assert len(html) > 100_000
     for needle in ("table3_per_distortion.csv", "ranked_arms.csv", "setmetrics.png", "figure2-", "Scatter plots",
-                   "content_separated", "Ablation"):
+                   "content_separated", "Ablation", "comparisons.csv"):
         assert needle in html, needle
