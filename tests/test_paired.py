@@ -177,6 +177,7 @@ def test_paired_content_bootstrap_srocc_null_coverage_and_uniform_p():
     assert hits >= 30
 
 
+@pytest.mark.slow  # 60 runs × 150 resamples × 2 arms of logistic fits: ~30 s
 def test_paired_content_bootstrap_plcc_refit_null_coverage():
     """ΔPLCC with the logistic refitted on every resample (paper protocol), equal arms: the interval contains 0 in
     about 95% of 60 runs (85-100%, the Monte Carlo error of 60 runs) and the p-values are not piled near 0."""
