@@ -18,6 +18,7 @@ include: "workflow/rules/gradcam.smk"
 include: "workflow/rules/measures.smk"
 include: "workflow/rules/baselines.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/comparisons.smk"
 include: "workflow/rules/setmetrics.smk"
 
 

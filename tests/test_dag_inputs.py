@@ -13,7 +13,8 @@ from test_workflow import job_counts, snakemake
 
 pytestmark = pytest.mark.slow
 
-AGGREGATION = {"collect", "correlations", "tables", "table6", "rank_arms", "scatter_plots", "figure2", "all"}
+AGGREGATION = {"collect", "correlations", "comparisons", "tables", "table6", "rank_arms", "scatter_plots",
+               "figure2", "all"}
 #: The per-shard rules of one distortion shard: PRI, Grad-CAM and measures, and the NR baselines and FR ceiling
 #: (which do not depend on the PRI, but on the shard's rows).
 SHARD_RULES = ("pri", "gradcam", "measures_vei", "measures_image", "nr_baselines", "fr_ceiling")

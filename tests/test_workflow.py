@@ -86,6 +86,37 @@ def test_demo_run_writes_every_stage(demo_run):
         assert (wd / f"results/demo/tables/{p}/table6_{p}.md").read_text().startswith("Table:")
 
 
+def test_demo_comparisons_and_table6_summary(demo_run):
+    """comparisons.{csv,md} per protocol; the demo of this test has 3 contents, below the content bootstrap's
+    minimum, so its bootstrap rows print the point estimate and say why there is no interval, while Steiger's z
+    (images taken as independent) gives a p-value; Table 6's VEI rows carry the summary column."""
+    wd, _ = demo_run
+    arm = "efficientnet_lite0-pretrained-network-last-own_top1-minmax"
+    scores = pd.read_parquet(wd / "results/demo/scores.parquet")
+    for p in ("paper", "content_separated"):
+        c = pd.read_csv(wd / f"results/demo/tables/{p}/comparisons.csv")
+        for col in ("dataset", "distortion", "arm_a", "arm_b", "statistic", "delta", "ci_low", "ci_high", "p_value",
+                    "p_holm", "test", "n", "n_contents", "n_boot_valid"):
+            assert col in c.columns
+        assert set(c["distortion"]) == {"gb", "wn", "jpeg", "jp2k", "all"} and set(c["arm_a"]) == {arm}
+        # no random-weights control in this configuration: the pixel baseline and the best NR method
+        assert set(c["role_b"]) == {"pixel-PRI baseline", "best NR method"} and "image" in set(c["arm_b"])
+        assert set(c.loc[c.role_b == "best NR method", "arm_b"]) <= {"niqe", "brisque", "piqe"}
+        boot = c[c["test"] == "paired content bootstrap"]
+        assert boot["ci_low"].isna().all() and boot["note"].str.contains("3 contents").all()
+        # the point estimate: oriented SROCC of the VEI arm on the gb images, recomputed with SciPy
+        g = scores[(scores.distortion == "gb") & (scores.arm == arm) & (scores.measure == "psnr")]
+        o = (1 if g.higher_is_better.iloc[0] else -1) * (1 if g.measure_higher_is_better.iloc[0] else -1)
+        r = boot[(boot.distortion == "gb") & (boot.statistic == "srocc")].iloc[0]
+        assert r["estimate_a"] == pytest.approx(o * sps.spearmanr(g.value, g.score).statistic, abs=1e-9)
+        st = c[c["test"] == "Steiger z on ranks"]
+        assert st["p_value"].between(0, 1).all() and (st["p_holm"] >= st["p_value"] - 1e-12).all()
+        assert (wd / f"results/demo/tables/{p}/comparisons.md").read_text().startswith("Table: Paired comparisons")
+        t6 = pd.read_csv(wd / f"results/demo/tables/{p}/table6_{p}.csv", keep_default_na=False)
+        assert set(t6.loc[t6.kind == "pretrained", "vs pixel PRI"]) == {"no test"}
+        assert set(t6.loc[t6.kind != "pretrained", "vs pixel PRI"]) == {""}
+
+
 def test_table3_matches_scipy_recomputation(demo_run):
     """Table 3's SROCC/KROCC for each distortion equal SciPy's on the collected scores, sign-adjusted."""
     wd, _ = demo_run
@@ -120,7 +151,7 @@ def test_changing_an_aggregation_setting_reruns_only_aggregation(demo_run):
     cfg = yaml.safe_load(yaml.safe_dump(SMALL))
     cfg["aggregate"]["folds"] = 2
     counts = job_counts(snakemake(wd, "-n", config=cfg))
-    assert set(counts) == {"correlations", "tables", "table6", "rank_arms", "scatter_plots", "all"}, counts
+    assert set(counts) == {"correlations", "comparisons", "tables", "table6", "rank_arms", "scatter_plots", "all"}, counts
 
 
 def test_second_backbone_adds_only_its_own_jobs(demo_run):
@@ -131,7 +162,8 @@ def test_second_backbone_adds_only_its_own_jobs(demo_run):
     counts = job_counts(snakemake(wd, "-n", config=cfg))
     # Its Grad-CAM and measures per shard (4 distortions x 2 shards), its Figure 2, then the aggregation.
     assert counts.pop("gradcam") == 8 and counts.pop("measures_vei") == 8 and counts.pop("figure2") == 1
-    assert set(counts) == {"collect", "correlations", "tables", "table6", "rank_arms", "scatter_plots", "all"}, counts
+    assert set(counts) == {"collect", "correlations", "comparisons", "tables", "table6", "rank_arms", "scatter_plots",
+                           "all"}, counts
 
 
 def test_adding_a_measure_does_not_rerun_gradcam(demo_run):
@@ -210,5 +242,5 @@ def test_html_report_has_tables_and_pictures(demo_run):
     html = (wd / "report.html").read_text(errors="replace")
     assert len(html) > 100_000
     for needle in ("table3_per_distortion.csv", "ranked_arms.csv", "setmetrics.png", "figure2-", "Scatter plots",
-                   "content_separated", "Ablation"):
+                   "content_separated", "Ablation", "comparisons.csv"):
         assert needle in html, needle

@@ -86,6 +86,7 @@ rule table6:
     control and the FR ceiling, per distortion, PLCC and SROCC with intervals, for both protocols."""
     input:
         corr="results/{dataset}/stats/corr.parquet",
+        comparisons=[f"results/{{dataset}}/tables/{p}/comparisons.csv" for p in PROTOCOLS],
     output:
         csv=[
             report(

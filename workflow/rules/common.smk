@@ -121,6 +121,7 @@ def all_targets(wildcards):
     for ds in DATASETS:
         out += [f"results/{ds}/tables/{p}/{t}.{ext}" for p in PROTOCOLS for t in TABLES for ext in ("csv", "md")]
         out += [f"results/{ds}/tables/{p}/table6_{p}.{ext}" for p in PROTOCOLS for ext in ("csv", "md")]
+        out += [f"results/{ds}/tables/{p}/comparisons.{ext}" for p in PROTOCOLS for ext in ("csv", "md")]
         out.append(f"results/{ds}/plots/scatter")
         out += [f"results/{ds}/tables/ranked_arms.csv", f"results/{ds}/plots/grid_srocc.png"]
         if CFG["setmetrics"]["enabled"]:

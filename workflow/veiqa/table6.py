@@ -65,10 +65,13 @@ def _caption(dataset: str, measure: str, protocol: str, loader: str | None, kind
 
 
 def table6(corr: pd.DataFrame, dataset: str, measure: str = "psnr", protocol: str = "paper",
-           loader: str | None = None, pool_label: str = "all") -> pd.DataFrame:
+           loader: str | None = None, pool_label: str = "all", comparisons: pd.DataFrame | None = None,
+           alpha: float = 0.05) -> pd.DataFrame:
     """Table 6 of ``dataset`` under ``protocol`` from the correlation frame of :func:`veiqa.stats.correlations`
     (as :func:`veiqa.ranking.correlations_all_arms` writes it). ``loader`` (the dataset's loader name) marks
-    BRISQUE's LIVE figures as in-sample in the caption. The caption is in ``df.attrs["caption"]``."""
+    BRISQUE's LIVE figures as in-sample in the caption. ``comparisons``: this protocol's table of
+    :func:`veiqa.comparisons.comparisons`; adds the column ``vs pixel PRI`` (:func:`add_verdicts`). The caption is in
+    ``df.attrs["caption"]``."""
     sel = _select(corr, dataset=dataset, protocol=protocol)
     sel = sel[at_measure(sel, measure) & ~sel["arm"].str.contains("@", regex=False)].copy()
     if not (sel["pair_kind"] == "vei").any():
@@ -100,4 +103,32 @@ def table6(corr: pd.DataFrame, dataset: str, measure: str = "psnr", protocol: st
     levels = sel.loc[sel["n_boot"] > 0, "ci_level"].dropna()
     out.attrs["caption"] = _caption(dataset, measure, protocol, loader, set(out["kind"]), nr, failed,
                                     float(levels.iloc[0]) if len(levels) else None)
+    if comparisons is not None:
+        out = add_verdicts(out, comparisons, alpha)
+    return out
+
+
+def add_verdicts(t6: pd.DataFrame, comp: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Column ``vs pixel PRI`` of Table 6: for each VEI arm row, ``better`` / ``not distinguishable`` / ``worse`` than
+    the pixel-PRI baseline by the paired content bootstrap of ΔSROCC, Holm-adjusted over its family of the
+    comparison table (:func:`veiqa.comparisons.verdicts`), at ``alpha``; empty on other rows; ``no test`` where the
+    comparison table has no p-value. The caption names the test, the family and alpha."""
+    from . import comparisons as C
+
+    v = C.verdicts(comp, alpha)
+    key = {(d, a): verdict for d, a, verdict in v[["distortion", "arm", "verdict"]].itertuples(index=False)}
+    out = t6.copy()
+    out["vs pixel PRI"] = [key.get((d, a), "no test") if k == "pretrained" else ""
+                           for d, a, k in zip(out["distortion"], out["arm"], out["kind"])]
+    fam = comp[(comp["statistic"] == "srocc") & (comp["test"] == C.T_BOOT)]
+    m = int(fam["p_value"].notna().sum())
+    n_boot = sorted(set(int(b) for b in fam["n_boot"].dropna()))
+    cap = (f" vs pixel PRI: the VEI arm is better / not distinguishable / worse than the pixel-PRI baseline by the "
+           f"paired content bootstrap of delta SROCC ({', '.join(map(str, n_boot)) or 'no'} resamples, same images "
+           f"and contents for both arms), Holm-adjusted over the {m} comparisons of that test in "
+           f"comparisons.csv, alpha {alpha:g}")
+    if (out["vs pixel PRI"] == "no test").any():
+        cap += "; 'no test': no p-value (too few images or contents; see comparisons.csv, column note)"
+    out.attrs = dict(t6.attrs)
+    out.attrs["caption"] = t6.attrs.get("caption", "") + cap + "."
     return out

@@ -1,0 +1,37 @@
+rule comparisons:
+    """Paired comparisons between arms (veiqa.comparisons): every VEI arm against the pixel-PRI baseline, the
+    random-weights control and the best NR method, per distortion, for each protocol, Holm-corrected per table."""
+    input:
+        scores="results/{dataset}/scores.parquet",
+        folds="results/{dataset}/stats/folds.parquet",
+    output:
+        csv=[
+            report(
+                f"results/{{dataset}}/tables/{p}/comparisons.csv",
+                caption="../report/comparisons.rst",
+                category="Tables",
+                subcategory=p,
+                labels={"dataset": "{dataset}", "protocol": p, "table": "paired comparisons"},
+            )
+            for p in PROTOCOLS
+        ],
+        md=[f"results/{{dataset}}/tables/{p}/comparisons.md" for p in PROTOCOLS],
+    params:
+        protocols=PROTOCOLS,
+        default_pri={d: next(iter(vc.pri_arms(CFG, d))) for d in vc.DISTORTIONS},
+        measure=CFG["aggregate"]["table_measure"],
+        bootstrap=CFG["aggregate"]["bootstrap"],
+        seed=CFG["aggregate"]["seed"],
+        logistic=CFG["aggregate"]["logistic"],
+    threads: 2  # distortions in 2 processes (same result for any count)
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    log:
+        "logs/{dataset}/comparisons.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/comparisons.tsv"
+    conda:
+        "../../envs/veiqa.yaml"
+    script:
+        str(SCRIPTS / "comparisons.py")
