@@ -25,6 +25,7 @@ Runs with whatever ``veiqa`` is first on ``PYTHONPATH`` (columns that a version 
 from __future__ import annotations
 
 import argparse
+import inspect
 import time
 
 import numpy as np
@@ -58,9 +59,10 @@ def simulate(rng, scenario: str, n_contents: int, n_levels: int, n_arms: int, da
     return pd.DataFrame(rows, columns=list(stats.REQUIRED_COLUMNS))
 
 
-def figures(df: pd.DataFrame, n_boot: int, seed: int) -> list[dict]:
+def figures(df: pd.DataFrame, n_boot: int, seed: int, n_perm: int) -> list[dict]:
     """One record per reported figure: protocol, figure, value, ci low/high (NaN when none), chance level."""
-    res = stats.correlations(df, k=5, n_boot=n_boot, seed=seed)
+    kw = {"n_perm": n_perm} if "n_perm" in inspect.signature(stats.correlations).parameters else {}
+    res = stats.correlations(df, k=5, n_boot=n_boot, seed=seed, **kw)
     corr = res.corr[(res.corr["distortion"] == "d1") & (res.corr["arm"] == "arm0")]
     out = []
     for r in corr.to_dict("records"):
@@ -95,6 +97,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=100, help="databases per scenario and number of contents")
     ap.add_argument("--boot", type=int, default=300, help="bootstrap resamples per figure")
+    ap.add_argument("--perm", type=int, default=50, help="permutations for the chance level (where reported)")
     ap.add_argument("--contents", type=int, nargs="+", default=[10, 25])
     ap.add_argument("--levels", type=int, default=5)
     ap.add_argument("--arms", type=int, default=4, help="arms of the grid for nested selection")
@@ -103,7 +106,7 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args(argv)
     t0 = time.time()
-    print(f"# runs={a.runs} boot={a.boot} levels={a.levels} arms={a.arms} seed={a.seed}")
+    print(f"# runs={a.runs} boot={a.boot} perm={a.perm} levels={a.levels} arms={a.arms} seed={a.seed}")
     print(f"{'scenario':8} {'C':>3} {'N':>4} {'protocol':18} {'figure':13} {'mean':>7} {'sd':>6} {'truth':>7} "
           f"{'miss%':>6} {'excl0%':>6} {'n_ci':>4} {'chance':>7} {'>chance%':>8}")
     for scen in a.scenarios:
@@ -112,7 +115,7 @@ def main(argv=None) -> None:
             recs = []
             for run in range(a.runs):
                 rng = np.random.default_rng([a.seed, C, run, ["null", "level", "real"].index(scen)])
-                for f in figures(simulate(rng, scen, C, a.levels, a.arms), a.boot, seed=run):
+                for f in figures(simulate(rng, scen, C, a.levels, a.arms), a.boot, seed=run, n_perm=a.perm):
                     recs.append({**f, "run": run})
             d = pd.DataFrame(recs)
             for (prot, fig), g in d.groupby(["protocol", "figure"], sort=False):
