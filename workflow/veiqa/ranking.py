@@ -180,6 +180,7 @@ def nested_summary(ranked: pd.DataFrame, others: pd.DataFrame | None = None,
     extra = [] if others is None or not len(others) else [
         others[others["measure"] == measure].rename(columns=rename) if measure else others.rename(columns=rename)]
     for nst in [nest] + extra:
+        nst = nst.assign(nested_set=nst["nested_set"].fillna("all"))
         for cset, g in nst.groupby("nested_set", sort=False):
             cand = ranked[ranked["kind"].isin(kinds.get(cset, kinds["all"]))].sort_values(
                 ["dataset", "distortion", "rank"], kind="stable")
