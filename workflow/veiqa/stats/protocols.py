@@ -32,21 +32,23 @@ Protocols (both reported, column ``protocol``)
     unique ref_ids are shuffled with a seeded generator and dealt round-robin into k folds (:func:`assign_folds`;
     the same folds are used for every arm, measure, pair kind and distortion of a dataset, so no content is ever in
     both the training and the test part of a fit). The logistic is fitted on the training contents and predicts
-    the held-out contents. **Primary** figures (columns ``plcc``, ``srocc``, ``krocc``, ``rmse``) are computed on the
-    *pooled* out-of-fold predictions of all N images (note that SROCC/KROCC do not involve the mapping, so their
-    pooled values equal the paper protocol's); the mean and standard deviation over folds of the per-fold figures
-    are reported as well (``*_fold_mean``, ``*_fold_std``). Pooling was chosen as primary because per-fold
-    correlations on small held-out sets are noisy and biased towards zero. Choosing an arm out of fold is
-    :mod:`veiqa.stats.nested`.
+    the held-out contents. **Primary** figures (columns ``plcc``, ``srocc``, ``krocc``, ``rmse``, ``plcc_raw``) are
+    the **mean over folds of the per-fold statistics** on the held-out contents. Pooling the out-of-fold predictions
+    of k separately fitted mappings (an earlier version) is biased: each fold is predicted at the level of its
+    training contents, which anti-correlates with the held-out contents' mean score (null: PLCC ≈ −0.2 to −0.3).
+    Choosing an arm out of fold is :mod:`veiqa.stats.nested`.
 
-Bootstrap confidence intervals
-    Percentile intervals from ``n_boot`` resamples (seeded per group with :func:`veiqa.io.seed_from`, so results do
-    not depend on group order). The paper protocol resamples images with replacement; the content-separated
-    protocol resamples reference contents with replacement (cluster bootstrap, all images of a drawn content
-    enter as many times as it is drawn). The logistic is **not** refitted per resample: PLCC/RMSE intervals use the
-    predictions of the group's fit (in-sample for "paper", out-of-fold for "content_separated"), so they reflect
-    sampling variability of the evaluation set, not of the fit. Resamples are integer weight matrices (B × N)
-    evaluated by :mod:`veiqa.stats.weighted`.
+Signs
+    PLCC is signed like SROCC: Pearson(prediction × mapping direction × orientation, score), the mapping direction
+    being that of the fitted curve (per fold out of fold; :func:`veiqa.stats.weighted.direction_signs`). An arm that
+    goes the wrong way gets a negative PLCC; ``fit_direction_reversed`` flags it.
+
+Intervals (see docs/statistics.md)
+    ``paper``: SROCC/KROCC/plcc_raw from a cluster bootstrap over contents; PLCC/RMSE depend on the in-sample fit and
+    get **no interval**; instead ``plcc_chance`` (95th percentile of the PLCC of content-block permutations of x,
+    refitted) and ``plcc_p_perm``. ``content_separated``: contents resampled within folds, per-fold figures recomputed
+    with the fold mappings fixed, averaged. No interval below ``MIN_CI_CONTENTS`` contents or ``MIN_CI_IMAGES``
+    images (``ci_note``), nor when fewer than 90 % of the resamples are valid (``n_boot_valid``).
 """
 
 from __future__ import annotations
