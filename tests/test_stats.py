@@ -235,12 +235,11 @@ def test_content_separated_out_of_fold_predictions():
         fit = st.fit_logistic(tr.value, tr.score, n_starts=9)  # independent, more starts, no warm start
         # same optimum up to solver tolerance (score units, scores span ~0..100)
         np.testing.assert_allclose(te.prediction, fit.predict(te.value), atol=0.05)
-    # primary = pooled out-of-fold; fold means are also reported
-    assert row.plcc == pytest.approx(sps.pearsonr(pr.prediction, pr.score)[0], abs=1e-12)
+    # primary = mean over folds of the per-fold figures (PLCC signed; these fits all go the a-priori way)
     per_fold = [sps.pearsonr(pr[pr.fold == f].prediction, pr[pr.fold == f].score)[0] for f in range(5)]
-    assert row.plcc_fold_mean == pytest.approx(np.mean(per_fold), abs=1e-12)
+    assert row.plcc == pytest.approx(np.mean(per_fold), abs=1e-12)
     per_fold_s = [sps.spearmanr(pr[pr.fold == f].value, pr[pr.fold == f].score)[0] for f in range(5)]
-    assert row.srocc_fold_mean == pytest.approx(np.mean(per_fold_s), abs=1e-12)
+    assert row.srocc == pytest.approx(row.orientation * np.mean(per_fold_s), abs=1e-12)
     # held-out PLCC cannot beat the in-sample one by much
     paper = st.correlations(df, n_boot=0, protocols=("paper",)).corr
     assert row.plcc <= paper[paper.distortion == "awgn"].plcc.iloc[0] + 1e-3
@@ -255,12 +254,17 @@ def test_bootstrap_ci_contains_estimate_narrows_with_n_and_is_deterministic():
     rl = st.correlations(large, n_boot=400, seed=11).corr
     for r in (rs, rl):
         for s in st.STATS:
-            assert (r[f"{s}_ci_low"] <= r[s] + 1e-12).all(), s
-            assert (r[s] <= r[f"{s}_ci_high"] + 1e-12).all(), s
+            has = r[f"{s}_ci_low"].notna()  # paper PLCC/RMSE: no interval (in-sample fit), a chance level instead
+            if s in st.FIT_STATS:
+                assert r.loc[r.protocol == "paper", f"{s}_ci_low"].isna().all()
+            rr = r[has]
+            assert (rr[f"{s}_ci_low"] <= rr[s] + 1e-12).all(), s
+            assert (rr[s] <= rr[f"{s}_ci_high"] + 1e-12).all(), s
     for s in ("plcc", "srocc", "krocc"):
         w_small = (rs[f"{s}_ci_high"] - rs[f"{s}_ci_low"]).to_numpy()
         w_large = (rl[f"{s}_ci_high"] - rl[f"{s}_ci_low"]).to_numpy()
-        assert (w_large < w_small).all(), s  # 8× more images: roughly √8 narrower
+        both = np.isfinite(w_small) & np.isfinite(w_large)
+        assert both.sum() >= 2 and (w_large[both] < w_small[both]).all(), s  # 8× more images: roughly √8 narrower
     again = st.correlations(small, n_boot=400, seed=11).corr
     pd.testing.assert_frame_equal(rs, again)
     # groups dealt to 3 worker processes: every table the same as the serial loop's
@@ -444,8 +448,9 @@ def test_every_demo_fit_is_monotone_on_a_dense_grid():
     for r in ok.itertuples(index=False):
         lo, hi = ranges.loc[tuple(getattr(r, k) for k in st.GROUP_KEYS)]
         assert st.is_monotone([getattr(r, b) for b in st.BETA_NAMES], lo, hi)[0], r
-    # in-sample PLCC of a monotone least-squares map in the rank direction is ≥ 0; the stereo pair is one content
-    assert (res.corr[res.corr.protocol == "paper"].plcc >= 0).all()
+    # PLCC is signed by the a-priori direction: it has the sign of the oriented SROCC wherever that is clear
+    p = res.corr[(res.corr.protocol == "paper") & (res.corr.srocc.abs() > 0.2)]
+    assert (np.sign(p.plcc) == np.sign(p.srocc)).all()
     assert res.corr.n_refs.max() == 9 and "motorcycle" in set(res.folds.ref_id)
 
 
@@ -508,12 +513,11 @@ def test_nested_selection_picks_the_best_arm():
     s = summary[summary.distortion == "awgn"].iloc[0]
     assert s.most_chosen == "arm3" and s.n == 100 and s.n_refs == 20
     assert s.srocc_nested_lo <= s.srocc_nested <= s.srocc_nested_hi
-    # the chosen arm's pooled out-of-fold predictions, by SciPy
+    # mean over outer folds of the chosen arm's held-out figures, by SciPy
     pr = res.predictions
     parts = [pr[(pr.arm == r.arm) & (pr.fold == r.fold) & (pr.distortion == "awgn")] for r in pf.itertuples()]
-    d = pd.concat(parts)
-    assert s.plcc_nested == pytest.approx(sps.pearsonr(d.prediction, d.score)[0], abs=1e-12)
-    assert s.srocc_nested == pytest.approx(sps.spearmanr(d.prediction, d.score)[0], abs=1e-12)
+    assert s.plcc_nested == pytest.approx(np.mean([sps.pearsonr(d.prediction, d.score)[0] for d in parts]), abs=1e-12)
+    assert s.srocc_nested == pytest.approx(np.mean([sps.spearmanr(d.value, d.score)[0] for d in parts]), abs=1e-12)
 
 
 def test_nested_estimate_is_below_the_in_sample_maximum_for_a_null_grid():

@@ -11,12 +11,14 @@ with step() as log:
     scores = pd.read_parquet(smk.input.scores)
     deg = ranking.degenerate_counts(scores, dict(smk.params.default_pri))
     write_parquet(deg, smk.output.degenerate, meta={"dataset": smk.wildcards.dataset})
-    nested = stats.nested_selection(pd.read_parquet(smk.input.predictions), corr, measure=smk.params.measure,
-                                    n_boot=smk.params.bootstrap, seed=smk.params.seed)
+    preds = pd.read_parquet(smk.input.predictions)
+    nested, vei = (stats.nested_selection(preds, corr, measure=smk.params.measure, n_boot=smk.params.bootstrap,
+                                          seed=smk.params.seed, candidates=ranking.candidate_arms(corr, c),
+                                          candidate_set=c) for c in ranking.CANDIDATE_SETS)
     ranked = ranking.ranked_table(corr, deg, smk.params.measure, default_pri=dict(smk.params.default_pri),
                                   nested=nested)
     tables.write_table(ranked, Path(smk.output.csv).with_suffix(""), caption=ranked.attrs["caption"],
-                       md_extra=[ranking.nested_summary(ranked)])
+                       md_extra=[ranking.nested_summary(ranked, vei[1], smk.params.measure)])
     ranking.plot_grid(ranked, smk.output.plot)
     top = ranked[ranked.distortion == "all"].head(3)
     log.info("best arms (all distortions): %s", "; ".join(f"{r.arm} {r.srocc:.3f}" for r in top.itertuples()))

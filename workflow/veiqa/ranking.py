@@ -37,6 +37,10 @@ def correlations_all_arms(scores: pd.DataFrame, default_pri: dict[str, str], **k
     """:func:`veiqa.stats.correlations` over the default-PRI arms (with the pooled ``all`` row) and over the other PRI
     strengths (per distortion only), concatenated."""
     default, grid = split_default(scores, default_pri)
+    # folds once per dataset, over every content of the scores, so that a content is in the same fold for every
+    # arm (default and grid strengths) and nested selection compares candidates on the same folds
+    folds = stats.assign_folds(scores[["dataset", "ref_id"]].astype(str), k=kw.get("k", 5), seed=kw.get("seed", 0))
+    kw = {**kw, "folds": folds}
     res = stats.correlations(default, **kw)
     if grid.empty:
         return res
@@ -81,8 +85,20 @@ def arm_kind(arm: str, pair_kind: str) -> str:
     return "random-weights control" if is_control(arm.split("@")[0]) else "pretrained"
 
 
-NESTED_COLS = ("nested_srocc", "nested_srocc_lo", "nested_srocc_hi", "nested_plcc", "nested_plcc_lo",
-               "nested_plcc_hi", "nested_srocc_fold_mean", "nested_n", "nested_chosen")
+NESTED_COLS = ("nested_set", "nested_srocc", "nested_srocc_lo", "nested_srocc_hi", "nested_plcc", "nested_plcc_lo",
+               "nested_plcc_hi", "nested_n", "nested_chosen")
+#: Candidate sets of nested selection: ``all`` = the arms of the table measure (VEI arms, random-weights controls,
+#: the no-CNN baseline); ``vei`` = the VEI arms with pretrained weights only.
+CANDIDATE_SETS = ("all", "vei")
+
+
+def candidate_arms(corr: pd.DataFrame, candidate_set: str) -> set:
+    """(arm, pair_kind) pairs that nested selection may choose from under ``candidate_set``."""
+    if candidate_set not in CANDIDATE_SETS:
+        raise ValueError(f"unknown candidate set {candidate_set!r} (expected one of {CANDIDATE_SETS})")
+    pairs = set(zip(corr["arm"], corr["pair_kind"]))
+    keep = {"pretrained"} if candidate_set == "vei" else {"pretrained", "random-weights control", "no-CNN baseline"}
+    return {(a, p) for a, p in pairs if arm_kind(a, p) in keep}
 
 
 def ranked_table(corr: pd.DataFrame, degenerate: pd.DataFrame, measure: str,
@@ -126,13 +142,12 @@ def ranked_table(corr: pd.DataFrame, degenerate: pd.DataFrame, measure: str,
         "pristine reference.")
     if nested is not None:
         out = _add_nested(out, *nested, measure)
-        caption += (" Nested selection: per outer fold of contents the best arm on the inner contents only "
-                    "(folds_chosen); nested_srocc/nested_plcc are the chosen arms' figures on the held-out contents "
-                    "(pooled out-of-fold predictions), with 95% intervals over contents: the estimate of choosing "
-                    "an arm by this grid, free of the winner's curse. Pooling predictions of k fold mappings costs "
-                    "SROCC where the mappings disagree across folds (on the demo, one arm chosen in all 5 folds: "
-                    "in-sample 0.398, nested 0.300); nested_srocc_fold_mean, the mean over outer folds of the "
-                    "chosen arm's SROCC on its held-out contents, has no such cost but is noisier.")
+        sets = sorted(set(nested[1]["candidate_set"])) if len(nested[1]) and "candidate_set" in nested[1] else []
+        caption += (" Nested selection (candidate set: " + (", ".join(sets) or "none") + "): per outer fold of "
+                    "contents the best arm on the inner contents only (folds_chosen); nested_srocc/nested_plcc are "
+                    "the means over outer folds of the chosen arm's SROCC and signed PLCC on the held-out contents, "
+                    "with 95% intervals that resample contents within folds and redo the choice per resample: the "
+                    "estimate of choosing an arm by this grid, free of the winner's curse.")
     out.attrs["caption"] = caption
     return out.reset_index(drop=True)
 
@@ -146,26 +161,39 @@ def _add_nested(out: pd.DataFrame, per_fold: pd.DataFrame, summary: pd.DataFrame
     sm = summary[summary["measure"] == measure].rename(columns={
         "srocc_nested": "nested_srocc", "srocc_nested_lo": "nested_srocc_lo", "srocc_nested_hi": "nested_srocc_hi",
         "plcc_nested": "nested_plcc", "plcc_nested_lo": "nested_plcc_lo", "plcc_nested_hi": "nested_plcc_hi",
-        "srocc_outer_fold_mean": "nested_srocc_fold_mean", "n": "nested_n", "chosen": "nested_chosen"})
+        "n": "nested_n", "chosen": "nested_chosen", "candidate_set": "nested_set"})
     return out.merge(sm[["dataset", "distortion", *NESTED_COLS]], on=["dataset", "distortion"], how="left")
 
 
-def nested_summary(ranked: pd.DataFrame) -> pd.DataFrame:
-    """One row per dataset × distortion: the nested (out-of-fold) figures of :func:`ranked_table`, beside the
-    in-sample maximum SROCC of the grid. Both sides range over the same candidates, the arms of the table measure
-    (VEI arms, random-weights controls, the no-CNN baseline); the NR-IQA methods and the FR ceiling, scored by
-    measures of their own, are reference rows of the ranked table, not candidates."""
-    cand = ranked[~ranked["kind"].isin(["nr-baseline", "fr-ceiling"])].sort_values(
-        ["dataset", "distortion", "rank"], kind="stable")
-    top = cand.groupby(["dataset", "distortion"], sort=False).agg(
-        in_sample_best=("arm", "first"), in_sample_max_srocc=("srocc", "max")).reset_index()
+def nested_summary(ranked: pd.DataFrame, others: pd.DataFrame | None = None,
+                   measure: str | None = None) -> pd.DataFrame:
+    """One row per dataset × distortion × candidate set: the nested (out-of-fold) figures of :func:`ranked_table`,
+    beside the in-sample maximum SROCC over the same candidates. ``others``: a further
+    :func:`veiqa.stats.nested_selection` summary (e.g. the ``vei`` candidate set) added as rows of its own.
+    The NR-IQA methods and the FR ceiling, scored by measures of their own, are never candidates."""
+    rename = {"srocc_nested": "nested_srocc", "srocc_nested_lo": "nested_srocc_lo", "srocc_nested_hi": "nested_srocc_hi",
+              "plcc_nested": "nested_plcc", "plcc_nested_lo": "nested_plcc_lo", "plcc_nested_hi": "nested_plcc_hi",
+              "n": "nested_n", "chosen": "nested_chosen", "candidate_set": "nested_set"}
+    kinds = {"all": ["pretrained", "random-weights control", "no-CNN baseline"], "vei": ["pretrained"]}
+    parts = []
     nest = ranked.groupby(["dataset", "distortion"], sort=False)[list(NESTED_COLS)].first().reset_index()
-    out = top.merge(nest, on=["dataset", "distortion"])
-    out.attrs["caption"] = ("Choosing an arm out of fold, among the arms of the table measure (VEI arms, random-"
-                            "weights controls, the no-CNN baseline; not the NR methods or the FR ceiling): "
-                            "the in-sample best arm and its (upward-biased) SROCC, "
-                            "beside the nested estimate (arm chosen per outer fold on the inner contents, evaluated "
-                            "on the held-out contents; 95% intervals over contents) and the choice per fold.")
+    extra = [] if others is None or not len(others) else [
+        others[others["measure"] == measure].rename(columns=rename) if measure else others.rename(columns=rename)]
+    for nst in [nest] + extra:
+        nst = nst.assign(nested_set=nst["nested_set"].fillna("all"))
+        for cset, g in nst.groupby("nested_set", sort=False):
+            cand = ranked[ranked["kind"].isin(kinds.get(cset, kinds["all"]))].sort_values(
+                ["dataset", "distortion", "rank"], kind="stable")
+            top = cand.groupby(["dataset", "distortion"], sort=False).agg(
+                in_sample_best=("arm", "first"), in_sample_max_srocc=("srocc", "max")).reset_index()
+            parts.append(top.merge(g[["dataset", "distortion", *NESTED_COLS]], on=["dataset", "distortion"]))
+    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    out.attrs["caption"] = ("Choosing an arm out of fold. Candidate set (nested_set) 'all': the arms of the table "
+                            "measure (VEI arms, random-weights controls, the no-CNN baseline); 'vei': the VEI arms "
+                            "with pretrained weights only (the figure to quote for the VEI method). Beside the "
+                            "in-sample best arm of the set and its upward-biased SROCC: the nested estimate (mean "
+                            "over outer folds of the arm chosen on the inner contents, evaluated on the held-out "
+                            "contents; 95% intervals resample contents and redo the choice) and the choice per fold.")
     return out
 
 

@@ -52,6 +52,8 @@ def _caption(dataset: str, measure: str, protocol: str, loader: str | None, kind
                 "figures on LIVE are in-sample.")
         if loader == "live" and "brisque" in nr:
             cap += " This dataset is LIVE, so its BRISQUE rows are in-sample."
+    cap += (" The PRI is chosen by the known distortion label, so the VEI and pixel-PRI rows are distortion-aware, "
+            "while the NR methods are not: pooled rows are not like-for-like.")
     if "fr-ceiling" in kinds:
         cap += (" FR ceiling: the measure between each distorted image and its pristine reference, which no "
                 "no-reference method sees.")

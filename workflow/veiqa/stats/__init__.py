@@ -38,7 +38,10 @@ from .logistic import linear_fallback as _linear_fallback  # noqa: F401
 from .nested import nested_selection  # noqa: F401
 from .protocols import (  # noqa: F401
     ARM_KEYS,
+    FIT_STATS,
     GROUP_KEYS,
+    MIN_CI_CONTENTS,
+    MIN_CI_IMAGES,
     PROTOCOLS,
     REQUIRED_COLUMNS,
     STATS,

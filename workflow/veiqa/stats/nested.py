@@ -1,28 +1,27 @@
 """Choosing an arm without the winner's curse: nested (out-of-fold) selection over folds of reference contents.
 
-Ranking every arm of a grid by its pooled SROCC and reporting the best one is biased upward: the maximum of many
-noisy estimates exceeds the true value of the arm it picks (under the content-separated protocol the pooled SROCC
-equals the in-sample value, since SROCC does not involve the fitted mapping). :func:`nested_selection` instead, per
-dataset × distortion × measure and for each *outer* fold f of the content folds of :func:`assign_folds`:
+Ranking every arm of a grid by its SROCC and reporting the best one is biased upward: the maximum of many noisy
+estimates exceeds the true value of the arm it picks. :func:`nested_selection` instead, per dataset × distortion ×
+measure and for each *outer* fold f of the content folds of :func:`assign_folds`:
 
-1. chooses the arm with the highest oriented SROCC on the *inner* contents only (the images of the other folds;
-   ties go to the first arm in sorted order);
-2. takes that arm's out-of-fold predictions on the outer contents: the content-separated protocol's logistic of
-   fold f was fitted on exactly those inner contents, so neither the choice nor the mapping saw fold f.
+1. chooses, among the candidate arms, the one with the highest oriented SROCC on the *inner* contents only (the
+   images of the other folds; ties go to the first arm in sorted order);
+2. evaluates that arm on the outer contents: SROCC of its raw values and PLCC of its out-of-fold predictions (the
+   content-separated logistic of fold f was fitted on exactly those inner contents), both signed by the a-priori
+   direction (:mod:`veiqa.stats.protocols`).
 
-The nested figures pool the chosen arms' out-of-fold predictions over all outer folds (they are on the score
-scale, so predictions of different arms can be pooled, as the content-separated PLCC pools folds):
-``plcc_nested`` = Pearson(prediction, score) and ``srocc_nested`` = Spearman(prediction, score). For one arm
-chosen in every fold, ``srocc_nested`` differs from that arm's pooled SROCC of the raw values only by how the k fold
-mappings interleave the folds; that cost is not small on small sets (demo run, pooled distortions, one arm chosen in
-all 5 folds: in-sample 0.398, nested 0.300), so it is a conservative figure. The mean over outer folds of the
-chosen arm's outer SROCC on its raw values (oriented) is reported as well (``srocc_outer_fold_mean``).
-Percentile intervals come from a cluster bootstrap over contents (``n_boot`` resamples of the pooled out-of-fold
-set; the choice is not redone per resample, so they reflect sampling of the evaluation set, like every interval of
-:mod:`veiqa.stats.protocols`).
+The nested figures ``srocc_nested`` / ``plcc_nested`` are the **mean over outer folds** of these per-fold figures.
+(Pooling the out-of-fold predictions of k separately fitted mappings, as an earlier version did, is biased: each
+fold is predicted at the level of its training contents, which anti-correlates with the held-out contents' mean
+score, and gave about −0.3 under a null grid.) Their intervals resample the **whole selection**: contents are drawn
+with replacement within each fold (:func:`veiqa.stats.weighted.stratified_content_counts`), and per resample the
+choice on the inner contents is redone and the chosen arm evaluated on the resampled outer contents (the fold
+mappings are not refitted). ``candidates`` restricts the arms that may be chosen; ``candidate_set`` labels it.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -42,80 +41,100 @@ def _inner_srocc(g: pd.DataFrame, folds: np.ndarray, orientation: float) -> np.n
 
 
 def nested_selection(predictions: pd.DataFrame, corr: pd.DataFrame, *, measure: str | None = None,
-                     n_boot: int = 1000, ci_level: float = 0.95, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+                     n_boot: int = 1000, ci_level: float = 0.95, seed: int = 0, candidates=None,
+                     candidate_set: str = "all") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Nested arm selection per dataset × distortion × measure (all measures unless ``measure`` is given).
 
     ``predictions``/``corr``: the tables of :func:`veiqa.stats.correlations` (its content-separated rows are used;
-    ``corr`` supplies each group's orientation). Returns ``(per_fold, summary)``:
+    ``corr`` supplies each group's orientation). ``candidates``: a set of (arm, pair_kind) that may be chosen
+    (all arms when None); ``candidate_set`` names it in the output. Returns ``(per_fold, summary)``:
 
     per_fold: dataset, distortion, measure, fold, arm, pair_kind (the arm chosen on the inner contents),
-    srocc_inner (its inner SROCC), srocc_outer, plcc_outer (on the outer contents), n_outer, n_candidates;
-    summary: dataset, distortion, measure, srocc_nested, srocc_nested_lo/_hi, plcc_nested, plcc_nested_lo/_hi,
-    srocc_outer_fold_mean, n, n_refs, k_folds, n_candidates, chosen (``fold=arm`` list), most_chosen, n_most_chosen,
-    n_boot, n_boot_valid, ci_level.
+    srocc_inner, srocc_outer, plcc_outer, n_outer, n_candidates, candidate_set;
+    summary: dataset, distortion, measure, candidate_set, srocc_nested, srocc_nested_lo/_hi, plcc_nested,
+    plcc_nested_lo/_hi (means over outer folds; intervals resample the whole selection), n, n_refs, k_folds,
+    n_candidates, chosen (``fold=arm`` list), most_chosen, n_most_chosen, n_boot, n_boot_valid, ci_level.
     """
+    from .protocols import MIN_CI_CONTENTS
+    from .weighted import direction_signs, stratified_content_counts
+
     pr = predictions[predictions["protocol"] == "content_separated"]
     cs = corr[corr["protocol"] == "content_separated"]
     if measure is not None:
         pr, cs = pr[pr["measure"] == measure], cs[cs["measure"] == measure]
+    if candidates is not None:
+        cand = set(candidates)
+        pr = pr[[(a, p) in cand for a, p in zip(pr["arm"], pr["pair_kind"])]]
     orient = {tuple(r[:4]): r[4] for r in cs[["dataset", "distortion", "arm", "measure", "orientation"]]
               .itertuples(index=False)}
     fold_rows, summary_rows = [], []
     for keys, sel in pr.groupby(list(SELECT_KEYS), sort=True):
         key = dict(zip(SELECT_KEYS, keys))
+        sel = sel[np.isfinite(sel["prediction"].to_numpy(float))]
         folds = np.array(sorted(sel["fold"].unique()))
+        refs, ref_index = np.unique(sel["ref_id"].astype(str).to_numpy(), return_inverse=True)
+        fold_of_ref = np.empty(refs.size, int)
+        fold_of_ref[ref_index] = sel["fold"].to_numpy()
+        counts = np.ones((1, refs.size))
+        if n_boot > 0 and refs.size >= MIN_CI_CONTENTS:
+            rng = np.random.default_rng(seed_from(seed, "nested", *keys))
+            counts = np.vstack([counts, stratified_content_counts(np.arange(refs.size), fold_of_ref, n_boot, rng)])
+        ref_pos = {r: i for i, r in enumerate(refs)}
         arms = sorted(set(zip(sel["arm"], sel["pair_kind"])))
-        by_arm = {a: g for a, g in sel.groupby(["arm", "pair_kind"], sort=True)}
-        inner = np.array([_inner_srocc(by_arm[a], folds, orient.get((key["dataset"], key["distortion"], a[0],
-                                                                     key["measure"]), 1.0)) for a in arms])
-        parts, mine = [], []
+        B1, k = counts.shape[0], folds.size
+        inner = np.full((len(arms), B1, k), -np.inf)
+        outer_s = np.full((len(arms), B1, k), np.nan)
+        outer_p = np.full((len(arms), B1, k), np.nan)
+        n_out = np.zeros((len(arms), k), int)
+        for ai, (arm, pk) in enumerate(arms):
+            g = sel[(sel["arm"] == arm) & (sel["pair_kind"] == pk)]
+            o = orient.get((key["dataset"], key["distortion"], arm, key["measure"]), 1.0)
+            x, y, p = (g[c].to_numpy(float) for c in ("value", "score", "prediction"))
+            fo = g["fold"].to_numpy()
+            sp = p * direction_signs(x, p, fo) * o
+            W = counts[:, [ref_pos[r] for r in g["ref_id"].astype(str)]]
+            for j, f in enumerate(folds):
+                wi = W * (fo != f)
+                wo = W * (fo == f)
+                si = weighted_stats(x, y, sp, wi, o, kendall=False)["srocc"]
+                inner[ai, :, j] = np.where(np.isfinite(si), si, -np.inf)
+                so = weighted_stats(x, y, sp, wo, o, kendall=False)
+                outer_s[ai, :, j], outer_p[ai, :, j] = so["srocc"], so["plcc"]
+                n_out[ai, j] = int((fo == f).sum())
+        pick = np.argmax(inner, axis=0)  # B1 × k (first arm on ties)
+        any_ok = np.isfinite(inner).any(axis=0)
+        bi, fj = np.meshgrid(np.arange(B1), np.arange(k), indexing="ij")
+        ch_s = np.where(any_ok, outer_s[pick, bi, fj], np.nan)
+        ch_p = np.where(any_ok, outer_p[pick, bi, fj], np.nan)
+        mine = []
         for j, f in enumerate(folds):
-            col = np.where(np.isfinite(inner[:, j]), inner[:, j], -np.inf)
-            if not np.isfinite(col).any():
+            if not any_ok[0, j]:
                 continue
-            a = arms[int(np.argmax(col))]
-            g = by_arm[a]
-            out = g[(g["fold"] == f) & np.isfinite(g["prediction"])]
-            o = orient.get((key["dataset"], key["distortion"], a[0], key["measure"]), 1.0)
-            st = weighted_stats(out["value"], out["score"], out["prediction"], np.ones((1, len(out))), o,
-                                kendall=False) if len(out) >= 2 else {"srocc": [np.nan], "plcc": [np.nan]}
-            mine.append({**key, "fold": int(f), "arm": a[0], "pair_kind": a[1], "srocc_inner": float(col.max()),
-                         "srocc_outer": float(st["srocc"][0]), "plcc_outer": float(st["plcc"][0]),
-                         "n_outer": int(len(out)), "n_candidates": len(arms)})
-            parts.append(out)
+            a = arms[pick[0, j]]
+            mine.append({**key, "fold": int(f), "arm": a[0], "pair_kind": a[1],
+                         "srocc_inner": float(inner[pick[0, j], 0, j]), "srocc_outer": float(ch_s[0, j]),
+                         "plcc_outer": float(ch_p[0, j]), "n_outer": int(n_out[pick[0, j], j]),
+                         "n_candidates": len(arms), "candidate_set": candidate_set})
         fold_rows += mine
-        summary_rows.append({**key, **_pooled(parts, mine, key, len(folds), len(arms), n_boot, ci_level, seed)})
+        chosen = [r["arm"] for r in mine]
+        top = max(set(chosen), key=lambda a: (chosen.count(a), a == chosen[0])) if chosen else ""
+        res = {**key, "candidate_set": candidate_set, "n": int(len(sel) // max(len(arms), 1)),
+               "n_refs": int(refs.size), "k_folds": int(k), "n_candidates": len(arms),
+               "chosen": ", ".join(f"{r['fold']}={r['arm']}" for r in mine), "most_chosen": top,
+               "n_most_chosen": chosen.count(top) if chosen else 0, "n_boot": int(n_boot),
+               "n_boot_valid": 0, "ci_level": float(ci_level)}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            fig = {"srocc": np.nanmean(ch_s, axis=1), "plcc": np.nanmean(ch_p, axis=1)}
+        for s_ in ("srocc", "plcc"):
+            res[f"{s_}_nested"] = float(fig[s_][0])
+            res[f"{s_}_nested_lo"] = res[f"{s_}_nested_hi"] = np.nan
+            if B1 > 1:
+                res[f"{s_}_nested_lo"], res[f"{s_}_nested_hi"] = percentile_ci(fig[s_][1:], ci_level, asked=n_boot)
+        if B1 > 1:
+            res["n_boot_valid"] = int(min(np.isfinite(fig["srocc"][1:]).sum(), np.isfinite(fig["plcc"][1:]).sum()))
+        summary_rows.append(res)
     per_fold = pd.DataFrame(fold_rows, columns=[*SELECT_KEYS, "fold", "arm", "pair_kind", "srocc_inner",
-                                                "srocc_outer", "plcc_outer", "n_outer", "n_candidates"])
+                                                "srocc_outer", "plcc_outer", "n_outer", "n_candidates",
+                                                "candidate_set"])
     return per_fold, pd.DataFrame(summary_rows)
-
-
-def _pooled(parts, mine, key, k, n_cand, n_boot, ci_level, seed) -> dict:
-    """Pooled out-of-fold figures of the chosen arms, their cluster-bootstrap intervals and the choice summary."""
-    outer = np.array([r["srocc_outer"] for r in mine], float)
-    chosen = [r["arm"] for r in mine]
-    top = max(set(chosen), key=lambda a: (chosen.count(a), a == chosen[0])) if chosen else ""
-    res = {"n": 0, "n_refs": 0, "k_folds": k, "n_candidates": n_cand,
-           "chosen": ", ".join(f"{r['fold']}={r['arm']}" for r in mine), "most_chosen": top,
-           "n_most_chosen": chosen.count(top) if chosen else 0, "n_boot": int(n_boot), "n_boot_valid": 0,
-           "ci_level": float(ci_level),
-           "srocc_outer_fold_mean": float(np.nanmean(outer)) if np.isfinite(outer).any() else np.nan}
-    for s in ("srocc", "plcc"):
-        res[f"{s}_nested"] = res[f"{s}_nested_lo"] = res[f"{s}_nested_hi"] = np.nan
-    if not parts:
-        return res
-    d = pd.concat(parts, ignore_index=True)
-    y, p = d["score"].to_numpy(float), d["prediction"].to_numpy(float)
-    refs, clusters = np.unique(d["ref_id"].astype(str).to_numpy(), return_inverse=True)
-    res.update(n=int(len(d)), n_refs=int(refs.size))
-    if len(d) < 2:
-        return res
-    point = weighted_stats(p, y, p, np.ones((1, len(d))), 1.0, kendall=False)
-    res["srocc_nested"], res["plcc_nested"] = float(point["srocc"][0]), float(point["plcc"][0])
-    if n_boot > 0:
-        rng = np.random.default_rng(seed_from(seed, "nested", *(key[c] for c in SELECT_KEYS)))
-        bs = weighted_stats(p, y, p, bootstrap_weights(len(d), n_boot, rng, clusters), 1.0, kendall=False)
-        res["n_boot_valid"] = int(np.isfinite(bs["srocc"]).sum())
-        for s in ("srocc", "plcc"):
-            res[f"{s}_nested_lo"], res[f"{s}_nested_hi"] = percentile_ci(bs[s], ci_level)
-    return res

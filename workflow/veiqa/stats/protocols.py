@@ -32,21 +32,23 @@ Protocols (both reported, column ``protocol``)
     unique ref_ids are shuffled with a seeded generator and dealt round-robin into k folds (:func:`assign_folds`;
     the same folds are used for every arm, measure, pair kind and distortion of a dataset, so no content is ever in
     both the training and the test part of a fit). The logistic is fitted on the training contents and predicts
-    the held-out contents. **Primary** figures (columns ``plcc``, ``srocc``, ``krocc``, ``rmse``) are computed on the
-    *pooled* out-of-fold predictions of all N images (note that SROCC/KROCC do not involve the mapping, so their
-    pooled values equal the paper protocol's); the mean and standard deviation over folds of the per-fold figures
-    are reported as well (``*_fold_mean``, ``*_fold_std``). Pooling was chosen as primary because per-fold
-    correlations on small held-out sets are noisy and biased towards zero. Choosing an arm out of fold is
-    :mod:`veiqa.stats.nested`.
+    the held-out contents. **Primary** figures (columns ``plcc``, ``srocc``, ``krocc``, ``rmse``, ``plcc_raw``) are
+    the **mean over folds of the per-fold statistics** on the held-out contents. Pooling the out-of-fold predictions
+    of k separately fitted mappings (an earlier version) is biased: each fold is predicted at the level of its
+    training contents, which anti-correlates with the held-out contents' mean score (null: PLCC ≈ −0.2 to −0.3).
+    Choosing an arm out of fold is :mod:`veiqa.stats.nested`.
 
-Bootstrap confidence intervals
-    Percentile intervals from ``n_boot`` resamples (seeded per group with :func:`veiqa.io.seed_from`, so results do
-    not depend on group order). The paper protocol resamples images with replacement; the content-separated
-    protocol resamples reference contents with replacement (cluster bootstrap, all images of a drawn content
-    enter as many times as it is drawn). The logistic is **not** refitted per resample: PLCC/RMSE intervals use the
-    predictions of the group's fit (in-sample for "paper", out-of-fold for "content_separated"), so they reflect
-    sampling variability of the evaluation set, not of the fit. Resamples are integer weight matrices (B × N)
-    evaluated by :mod:`veiqa.stats.weighted`.
+Signs
+    PLCC is signed like SROCC: Pearson(prediction × mapping direction × orientation, score), the mapping direction
+    being that of the fitted curve (per fold out of fold; :func:`veiqa.stats.weighted.direction_signs`). An arm that
+    goes the wrong way gets a negative PLCC; ``fit_direction_reversed`` flags it.
+
+Intervals (see docs/statistics.md)
+    ``paper``: SROCC/KROCC/plcc_raw from a cluster bootstrap over contents; PLCC/RMSE depend on the in-sample fit and
+    get **no interval**; instead ``plcc_chance`` (95th percentile of the PLCC of content-block permutations of x,
+    refitted) and ``plcc_p_perm``. ``content_separated``: contents resampled within folds, per-fold figures recomputed
+    with the fold mappings fixed, averaged. No interval below ``MIN_CI_CONTENTS`` contents or ``MIN_CI_IMAGES``
+    images (``ci_note``), nor when fewer than 90 % of the resamples are valid (``n_boot_valid``).
 """
 
 from __future__ import annotations
@@ -60,9 +62,10 @@ import pandas as pd
 
 from ..io import VeiqaError, seed_from, write_parquet
 from ..parallel import map_ordered
-from .logistic import (BETA_NAMES, LOGISTIC_METHODS, LogisticFit, fit_logistic, fit_logistic_folds, fit_logistic_many,
+from .logistic import (BETA_NAMES, LOGISTIC_METHODS, MIN_FIT_POINTS, LogisticFit, fit_logistic, fit_logistic_folds, fit_logistic_many,
                        linear_fallback)
-from .weighted import blocked_stats, bootstrap_weights, percentile_ci, weighted_stats
+from .weighted import (blocked_stats, bootstrap_weights, direction_signs, percentile_ci,
+                       stratified_content_counts, weighted_stats)
 
 GROUP_KEYS = ("dataset", "distortion", "arm", "pair_kind", "measure")
 ARM_KEYS = ("dataset", "distortion", "arm", "pair_kind")
@@ -72,6 +75,11 @@ REQUIRED_COLUMNS = (
 )
 PROTOCOLS = ("paper", "content_separated")
 STATS = ("plcc", "srocc", "krocc", "rmse")
+FIT_STATS = ("plcc", "rmse")  # the figures that depend on the fitted mapping
+#: Below these, no interval is printed (column ``ci_note`` says why): a bootstrap of 2-7 contents or < 10 images
+#: gives intervals such as [1, 1] that do not cover.
+MIN_CI_CONTENTS = 8
+MIN_CI_IMAGES = 10
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -105,7 +113,7 @@ def evaluate_group(x, y, ref_ids, *, orientation: float = 1.0, protocol: str = "
                    folds: np.ndarray | None = None, n_boot: int = 1000, ci_level: float = 0.95,
                    rng: np.random.Generator | None = None, n_starts: int = 5, fold_n_starts: int = 3,
                    full_fit: LogisticFit | None = None, fold_fits: Sequence[LogisticFit] | None = None,
-                   logistic: str = "monotone",
+                   logistic: str = "monotone", n_perm: int = 0,
                    kendall_matrix_max_n: int = 2000) -> tuple[dict, list[dict], np.ndarray]:
     """Evaluate one group (finite x, y only) under one protocol.
 
@@ -160,35 +168,92 @@ def evaluate_group(x, y, ref_ids, *, orientation: float = 1.0, protocol: str = "
         mapping = "none" if "none" in mappings else ("linear_fallback" if "linear_fallback" in mappings else "logistic")
         row.update(fit_status="ok" if n_failed == 0 else "failed", fit_message="; ".join(failed_msgs)[:500],
                    mapping=mapping, n_fits_failed=n_failed, k_folds=int(ufolds.size))
-        # per-fold figures (fold indicator weights)
-        if ufolds.size >= 2:
-            Wf = (folds[None, :] == ufolds[:, None]).astype(float)
-            fs = weighted_stats(x, y, pred, Wf, orientation, kendall_matrix_max_n=kendall_matrix_max_n)
-            for s in STATS:
-                v = fs[s]
-                fin = v[np.isfinite(v)]
-                row[f"{s}_fold_mean"] = float(fin.mean()) if fin.size else np.nan
-                row[f"{s}_fold_std"] = float(fin.std(ddof=1)) if fin.size > 1 else np.nan
         clusters = ref_index
     else:
         raise VeiqaError(f"unknown protocol {protocol!r} (expected one of {PROTOCOLS})")
 
-    point = weighted_stats(x, y, pred, np.ones((1, n)), orientation, kendall_matrix_max_n=kendall_matrix_max_n)
-    for k, v in point.items():
-        row[k] = float(v[0])
+    sign = direction_signs(x, pred, folds if protocol == "content_separated" else None) * orientation
+    spred = pred * sign  # mapping direction fixed a priori: an arm going the wrong way gets a negative PLCC
+    row["fit_direction_reversed"] = bool(np.any(sign < 0))
     row["n_boot"] = int(n_boot)
     row["ci_level"] = float(ci_level)
-    if n_boot > 0 and n >= 2:
-        Wb = bootstrap_weights(n, n_boot, rng, clusters)
-        bs = blocked_stats(x, y, pred, Wb, orientation, kendall_matrix_max_n)
-        row["n_boot_valid"] = int(np.sum(np.isfinite(bs["srocc"])))
-        for s in STATS:
-            row[f"{s}_ci_low"], row[f"{s}_ci_high"] = percentile_ci(bs[s], ci_level)
+    ok_n = n >= MIN_CI_IMAGES and ref_codes.size >= MIN_CI_CONTENTS
+    row["ci_note"] = "" if ok_n else (f"no interval: {ref_codes.size} contents / {n} images, fewer than "
+                                      f"{MIN_CI_CONTENTS} / {MIN_CI_IMAGES}")
+    if protocol == "content_separated":
+        ufolds = np.unique(folds)
+        F = (folds[None, :] == ufolds[:, None]).astype(float)
+        counts = np.ones((1, ref_codes.size))
+        if n_boot > 0 and ok_n:
+            counts = np.vstack([counts, stratified_content_counts(ref_index, folds, n_boot, rng)])
+        W = counts[:, ref_index]
+        st = _fold_mean_stats(x, y, spred, W, F, kendall_matrix_max_n)
     else:
-        row["n_boot_valid"] = 0
-        for s in STATS:
-            row[f"{s}_ci_low"] = row[f"{s}_ci_high"] = np.nan
+        W = np.ones((1, n))
+        if n_boot > 0 and ok_n:
+            W = np.vstack([W, bootstrap_weights(n, n_boot, rng, ref_index)])
+        st = blocked_stats(x, y, spred, W, 1.0, kendall_matrix_max_n)
+        for s in ("srocc", "krocc", "plcc_raw"):
+            st[s] = st[s] * orientation
+    for k, v in st.items():
+        row[k] = float(v[0])
+    no_ci = set() if protocol == "content_separated" else set(FIT_STATS)  # in-sample fit: no honest interval
+    valid = [int(np.sum(np.isfinite(st[s][1:]))) for s in STATS if s not in no_ci]
+    row["n_boot_valid"] = min(valid) if W.shape[0] > 1 and valid else 0
+    for s in STATS:
+        row[f"{s}_ci_low"] = row[f"{s}_ci_high"] = np.nan
+        if W.shape[0] > 1 and s not in no_ci:
+            row[f"{s}_ci_low"], row[f"{s}_ci_high"] = percentile_ci(st[s][1:], ci_level, asked=n_boot)
+    if protocol == "paper" and n_perm > 0 and n >= MIN_FIT_POINTS:
+        row.update(_chance_plcc(x, y, ref_index, orientation, row["plcc"], n_perm, rng, logistic))
     return row, fits, pred
+
+
+def _fold_mean_stats(x, y, spred, W, F, kendall_matrix_max_n) -> dict[str, np.ndarray]:
+    """Mean over folds of the per-fold statistics for each row of W (B × N); F (k × N) are fold indicators.
+
+    A row's figure is the mean over the folds where it is finite (NaN when none is)."""
+    k, B = F.shape[0], W.shape[0]
+    WF = (W[None, :, :] * F[:, None, :]).reshape(k * B, -1)
+    st = blocked_stats(x, y, spred, WF, 1.0, kendall_matrix_max_n)
+    out = {}
+    for s, v in st.items():
+        v = v.reshape(k, B)
+        with np.errstate(invalid="ignore"), __import__("warnings").catch_warnings():
+            __import__("warnings").simplefilter("ignore", RuntimeWarning)
+            out[s] = np.nanmean(v, axis=0)
+    return out
+
+
+def _chance_plcc(x, y, ref_index, orientation, plcc, n_perm, rng, logistic) -> dict:
+    """Chance level of the paper protocol's in-sample PLCC: the PLCC a useless measure reaches at this N and these
+    contents. Each of ``n_perm`` permutations gives every content the x-values of another content (drawn without
+    replacement within the block, with replacement when it has fewer images), so x stays clustered by content but
+    is independent of y; the logistic is refitted (1 start) and the signed PLCC computed as for the data.
+    Returns ``plcc_chance`` (its 95th percentile) and ``plcc_p_perm`` (one-sided, (1 + #≥) / (1 + n_perm))."""
+    from .logistic import fit_logistic_many
+
+    c = int(ref_index.max()) + 1
+    blocks = [np.flatnonzero(ref_index == i) for i in range(c)]
+    xs = []
+    for _ in range(n_perm):
+        perm = rng.permutation(c)
+        xp = np.empty_like(x)
+        for i, j in enumerate(perm):
+            src = x[blocks[j]]
+            xp[blocks[i]] = rng.choice(src, size=blocks[i].size, replace=src.size < blocks[i].size)
+        xs.append(xp)
+    fits = fit_logistic_many([(xp, y, [np.ones(x.size, bool)], 1) for xp in xs], method=logistic)
+    null = np.full(n_perm, np.nan)
+    for b, (xp, (f,)) in enumerate(zip(xs, fits)):
+        pred = f.predict(xp) if f.ok else linear_fallback(xp, y, xp)[0]
+        sp = pred * direction_signs(xp, pred, None) * orientation
+        null[b] = weighted_stats(xp, y, sp, np.ones((1, x.size)), 1.0, kendall=False)["plcc"][0]
+    null = null[np.isfinite(null)]
+    if not null.size:
+        return {"plcc_chance": np.nan, "plcc_p_perm": np.nan, "n_perm": 0}
+    p = (1 + np.sum(null >= plcc)) / (1 + null.size) if np.isfinite(plcc) else np.nan
+    return {"plcc_chance": float(np.percentile(null, 95)), "plcc_p_perm": float(p), "n_perm": int(null.size)}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -269,7 +334,8 @@ def common_rows(full: pd.DataFrame) -> tuple[np.ndarray, dict]:
 def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: int = 5, n_boot: int = 1000,
                  ci_level: float = 0.95, seed: int = 0, pool_label: str = "all", n_starts: int = 5,
                  fold_n_starts: int = 3, kendall_matrix_max_n: int = 2000,
-                 logistic: str = "monotone", workers: int = 1) -> CorrelationResult:
+                 logistic: str = "monotone", workers: int = 1, n_perm: int = 200,
+                 folds: pd.DataFrame | None = None) -> CorrelationResult:
     """Correlations per dataset × distortion × arm × pair_kind × measure (plus ``distortion=pool_label`` pooling
     all distortions of a dataset) under each protocol.
 
@@ -302,7 +368,7 @@ def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: i
     df = _validate(df)
     if pool_label in set(df["distortion"]):
         raise VeiqaError(f"a distortion is named {pool_label!r}, which is the pooled label; pass another pool_label")
-    folds_df = assign_folds(df, k=k, seed=seed)
+    folds_df = assign_folds(df, k=k, seed=seed) if folds is None else folds
     fold_map = {(d, r): f for d, r, f in folds_df[["dataset", "ref_id", "fold"]].itertuples(index=False)}
     pooled = df.assign(distortion=pool_label)
     full = pd.concat([df, pooled], ignore_index=True)
@@ -353,7 +419,7 @@ def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: i
                                                  folds=folds, n_boot=n_boot, ci_level=ci_level, rng=rng,
                                                  n_starts=n_starts, fold_n_starts=fold_n_starts,
                                                  full_fit=full_fit, fold_fits=all_fits or None, logistic=logistic,
-                                                 kendall_matrix_max_n=kendall_matrix_max_n)
+                                                 n_perm=n_perm, kendall_matrix_max_n=kendall_matrix_max_n)
             corr_rows.append({**base, **row, **counts, "orientation": orientation, "logistic": logistic,
                               "higher_is_better": hib, "measure_higher_is_better": mhib})
             for f in fits:
@@ -383,14 +449,14 @@ def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: i
         pred_parts += p
     lead = list(GROUP_KEYS) + ["protocol", "n", "n_nan", "n_dropped", "n_identical", "drop_reasons", "n_refs",
                                "orientation", "higher_is_better", "measure_higher_is_better", "logistic",
-                               "fit_status", "fit_message", "mapping", "n_fits_failed", "k_folds", *STATS, "plcc_raw"]
-    ci_cols = [f"{s}_ci_{e}" for s in STATS for e in ("low", "high")] + ["n_boot", "n_boot_valid", "ci_level"]
-    fold_cols = [f"{s}_fold_{e}" for s in STATS for e in ("mean", "std")]
+                               "fit_status", "fit_message", "mapping", "n_fits_failed", "k_folds", "fit_direction_reversed",
+                               *STATS, "plcc_raw", "plcc_chance", "plcc_p_perm", "n_perm"]
+    ci_cols = [f"{s}_ci_{e}" for s in STATS for e in ("low", "high")] + ["n_boot", "n_boot_valid", "ci_level", "ci_note"]
     corr = pd.DataFrame(corr_rows)
-    for c in lead + ci_cols + fold_cols:
+    for c in lead + ci_cols:
         if c not in corr.columns:
             corr[c] = np.nan
-    corr = corr[lead + ci_cols + fold_cols].reset_index(drop=True)
+    corr = corr[lead + ci_cols].reset_index(drop=True)
     fits = pd.DataFrame(fit_rows, columns=list(GROUP_KEYS) + ["protocol", "fold", *BETA_NAMES, "fit_status",
                                                               "fit_message", "n_fit", "rss", "n_starts",
                                                               "fit_method"])

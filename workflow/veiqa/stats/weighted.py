@@ -154,9 +154,50 @@ def bootstrap_weights(n: int, n_boot: int, rng: np.random.Generator, clusters: n
     return counts[:, clusters]
 
 
-def percentile_ci(samples: np.ndarray, level: float) -> tuple[float, float]:
+def stratified_content_counts(ref_index: np.ndarray, folds: np.ndarray, n_boot: int,
+                              rng: np.random.Generator) -> np.ndarray:
+    """B × C content counts of a cluster bootstrap stratified by fold: each fold's contents are drawn with
+    replacement, as many as it has, so every resample keeps the design (k folds of their sizes).
+
+    ``ref_index``: each point's content index 0..C−1; ``folds``: each point's fold (constant within a content)."""
+    c = int(ref_index.max()) + 1
+    fold_of = np.empty(c, dtype=np.asarray(folds).dtype)
+    fold_of[ref_index] = folds
+    counts = np.zeros((n_boot, c))
+    for f in np.unique(fold_of):
+        members = np.flatnonzero(fold_of == f)
+        m = members.size
+        counts[:, members] = rng.multinomial(m, np.full(m, 1.0 / m), size=n_boot)
+    return counts
+
+
+def direction_signs(x, pred, folds=None) -> np.ndarray:
+    """Per point, the direction (+1/−1) of the mapping that predicted it: the sign of Pearson(pred, x) over the
+    points of its fold (all points when ``folds`` is None); +1 where the mapping is flat. Multiplying the
+    predictions by these signs and by the a-priori orientation makes PLCC signed as SROCC is."""
+    x = np.asarray(x, float)
+    pred = np.asarray(pred, float)
+    folds = np.zeros(x.size, int) if folds is None else np.asarray(folds)
+    out = np.ones(x.size)
+    for f in np.unique(folds):
+        m = folds == f
+        r = _wpearson(pred[m], x[m], np.ones((1, int(m.sum()))))[0] if m.sum() >= 2 else np.nan
+        out[m] = -1.0 if np.isfinite(r) and r < 0 else 1.0
+    return out
+
+
+#: Below this fraction of valid resamples no interval is printed (e.g. 19 tied values + 1: a third of the
+#: resamples lack the odd value, and the valid ones would give an interval that excludes the point estimate).
+MIN_VALID_FRACTION = 0.9
+
+
+def percentile_ci(samples: np.ndarray, level: float, asked: int | None = None) -> tuple[float, float]:
+    """Percentile interval of the finite ``samples``; NaN when fewer than ``MIN_VALID_FRACTION`` × ``asked``
+    (default: all samples) are finite, since the valid resamples are then a biased subset."""
+    samples = np.asarray(samples, float)
+    asked = samples.size if asked is None else asked
     s = samples[np.isfinite(samples)]
-    if s.size == 0:
+    if s.size == 0 or s.size < MIN_VALID_FRACTION * asked:
         return float("nan"), float("nan")
     a = (1.0 - level) / 2.0
     lo, hi = np.percentile(s, [100 * a, 100 * (1 - a)])
