@@ -8,9 +8,9 @@ from veiqa.shards import shard_file, sync_shard_files
 from veiqa.stamps import write_stamp
 
 try:
-    CFG = vc.load(config, base_dir=Path.cwd(), schema_path=Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+    CFG = vc.load(config, base_dir=Path.cwd(), schema_path=vc.SCHEMA_PATH)
 except vc.ConfigError as e:
-    raise WorkflowError(f"{e}\n(see workflow/schemas/config.schema.yaml for every key and its allowed values)")
+    raise WorkflowError(f"{e}\n(see workflow/veiqa/schemas/config.schema.yaml for every key and its allowed values)")
 
 if workflow.is_main_process:
     from veiqa.io import remove_stale_temporaries

@@ -18,7 +18,7 @@ import yaml
 
 from .io import VeiqaError
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
 DISTORTIONS = ("gb", "wn", "jpeg", "jp2k")
 PRI_PARAM = {"gb": "size", "wn": "variance", "jpeg": "quality"}  # jp2k: the key of its codec, JP2K_PARAM
 JP2K_PARAM = {"jpeg": "quality", "jp2k": "ratio"}  # pri.jp2k codec -> its strength key
