@@ -13,10 +13,21 @@ except vc.ConfigError as e:
     raise WorkflowError(f"{e}\n(see workflow/veiqa/schemas/config.schema.yaml for every key and its allowed values)")
 
 if workflow.is_main_process:
-    from veiqa.io import remove_stale_temporaries
+    # The one thing done while parsing: Snakemake checks its locks right after building the DAG, before any
+    # handler runs, so locks left by a killed run (its recorded owner is gone) are removed here. It only reads
+    # unless such locks exist; -n, --lint and --unlock leave everything as it is when no run was killed.
     from veiqa.smk import clear_stale_locks
 
     clear_stale_locks(".", log=lambda m: print(m, file=sys.stderr))
+
+
+onstart:
+    # A real run (never -n) that holds the locks: record this process as their owner, and remove the
+    # temporaries of killed jobs (their writing process is gone, veiqa.io).
+    from veiqa.io import remove_stale_temporaries
+    from veiqa.smk import record_lock_owner
+
+    record_lock_owner(".")
     remove_stale_temporaries(["results", "resources"], log=lambda m: print(m, file=sys.stderr))
 
 config.setdefault("datasets", CFG["datasets"])  # the demo when no configuration names a dataset (the report reads it)
