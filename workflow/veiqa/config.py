@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
@@ -218,12 +217,6 @@ def pri_arms(cfg: dict, distortion: str) -> dict[str, dict]:
     return dict(made)
 
 
-@dataclass(frozen=True)
-class CamArm:
-    label: str
-    params: dict
-
-
 def _file_stem(w: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.]+", "_", Path(w).stem)
 
@@ -292,10 +285,6 @@ def is_control(arm: str | dict) -> bool:
     if isinstance(arm, dict):
         return arm.get("weights") == "random"
     return _CONTROL_LABEL.fullmatch(str(arm)) is not None
-
-
-def dump(cfg: dict) -> str:
-    return yaml.safe_dump(cfg, sort_keys=True)
 
 
 def datasets(cfg: dict) -> Iterable[str]:
