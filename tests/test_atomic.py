@@ -20,7 +20,8 @@ def with_umask(mask, fn, *args):
         os.umask(old)
 
 
-@pytest.mark.parametrize("mask,file_mode,dir_mode", [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750), (0o077, 0o600, 0o700)])
+@pytest.mark.parametrize("mask,file_mode,dir_mode",
+                         [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750), (0o077, 0o600, 0o700)])
 def test_outputs_honour_the_umask(tmp_path, mask, file_mode, dir_mode):
     # The reference: what a plain open() / mkdir() gives under the same umask.
     def write():

@@ -3,7 +3,6 @@ depend on their own rows only, and a configuration that names datasets gets exac
 Snakemake's own job list (`snakemake -n`)."""
 
 import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest

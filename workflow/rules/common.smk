@@ -30,6 +30,7 @@ onstart:
     record_lock_owner(".")
     remove_stale_temporaries(["results", "resources"], log=lambda m: print(m, file=sys.stderr))
 
+
 config.setdefault("datasets", CFG["datasets"])  # the demo when no configuration names a dataset (the report reads it)
 DATASETS = list(CFG["datasets"])
 CAM_ARMS = vc.cam_arms(CFG)
@@ -121,9 +122,7 @@ def baseline_shards(dataset):
     """The NR-baseline and FR-ceiling shards of a dataset (rules/baselines.smk; they do not depend on the PRI)."""
     kinds = (["nr"] if CFG["baselines"] else []) + (["fr-ceiling"] if CFG["fr_ceiling"] else [])
     return [
-        f"results/{dataset}/baselines/{d}/{kind}/shard-{k}.parquet"
-        for d, k in shards_of(dataset)
-        for kind in kinds
+        f"results/{dataset}/baselines/{d}/{kind}/shard-{k}.parquet" for d, k in shards_of(dataset) for kind in kinds
     ]
 
 
@@ -138,3 +137,26 @@ def all_targets(wildcards):
             out += [f"results/{ds}/tables/setmetrics.csv", f"results/{ds}/plots/setmetrics.png"]
         out += [f"results/{ds}/plots/figure2-{arm}.png" for arm in CAM_ARMS]
     return out
+
+
+def stage_inputs(wildcards):
+    ds = CFG["datasets"][wildcards.dataset]
+    if ds["loader"] == "demo" and ds.get("source") in (None, "builtin"):
+        return {"source": f"resources/{wildcards.dataset}/source/scores.csv"}
+    return {"stamp": source_stamp(wildcards.dataset)}
+
+
+def figure2_inputs(wildcards):
+    arm = wildcards.cam
+    shards = shards_of(wildcards.dataset)
+    return {
+        "manifest": f"resources/{wildcards.dataset}/manifest.parquet",
+        "vei": [
+            f"results/{wildcards.dataset}/vei/{d}/{next(iter(vc.pri_arms(CFG, d)))}/{arm}/shard-{k}.parquet"
+            for d, k in shards
+        ],
+        "pri": [
+            f"results/{wildcards.dataset}/pri/{d}/{next(iter(vc.pri_arms(CFG, d)))}/shard-{k}.parquet"
+            for d, k in shards
+        ],
+    }

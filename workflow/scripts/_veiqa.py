@@ -11,8 +11,11 @@ from pathlib import Path
 import __main__
 
 _WORKFLOW = str(Path(__file__).resolve().parents[1])
-if _WORKFLOW not in sys.path:
-    sys.path.insert(0, _WORKFLOW)
+# First, even when already on the path: Snakemake's preamble appends the main process's sys.path, after the
+# site-packages, where an editable install of another checkout would otherwise provide ``veiqa``.
+while _WORKFLOW in sys.path:
+    sys.path.remove(_WORKFLOW)
+sys.path.insert(0, _WORKFLOW)
 
 from veiqa.smk import quick_exit, step as _step  # noqa: E402
 

@@ -175,7 +175,8 @@ def package_versions() -> dict[str, str]:
     from importlib import metadata
 
     out = {"python": platform.python_version()}
-    for name in ("veiqa", "torch", "torchvision", "timm", "numpy", "scipy", "scikit-image", "pillow", "pandas", "pyarrow"):
+    for name in ("veiqa", "torch", "torchvision", "timm", "numpy", "scipy", "scikit-image", "pillow", "pandas",
+                 "pyarrow"):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

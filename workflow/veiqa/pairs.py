@@ -86,8 +86,6 @@ def image_table(rows: pd.DataFrame, root: str | Path, pri: pd.DataFrame, names, 
     conventions, RGB in 0..255), in batches of up to ``batch_size`` images of one size. Unreadable pairs get NaN
     with status ``error``. Progress (pairs done, pairs/s) goes to ``log`` (default: this module's logger) after each
     batch."""
-    import torch
-
     from . import measures as M
 
     names = list(names)

@@ -51,7 +51,8 @@ def select(manifest: pd.DataFrame, distortion: str, k: int, size: int) -> pd.Dat
     """Rows of shard ``k`` of ``distortion``."""
     part = manifest[manifest["distortion"] == distortion].sort_values("image_id", kind="stable")
     if k < 0 or k * size >= max(len(part), 1):
-        raise IndexError(f"shard {k} of distortion {distortion!r} does not exist ({len(part)} images, {size} per shard)")
+        raise IndexError(f"shard {k} of distortion {distortion!r} does not exist "
+                         f"({len(part)} images, {size} per shard)")
     return part.iloc[k * size:(k + 1) * size].reset_index(drop=True)
 
 

@@ -82,8 +82,9 @@ def clear_stale_locks(workdir: str | Path = ".", log=None) -> bool:
     """Let a run killed by a signal (SIGKILL, a power loss) resume on the next invocation.
 
     The main Snakemake process records its host and PID in ``.snakemake/veiqa-owner`` (:func:`record_lock_owner`,
-    from the workflow's ``onstart`` handler: only a run that took the locks, never a dry run). If locks are present at the next start and the recorded owner ran on this host and is no longer a
-    live Snakemake process, the locks are stale and are removed (and said so). Locks of a live process, of another
+    from the workflow's ``onstart`` handler: only a run that took the locks, never a dry run). If locks are present
+    at the next start and the recorded owner ran on this host and is no longer a live Snakemake process, the locks
+    are stale and are removed (and said so). Locks of a live process, of another
     host (a shared filesystem), or without a record are left alone: Snakemake then asks for ``--unlock`` as usual.
     Returns True when stale locks were removed. Nothing else is written.
     """
