@@ -4,7 +4,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 import veiqa.config as vc
-from veiqa.shards import shard_file, sync_shard_files
+from veiqa.shards import read_shard_index, shard_file
 from veiqa.stamps import write_stamp
 
 try:
@@ -49,20 +49,16 @@ def dataset_cfg(wildcards):
     return CFG["datasets"][wildcards.dataset]
 
 
-def manifest_of(dataset):
-    """The staged manifest; asking for it makes Snakemake wait for the `stage` checkpoint."""
-    return checkpoints.stage.get(dataset=dataset).output.manifest
-
-
 def shards_of(dataset):
-    """(distortion, k) of every shard; writes the shard files whose rows changed (veiqa.shards.sync_shard_files)."""
-    return sync_shard_files(manifest_of(dataset), CFG["shard_size"])
+    """(distortion, k) of every shard, from the `shard_index` checkpoint's list (which wrote the shard files whose
+    rows changed: veiqa.shards.write_shard_index); reading it writes nothing."""
+    return read_shard_index(checkpoints.shard_index.get(dataset=dataset).output.index)
 
 
 def shard_input(wildcards):
     """The rows of one shard: an input that changes only when those images change, not when scores or other
     distortions do."""
-    shards_of(wildcards.dataset)
+    shards_of(wildcards.dataset)  # after the shard_index checkpoint, which writes the file
     return str(shard_file(f"resources/{wildcards.dataset}", wildcards.distortion, wildcards.k))
 
 

@@ -15,7 +15,7 @@ rule demo_source:
         str(SCRIPTS / "demo_source.py")
 
 
-checkpoint stage:
+rule stage:
     """Read a release's layout and score file, open every image, write the manifest and the rejects."""
     input:
         unpack(stage_inputs),
@@ -34,3 +34,22 @@ checkpoint stage:
         distortions=CFG["distortions"],
     script:
         str(SCRIPTS / "stage.py")
+
+
+checkpoint shard_index:
+    """Split the manifest into shards of `shard_size` images: write each shard's rows file whose content changed (an
+    unchanged shard keeps its file, so its jobs do not rerun) and the list of shards the DAG reads."""
+    input:
+        manifest="resources/{dataset}/manifest.parquet",
+    output:
+        index="resources/{dataset}/shards/index.json",
+    log:
+        "logs/{dataset}/shard_index.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/shard_index.tsv"
+    conda:
+        "../../envs/veiqa.yaml"
+    params:
+        size=CFG["shard_size"],
+    script:
+        str(SCRIPTS / "shard_index.py")

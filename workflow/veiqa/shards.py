@@ -3,7 +3,8 @@
 Shards are per dataset and distortion: shard ``k`` holds the images of that distortion, sorted by image id,
 at positions ``[k*N, (k+1)*N)``. The layout depends only on the manifest and N.
 
-:func:`sync_shard_files` writes each shard's rows (only the columns the shard rules read: no scores) to
+:func:`sync_shard_files` (run by the ``shard_index`` job, :func:`write_shard_index`, never while Snakemake builds
+its DAG) writes each shard's rows (only the columns the shard rules read: no scores) to
 ``resources/<ds>/shards/<distortion>/shard-<k>.parquet`` and rewrites a file only when its content changed. The
 shard rules take that file as input, so re-staging after an edited score, or after adding a distortion, reruns no
 PRI, Grad-CAM or measure job whose images are unchanged; a replaced image reruns its own shard only.
@@ -109,6 +110,26 @@ def sync_shard_files(manifest_path: str | os.PathLike, size: int) -> list[tuple[
     """Write every shard's rows file whose content changed (see the module docstring); return (distortion, k) pairs."""
     p = str(manifest_path)
     return list(_sync(p, os.stat(p).st_mtime_ns, size))
+
+
+def write_shard_index(manifest_path: str | os.PathLike, size: int, out: str | os.PathLike) -> list[tuple[str, int]]:
+    """The ``shard_index`` job: write the shard files whose rows changed (:func:`sync_shard_files`), then the list of
+    every shard, (distortion, k), to ``out`` (JSON, atomically). The DAG reads that list; nothing is written while
+    Snakemake builds it."""
+    import json
+
+    from .io import write_bytes_atomic
+
+    names = sync_shard_files(manifest_path, size)
+    write_bytes_atomic(out, json.dumps({"shard_size": size, "shards": names}, indent=1).encode())
+    return names
+
+
+def read_shard_index(path: str | os.PathLike) -> list[tuple[str, int]]:
+    """(distortion, k) of every shard, from the file :func:`write_shard_index` wrote."""
+    import json
+
+    return [(d, int(k)) for d, k in json.loads(Path(path).read_text())["shards"]]
 
 
 def read_shard(path: str | os.PathLike) -> tuple[pd.DataFrame, Path]:
