@@ -126,10 +126,17 @@ def write_shard_index(manifest_path: str | os.PathLike, size: int, out: str | os
 
 
 def read_shard_index(path: str | os.PathLike) -> list[tuple[str, int]]:
-    """(distortion, k) of every shard, from the file :func:`write_shard_index` wrote."""
+    """(distortion, k) of every shard, from the file :func:`write_shard_index` wrote (cached by path and
+    modification time: every shard's input function asks)."""
+    p = str(path)
+    return list(_read_index(p, os.stat(p).st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=64)
+def _read_index(path: str, mtime_ns: int) -> tuple[tuple[str, int], ...]:
     import json
 
-    return [(d, int(k)) for d, k in json.loads(Path(path).read_text())["shards"]]
+    return tuple((d, int(k)) for d, k in json.loads(Path(path).read_text())["shards"])
 
 
 def read_shard(path: str | os.PathLike) -> tuple[pd.DataFrame, Path]:
