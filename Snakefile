@@ -23,6 +23,6 @@ include: "workflow/rules/setmetrics.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets,
-    default_target: True

@@ -20,7 +20,8 @@ def with_umask(mask, fn, *args):
         os.umask(old)
 
 
-@pytest.mark.parametrize("mask,file_mode,dir_mode", [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750), (0o077, 0o600, 0o700)])
+@pytest.mark.parametrize("mask,file_mode,dir_mode",
+                         [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750), (0o077, 0o600, 0o700)])
 def test_outputs_honour_the_umask(tmp_path, mask, file_mode, dir_mode):
     # The reference: what a plain open() / mkdir() gives under the same umask.
     def write():
@@ -155,3 +156,13 @@ def test_quick_exit_flushes_logs_and_streams_then_exits_with_the_code(tmp_path):
     assert p.stdout == "partial line, no newline"
     assert p.stderr == "err tail"
     assert log.read_text() == "last line of the job\n"
+
+
+def test_shard_index_lists_what_sync_wrote(tmp_path, monkeypatch):
+    """The shard_index job's list is the shards sync_shard_files wrote, read back (after a rewrite too)."""
+    monkeypatch.chdir(tmp_path)
+    m = manifest(Path("."), rows_of(["a", "b", "c"], "gb") + rows_of(["x"], "wn"))
+    idx = Path("resources/ds/shards/index.json")
+    assert shards.write_shard_index(m, 2, idx) == shards.read_shard_index(idx) == [("gb", 0), ("gb", 1), ("wn", 0)]
+    shards.write_shard_index(m, 3, idx)
+    assert shards.read_shard_index(idx) == [("gb", 0), ("wn", 0)]

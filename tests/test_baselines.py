@@ -13,6 +13,7 @@ from scipy import stats as sps
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from veiqa import baselines, config as vc, measures as M, nr, pairs, ranking, table6, tables
+from veiqa.collect import collect
 from veiqa.io import read_image, write_parquet
 from veiqa.measures._common import rgb2gray
 
@@ -143,7 +144,7 @@ def collected(tmp_path):
         p = tmp_path / f"{name}.parquet"
         write_parquet(t, p)
         files[str(p)] = ("gb", "box3")
-    return pairs.collect(files, man, "toy"), mos, niqe, fr, pri
+    return collect(files, man, "toy"), mos, niqe, fr, pri
 
 
 def test_baseline_shards_carry_the_default_pri_label():

@@ -3,7 +3,6 @@ depend on their own rows only, and a configuration that names datasets gets exac
 Snakemake's own job list (`snakemake -n`)."""
 
 import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -57,11 +56,11 @@ def clone(own_run, tmp_path):
 
 
 def settle_stage(wd, cfg) -> dict:
-    """Run the re-staging the edit calls for (a checkpoint: Snakemake knows the shards only after it), then return
-    the job list of what is left."""
+    """Run the re-staging the edit calls for and the shard list after it (the shard_index checkpoint: Snakemake
+    knows the shards only after it), then return the job list of what is left."""
     first = job_counts(snakemake(wd, "-n", config=cfg))
-    assert first.get("stage") == 1, first
-    snakemake(wd, "resources/mine/manifest.parquet", config=cfg)
+    assert first.get("stage") == 1 and first.get("shard_index") == 1, first
+    snakemake(wd, "resources/mine/shards/index.json", config=cfg)
     return job_counts(snakemake(wd, "-n", config=cfg))
 
 
@@ -136,3 +135,19 @@ def test_named_datasets_are_exactly_those(tmp_path):
     counts = job_counts(out)
     assert counts["stage"] == 1 and counts["demo_source"] == 1, counts
     assert "results/demo/" in out.stdout + out.stderr and "/mine/" not in out.stdout + out.stderr
+
+
+def test_a_dry_run_writes_no_shard_file(clone):
+    """Planning writes nothing (issue 25.3): with another shard size, `-n` lists the shard_index job and leaves
+    every shard file as it was; the real run then rewrites them."""
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in (clone / "resources/mine/shards").rglob("*")
+              if p.is_file()}
+    assert len(before) > 2
+    cfg = own_config() | {"shard_size": 3}
+    counts = job_counts(snakemake(clone, "-n", config=cfg))
+    assert counts.get("shard_index") == 1, counts
+    after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in (clone / "resources/mine/shards").rglob("*")
+             if p.is_file()}
+    assert after == before
+    snakemake(clone, "resources/mine/shards/index.json", config=cfg)
+    assert (clone / "resources/mine/shards/gb/shard-3.parquet").is_file()  # 10 gb images in shards of 3: k = 0..3

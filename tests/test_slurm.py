@@ -298,7 +298,7 @@ GRADCAM_TARGET = "results/demo/vei/gb/box3/efficientnet_lite0-pretrained-network
 
 def _sbatch_lines(text: str, rule: str) -> list[str]:
     """The sbatch command lines the SLURM plugin built for ``rule`` (it logs them with --verbose)."""
-    return [ln for ln in text.splitlines() if "sbatch" in ln and f"--job-name" in ln and f"rule_{rule}" in ln]
+    return [ln for ln in text.splitlines() if "sbatch" in ln and "--job-name" in ln and f"rule_{rule}" in ln]
 
 
 @pytest.mark.slow

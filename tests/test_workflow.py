@@ -24,7 +24,8 @@ SMALL = {
 pytestmark = pytest.mark.slow
 
 
-def snakemake(workdir: Path, *args, config: dict | None = None, check=True, umask: int = -1) -> subprocess.CompletedProcess:
+def snakemake(workdir: Path, *args, config: dict | None = None, check=True,
+              umask: int = -1) -> subprocess.CompletedProcess:
     cmd = SNAKEMAKE + list(args) + ["-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2"]
     if config is not None:
         cfg = workdir / "test-config.yaml"

@@ -174,22 +174,6 @@ rule scatter_plots:
         str(SCRIPTS / "scatter_plots.py")
 
 
-def figure2_inputs(wildcards):
-    arm = wildcards.cam
-    shards = shards_of(wildcards.dataset)
-    return {
-        "manifest": f"resources/{wildcards.dataset}/manifest.parquet",
-        "vei": [
-            f"results/{wildcards.dataset}/vei/{d}/{next(iter(vc.pri_arms(CFG, d)))}/{arm}/shard-{k}.parquet"
-            for d, k in shards
-        ],
-        "pri": [
-            f"results/{wildcards.dataset}/pri/{d}/{next(iter(vc.pri_arms(CFG, d)))}/shard-{k}.parquet"
-            for d, k in shards
-        ],
-    }
-
-
 rule figure2:
     """The paper's Figure 2: distorted image, its PRI and their two heat maps, for a sample per distortion."""
     input:

@@ -4,20 +4,32 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 import veiqa.config as vc
-from veiqa.shards import shard_file, sync_shard_files
+from veiqa.shards import read_shard_index, shard_file
 from veiqa.stamps import write_stamp
 
 try:
-    CFG = vc.load(config, base_dir=Path.cwd(), schema_path=Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+    CFG = vc.load(config, base_dir=Path.cwd(), schema_path=vc.SCHEMA_PATH)
 except vc.ConfigError as e:
-    raise WorkflowError(f"{e}\n(see workflow/schemas/config.schema.yaml for every key and its allowed values)")
+    raise WorkflowError(f"{e}\n(see workflow/veiqa/schemas/config.schema.yaml for every key and its allowed values)")
 
 if workflow.is_main_process:
-    from veiqa.io import remove_stale_temporaries
+    # The one thing done while parsing: Snakemake checks its locks right after building the DAG, before any
+    # handler runs, so locks left by a killed run (its recorded owner is gone) are removed here. It only reads
+    # unless such locks exist; -n, --lint and --unlock leave everything as it is when no run was killed.
     from veiqa.smk import clear_stale_locks
 
     clear_stale_locks(".", log=lambda m: print(m, file=sys.stderr))
+
+
+onstart:
+    # A real run (never -n) that holds the locks: record this process as their owner, and remove the
+    # temporaries of killed jobs (their writing process is gone, veiqa.io).
+    from veiqa.io import remove_stale_temporaries
+    from veiqa.smk import record_lock_owner
+
+    record_lock_owner(".")
     remove_stale_temporaries(["results", "resources"], log=lambda m: print(m, file=sys.stderr))
+
 
 config.setdefault("datasets", CFG["datasets"])  # the demo when no configuration names a dataset (the report reads it)
 DATASETS = list(CFG["datasets"])
@@ -37,20 +49,16 @@ def dataset_cfg(wildcards):
     return CFG["datasets"][wildcards.dataset]
 
 
-def manifest_of(dataset):
-    """The staged manifest; asking for it makes Snakemake wait for the `stage` checkpoint."""
-    return checkpoints.stage.get(dataset=dataset).output.manifest
-
-
 def shards_of(dataset):
-    """(distortion, k) of every shard; writes the shard files whose rows changed (veiqa.shards.sync_shard_files)."""
-    return sync_shard_files(manifest_of(dataset), CFG["shard_size"])
+    """(distortion, k) of every shard, from the `shard_index` checkpoint's list (which wrote the shard files whose
+    rows changed: veiqa.shards.write_shard_index); reading it writes nothing."""
+    return read_shard_index(checkpoints.shard_index.get(dataset=dataset).output.index)
 
 
 def shard_input(wildcards):
     """The rows of one shard: an input that changes only when those images change, not when scores or other
     distortions do."""
-    shards_of(wildcards.dataset)
+    shards_of(wildcards.dataset)  # after the shard_index checkpoint, which writes the file
     return str(shard_file(f"resources/{wildcards.dataset}", wildcards.distortion, wildcards.k))
 
 
@@ -110,9 +118,7 @@ def baseline_shards(dataset):
     """The NR-baseline and FR-ceiling shards of a dataset (rules/baselines.smk; they do not depend on the PRI)."""
     kinds = (["nr"] if CFG["baselines"] else []) + (["fr-ceiling"] if CFG["fr_ceiling"] else [])
     return [
-        f"results/{dataset}/baselines/{d}/{kind}/shard-{k}.parquet"
-        for d, k in shards_of(dataset)
-        for kind in kinds
+        f"results/{dataset}/baselines/{d}/{kind}/shard-{k}.parquet" for d, k in shards_of(dataset) for kind in kinds
     ]
 
 
@@ -128,3 +134,26 @@ def all_targets(wildcards):
             out += [f"results/{ds}/tables/setmetrics.csv", f"results/{ds}/plots/setmetrics.png"]
         out += [f"results/{ds}/plots/figure2-{arm}.png" for arm in CAM_ARMS]
     return out
+
+
+def stage_inputs(wildcards):
+    ds = CFG["datasets"][wildcards.dataset]
+    if ds["loader"] == "demo" and ds.get("source") in (None, "builtin"):
+        return {"source": f"resources/{wildcards.dataset}/source/scores.csv"}
+    return {"stamp": source_stamp(wildcards.dataset)}
+
+
+def figure2_inputs(wildcards):
+    arm = wildcards.cam
+    shards = shards_of(wildcards.dataset)
+    return {
+        "manifest": f"resources/{wildcards.dataset}/manifest.parquet",
+        "vei": [
+            f"results/{wildcards.dataset}/vei/{d}/{next(iter(vc.pri_arms(CFG, d)))}/{arm}/shard-{k}.parquet"
+            for d, k in shards
+        ],
+        "pri": [
+            f"results/{wildcards.dataset}/pri/{d}/{next(iter(vc.pri_arms(CFG, d)))}/shard-{k}.parquet"
+            for d, k in shards
+        ],
+    }

@@ -5,23 +5,23 @@ rule measures_vei:
         pri="results/{dataset}/pri/{distortion}/{pri}/shard-{k}.parquet",
     output:
         "results/{dataset}/measures/{distortion}/{pri}/{cam}/shard-{k}.parquet",
-    wildcard_constraints:
-        cam=r"(?!image/)[^/]+",
-    params:
-        measures=CFG["measures"],
-        size=CFG["compare"]["size"],
-        normalize=lambda wc: CAM_ARMS[wc.cam]["normalize"],
-    threads: 1
-    priority: 1  # after Grad-CAM, before the baselines (see rule pri)
-    resources:
-        mem_mb=3000,
-        runtime=30,
     log:
         "logs/{dataset}/measures/{distortion}/{pri}/{cam}/shard-{k}.log",
     benchmark:
         "logs/{dataset}/benchmarks/measures/{distortion}/{pri}/{cam}/shard-{k}.tsv"
+    wildcard_constraints:
+        cam=r"(?!image/)[^/]+",
+    priority: 1  # after Grad-CAM, before the baselines (see rule pri)
     conda:
         "../../envs/veiqa.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    params:
+        measures=CFG["measures"],
+        size=CFG["compare"]["size"],
+        normalize=lambda wc: CAM_ARMS[wc.cam]["normalize"],
     script:
         str(SCRIPTS / "measures_vei.py")
 
@@ -33,17 +33,17 @@ rule measures_image:
         pri="results/{dataset}/pri/{distortion}/{pri}/shard-{k}.parquet",
     output:
         "results/{dataset}/measures/{distortion}/{pri}/image/shard-{k}.parquet",
-    params:
-        measures=CFG["measures"],
-    threads: 1
-    resources:
-        mem_mb=3000,
-        runtime=30,
     log:
         "logs/{dataset}/measures/{distortion}/{pri}/image/shard-{k}.log",
     benchmark:
         "logs/{dataset}/benchmarks/measures/{distortion}/{pri}/image/shard-{k}.tsv"
     conda:
         "../../envs/veiqa.yaml"
+    threads: 1
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    params:
+        measures=CFG["measures"],
     script:
         str(SCRIPTS / "measures_image.py")

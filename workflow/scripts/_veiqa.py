@@ -12,10 +12,12 @@ import __main__
 
 # The script's real path: Snakemake's preamble sets the script's __file__ to it, while this module may be imported
 # from Snakemake's source cache (a copy of the scripts folder without the package), and the path entries Snakemake
-# adds come after any installed veiqa. So this workflow's package is put first, whatever else is importable.
+# adds come after any installed veiqa (an editable install of another checkout). So this workflow's package is put
+# first, even when it is already on the path further down.
 _WORKFLOW = str(Path(getattr(__main__, "__file__", None) or __file__).resolve().parents[1])
-if sys.path[:1] != [_WORKFLOW]:
-    sys.path.insert(0, _WORKFLOW)
+while _WORKFLOW in sys.path:
+    sys.path.remove(_WORKFLOW)
+sys.path.insert(0, _WORKFLOW)
 
 from veiqa.smk import quick_exit, step as _step  # noqa: E402
 

@@ -1,7 +1,8 @@
 from _veiqa import smk, step  # first: it puts veiqa on the import path
 from pathlib import Path
 
-from veiqa import baselines, pairs, shards
+from veiqa import baselines, shards
+from veiqa.collect import collect
 from veiqa.io import read_provenance, write_parquet
 
 with step() as log:
@@ -10,7 +11,7 @@ with step() as log:
         parts = Path(f).parts  # results/<ds>/measures/<distortion>/<pri>/<arm>/shard-<k>.parquet
         files[f] = (parts[-4], parts[-3])
     files.update(baselines.shard_labels(smk.input.baselines, smk.params.default_pri))
-    df = pairs.collect(files, shards.read_manifest(smk.input.manifest), smk.wildcards.dataset)
+    df = collect(files, shards.read_manifest(smk.input.manifest), smk.wildcards.dataset)
     weights, devices = {}, {}
     for f in files:
         g = read_provenance(f).get("gradcam") or {}

@@ -22,6 +22,7 @@ with step() as log:
         h, w = int(r.map_h), int(r.map_w)
         samples.append((r.image_id, read_image(root / manifest.loc[r.image_id, "path"]),
                         read_image(pri.loc[r.image_id, "pri_path"]),
-                        np.asarray(r.cam_dist, np.float32).reshape(h, w), np.asarray(r.cam_pri, np.float32).reshape(h, w)))
+                        np.asarray(r.cam_dist, np.float32).reshape(h, w),
+                        np.asarray(r.cam_pri, np.float32).reshape(h, w)))
     plots.figure2(samples, smk.output[0])
     log.info("figure 2 with %d images: %s", len(samples), ", ".join(s[0] for s in samples))

@@ -101,12 +101,6 @@ class Backbone:
             )
         return mods[name]
 
-    def normalize_tensor(self, x: torch.Tensor) -> torch.Tensor:
-        """(x - mean) / std per channel for RGB ``x`` in [0, 1], shape (..., 3, H, W)."""
-        mean = torch.tensor(self.normalize[0], dtype=x.dtype, device=x.device).view(3, 1, 1)
-        std = torch.tensor(self.normalize[1], dtype=x.dtype, device=x.device).view(3, 1, 1)
-        return (x - mean) / std
-
 
 # ---------------------------------------------------------------------------------------------------- loaders
 

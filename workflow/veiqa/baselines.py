@@ -1,7 +1,7 @@
 """Per-shard driver of the reference arms beside the VEI method: standard NR-IQA baselines and the FR ceiling.
 
 Both write rows in the long measure-shard format of :mod:`veiqa.pairs` (columns :data:`veiqa.pairs.COLUMNS`), so
-:func:`veiqa.pairs.collect` joins them with the VEI arms and the no-CNN baseline, and the statistics treat them the
+:func:`veiqa.collect.collect` joins them with the VEI arms and the no-CNN baseline, and the statistics treat them the
 same way (logistic mapping, PLCC/SROCC/KROCC/RMSE, both protocols, bootstrap intervals).
 
 NR baselines (``pair_kind == "nr"``)
@@ -17,9 +17,9 @@ FR ceiling (``pair_kind == "fr"``, arm ``fr-ceiling``)
     between the distorted image and its pristine reference (the manifest's ``ref_path``). It sees the reference,
     which no NR method does; it shows what the measure reaches when the PRI is replaced by the true reference.
 
-Orientation (:func:`orient`, called by :func:`veiqa.pairs.collect`)
+Orientation (:func:`orient`, called by :func:`veiqa.collect.collect`)
     Under the PRI paradigm a similarity measure rises as quality *falls* (the PRI of a good image differs more from
-    it), so :func:`veiqa.pairs.collect` gives every FR measure the reverse of its similarity direction. The FR
+    it), so :func:`veiqa.collect.collect` gives every FR measure the reverse of its similarity direction. The FR
     ceiling keeps the measure's own direction (more similar to the pristine reference = better), and the statistics
     need one direction per measure name, so the FR ceiling's measures are renamed ``fr_<measure>``
     (:func:`fr_measure`). NR scores are lower-is-better.
@@ -171,7 +171,7 @@ def fr_table(rows: pd.DataFrame, root: str | Path, names: Iterable[str], log=Non
 
 def shard_labels(paths: Iterable[str | Path], default_pri: dict[str, str]) -> dict[str, tuple[str, str]]:
     """(distortion, pri) labels of baseline shards ``results/<ds>/baselines/<distortion>/<nr|fr-ceiling>/shard-<k>
-    .parquet`` for :func:`veiqa.pairs.collect`. They do not depend on the PRI (so a PRI change does not rerun them)
+    .parquet`` for :func:`veiqa.collect.collect`. They do not depend on the PRI (so a PRI change does not rerun them)
     and are labelled with the distortion's default PRI strength, so that the statistics evaluate them once, as
     default-strength arms, pooled over distortions like the VEI arms."""
     out = {}

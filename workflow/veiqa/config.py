@@ -10,7 +10,6 @@ import copy
 import hashlib
 import itertools
 import re
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
@@ -19,7 +18,7 @@ import yaml
 
 from .io import VeiqaError
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
 DISTORTIONS = ("gb", "wn", "jpeg", "jp2k")
 PRI_PARAM = {"gb": "size", "wn": "variance", "jpeg": "quality"}  # jp2k: the key of its codec, JP2K_PARAM
 JP2K_PARAM = {"jpeg": "quality", "jp2k": "ratio"}  # pri.jp2k codec -> its strength key
@@ -229,12 +228,6 @@ def pri_arms(cfg: dict, distortion: str) -> dict[str, dict]:
     return dict(made)
 
 
-@dataclass(frozen=True)
-class CamArm:
-    label: str
-    params: dict
-
-
 def _file_stem(w: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.]+", "_", Path(w).stem)
 
@@ -313,10 +306,6 @@ def is_control(arm: str | dict) -> bool:
     if isinstance(arm, dict):
         return arm.get("weights") == "random"
     return _CONTROL_LABEL.fullmatch(str(arm)) is not None
-
-
-def dump(cfg: dict) -> str:
-    return yaml.safe_dump(cfg, sort_keys=True)
 
 
 def datasets(cfg: dict) -> Iterable[str]:

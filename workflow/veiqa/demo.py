@@ -67,15 +67,10 @@ def load_reference(name: str) -> np.ndarray:
     return np.ascontiguousarray(img)
 
 
-def distort(img: np.ndarray, dist: str, level: int, image_id: str) -> tuple[bytes, str]:
-    """Encoded bytes and extension of ``img`` degraded by ``dist`` at ``level`` (1..5)."""
-    data, ext, _ = _distort(img, dist, level, image_id)
-    return data, ext
-
-
 def _distort(img: np.ndarray, dist: str, level: int, image_id: str) -> tuple[bytes, str, np.ndarray | None]:
-    """:func:`distort`, plus the pixels the file decodes to where they are known without decoding it (the lossless
-    PNG distortions: the array that was encoded), else ``None``."""
+    """Encoded bytes and extension of ``img`` degraded by ``dist`` at ``level`` (1..5), and the pixels the file
+    decodes to where they are known without decoding it (the lossless PNG distortions: the array that was encoded),
+    else ``None``."""
     p = LEVELS[dist][level - 1]
     buf = _io.BytesIO()
     if dist in ("gb", "wn"):

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import ImageError
+from .errors import ImageError
 
 _PLAIN = {"1", "L", "RGB", "YCbCr", "P"}
 _ALPHA = {"RGBA", "LA", "PA", "RGBa", "La"}

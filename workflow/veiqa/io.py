@@ -19,15 +19,12 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
+from .errors import ImageError, VeiqaError  # noqa: F401  (re-exported: their home is veiqa.errors)
+from .images import decode
+
+
+
 PROVENANCE_KEY = b"veiqa.provenance"
-
-
-class VeiqaError(Exception):
-    """An error a user can act on; its message names the file or setting and what is wrong."""
-
-
-class ImageError(VeiqaError):
-    """A file that cannot be read as the image it should be."""
 
 
 def current_umask() -> int:
@@ -178,7 +175,8 @@ def package_versions() -> dict[str, str]:
     from importlib import metadata
 
     out = {"python": platform.python_version()}
-    for name in ("veiqa", "torch", "torchvision", "timm", "numpy", "scipy", "scikit-image", "pillow", "pandas", "pyarrow"):
+    for name in ("veiqa", "torch", "torchvision", "timm", "numpy", "scipy", "scikit-image", "pillow", "pandas",
+                 "pyarrow"):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -233,8 +231,6 @@ def read_image(path: str | os.PathLike, mode: str = "RGB") -> np.ndarray:
 
     Raises :class:`ImageError` naming the file when it is missing, truncated, not an image or not faithfully readable.
     """
-    from .images import decode
-
     return decode(path, mode)
 
 

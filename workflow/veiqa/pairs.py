@@ -1,7 +1,7 @@
 """Similarity tables for the workflow's shards: heat-map pairs (the VEI method) and raw image/PRI pairs (the
-no-CNN baseline), in the long format the aggregation reads; :func:`collect` joins them with the scores.
+no-CNN baseline), in the long format the aggregation reads; :func:`veiqa.collect.collect` joins them with the scores.
 
-torch is imported by the two table builders only, so ``collect`` (and its job) starts without it."""
+torch is imported by the two table builders only."""
 
 from __future__ import annotations
 
@@ -11,10 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import baselines
 from .io import ImageError, read_image
 from .progress import Progress
-from .specs import MEASURES
 
 _log = logging.getLogger(__name__)
 #: Status of a VEI pair whose heat map has a single cell: the image is smaller than the network's stride.
@@ -88,8 +86,6 @@ def image_table(rows: pd.DataFrame, root: str | Path, pri: pd.DataFrame, names, 
     conventions, RGB in 0..255), in batches of up to ``batch_size`` images of one size. Unreadable pairs get NaN
     with status ``error``. Progress (pairs done, pairs/s) goes to ``log`` (default: this module's logger) after each
     batch."""
-    import torch
-
     from . import measures as M
 
     names = list(names)
@@ -153,33 +149,3 @@ def _finish(parts, order, names) -> pd.DataFrame:
     # The backbone of a VEI arm is the first part of its label (veiqa.config.cam_arms); none for the baseline.
     df["backbone"] = [a.split("-")[0] if k == "vei" else "none" for a, k in zip(df["arm"], df["pair_kind"])]
     return df[COLUMNS]
-
-
-def collect(measure_files, manifest: pd.DataFrame, dataset: str) -> pd.DataFrame:
-    """Join every measure shard of a dataset with the manifest's scores: the long table the statistics read.
-
-    ``measure_files`` maps each file to its (distortion, pri) labels (the shards of :mod:`veiqa.baselines` get the
-    default PRI's label from :func:`veiqa.baselines.shard_labels`, so that they are evaluated as default-strength
-    arms). Adds ref_id, level, score, score_kind,
-    higher_is_better (score direction), measure_higher_is_better and the dataset name.
-    """
-    parts = []
-    for path, (distortion, pri) in measure_files.items():
-        t = pd.read_parquet(path)
-        t["distortion"] = distortion
-        t["pri"] = pri
-        parts.append(t)
-    df = pd.concat(parts, ignore_index=True)
-    man = manifest[["image_id", "ref_id", "level", "score", "score_kind", "higher_is_better"]]
-    df = df.merge(man, on="image_id", how="left", validate="m:1")
-    df["dataset"] = dataset
-    # The PRI paradigm: an image that changes little when degraded once more was already degraded, so quality
-    # rises with *dissimilarity* between the pair. A measure whose higher values mean "more similar" (PSNR, SSIM)
-    # therefore has lower values for better images, and the statistics' sign convention is set accordingly.
-    df["measure_higher_is_better"] = df["measure"].map({k: not v.higher_is_better for k, v in MEASURES.items()})
-    # NR baselines and the FR ceiling (veiqa.baselines) are not PRI pairs: their own names and directions.
-    df = baselines.orient(df)
-    lead = ["dataset", "distortion", "pri", "arm", "backbone", "pair_kind", "measure", "image_id", "ref_id", "level", "value",
-            "status", "pri_identical", "score", "score_kind", "higher_is_better", "measure_higher_is_better"]
-    df = df[lead].sort_values(["distortion", "pri", "arm", "measure", "image_id"], kind="stable")
-    return df.reset_index(drop=True)

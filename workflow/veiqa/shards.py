@@ -3,7 +3,8 @@
 Shards are per dataset and distortion: shard ``k`` holds the images of that distortion, sorted by image id,
 at positions ``[k*N, (k+1)*N)``. The layout depends only on the manifest and N.
 
-:func:`sync_shard_files` writes each shard's rows (only the columns the shard rules read: no scores) to
+:func:`sync_shard_files` (run by the ``shard_index`` job, :func:`write_shard_index`, never while Snakemake builds
+its DAG) writes each shard's rows (only the columns the shard rules read: no scores) to
 ``resources/<ds>/shards/<distortion>/shard-<k>.parquet`` and rewrites a file only when its content changed. The
 shard rules take that file as input, so re-staging after an edited score, or after adding a distortion, reruns no
 PRI, Grad-CAM or measure job whose images are unchanged; a replaced image reruns its own shard only.
@@ -51,7 +52,8 @@ def select(manifest: pd.DataFrame, distortion: str, k: int, size: int) -> pd.Dat
     """Rows of shard ``k`` of ``distortion``."""
     part = manifest[manifest["distortion"] == distortion].sort_values("image_id", kind="stable")
     if k < 0 or k * size >= max(len(part), 1):
-        raise IndexError(f"shard {k} of distortion {distortion!r} does not exist ({len(part)} images, {size} per shard)")
+        raise IndexError(f"shard {k} of distortion {distortion!r} does not exist "
+                         f"({len(part)} images, {size} per shard)")
     return part.iloc[k * size:(k + 1) * size].reset_index(drop=True)
 
 
@@ -108,6 +110,33 @@ def sync_shard_files(manifest_path: str | os.PathLike, size: int) -> list[tuple[
     """Write every shard's rows file whose content changed (see the module docstring); return (distortion, k) pairs."""
     p = str(manifest_path)
     return list(_sync(p, os.stat(p).st_mtime_ns, size))
+
+
+def write_shard_index(manifest_path: str | os.PathLike, size: int, out: str | os.PathLike) -> list[tuple[str, int]]:
+    """The ``shard_index`` job: write the shard files whose rows changed (:func:`sync_shard_files`), then the list of
+    every shard, (distortion, k), to ``out`` (JSON, atomically). The DAG reads that list; nothing is written while
+    Snakemake builds it."""
+    import json
+
+    from .io import write_bytes_atomic
+
+    names = sync_shard_files(manifest_path, size)
+    write_bytes_atomic(out, json.dumps({"shard_size": size, "shards": names}, indent=1).encode())
+    return names
+
+
+def read_shard_index(path: str | os.PathLike) -> list[tuple[str, int]]:
+    """(distortion, k) of every shard, from the file :func:`write_shard_index` wrote (cached by path and
+    modification time: every shard's input function asks)."""
+    p = str(path)
+    return list(_read_index(p, os.stat(p).st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=64)
+def _read_index(path: str, mtime_ns: int) -> tuple[tuple[str, int], ...]:
+    import json
+
+    return tuple((d, int(k)) for d, k in json.loads(Path(path).read_text())["shards"])
 
 
 def read_shard(path: str | os.PathLike) -> tuple[pd.DataFrame, Path]:

@@ -81,11 +81,12 @@ def _alive_snakemake(pid: int) -> bool:
 def clear_stale_locks(workdir: str | Path = ".", log=None) -> bool:
     """Let a run killed by a signal (SIGKILL, a power loss) resume on the next invocation.
 
-    The main Snakemake process records its host and PID in ``.snakemake/veiqa-owner`` each time it starts without
-    locks held. If locks are present at the next start and the recorded owner ran on this host and is no longer a
-    live Snakemake process, the locks are stale and are removed (and said so). Locks of a live process, of another
+    The main Snakemake process records its host and PID in ``.snakemake/veiqa-owner`` (:func:`record_lock_owner`,
+    from the workflow's ``onstart`` handler: only a run that took the locks, never a dry run). If locks are present
+    at the next start and the recorded owner ran on this host and is no longer a live Snakemake process, the locks
+    are stale and are removed (and said so). Locks of a live process, of another
     host (a shared filesystem), or without a record are left alone: Snakemake then asks for ``--unlock`` as usual.
-    Returns True when stale locks were removed.
+    Returns True when stale locks were removed. Nothing else is written.
     """
     import json
     import os
@@ -96,17 +97,27 @@ def clear_stale_locks(workdir: str | Path = ".", log=None) -> bool:
     owner = meta / "veiqa-owner"
     held = locks.is_dir() and any(locks.iterdir())
     me = {"host": socket.gethostname(), "pid": os.getpid()}
-    if held:
-        try:
-            rec = json.loads(owner.read_text())
-        except (OSError, ValueError):
-            return False
-        if rec.get("host") != me["host"] or rec.get("pid") == me["pid"] or _alive_snakemake(int(rec.get("pid", 0))):
-            return False
-        for f in locks.iterdir():
-            f.unlink(missing_ok=True)
-        if log:
-            log(f"veiqa: removed stale Snakemake locks left by process {rec.get('pid')} (no longer running); resuming")
+    if not held:
+        return False
+    try:
+        rec = json.loads(owner.read_text())
+    except (OSError, ValueError):
+        return False
+    if rec.get("host") != me["host"] or rec.get("pid") == me["pid"] or _alive_snakemake(int(rec.get("pid", 0))):
+        return False
+    for f in locks.iterdir():
+        f.unlink(missing_ok=True)
+    if log:
+        log(f"veiqa: removed stale Snakemake locks left by process {rec.get('pid')} (no longer running); resuming")
+    return True
+
+
+def record_lock_owner(workdir: str | Path = ".") -> None:
+    """Record this (main Snakemake) process as the holder of the locks, for :func:`clear_stale_locks`."""
+    import json
+    import os
+    import socket
+
+    meta = Path(workdir) / ".snakemake"
     meta.mkdir(exist_ok=True)
-    owner.write_text(json.dumps(me))
-    return held
+    (meta / "veiqa-owner").write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))

@@ -27,7 +27,7 @@ status per measure: ``"ok"``, ``"identical"`` (x == y; PSNR is then its finite :
 ``"too_small"`` (smaller side below the measure's minimum; value NaN).  Values are NaN only where the measure
 is undefined (NCC with an all-zero reference, PCC with a constant/zero map, NAE with an all-zero reference and
 a non-zero other, MS-SSIM/SSIM too small).  The reference convention each measure follows, and its measured
-agreement with the authors' MATLAB code, is in README.md ("Measures and their reference conventions").
+agreement with the authors' MATLAB code, is in docs/measures.md.
 
 Modes of :func:`compute`:
 

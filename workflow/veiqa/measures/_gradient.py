@@ -29,11 +29,6 @@ def gradient_magnitude(x: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(gx * gx + gy * gy)
 
 
-def gmsd_map(x: torch.Tensor, y: torch.Tensor, data_range=1.0, grey: str = "luma") -> torch.Tensor:
-    """The gradient-magnitude similarity map GMS (N×1×ceil(H/2)×ceil(W/2)) of GMSD.m."""
-    return 1.0 - _gms_deficit(x, y, data_range, grey)
-
-
 def _gms_deficit(x: torch.Tensor, y: torch.Tensor, data_range, grey: str) -> torch.Tensor:
     """1 − GMS = (m_x − m_y)² / (m_x² + m_y² + T), the same map without the cancellation of GMS ≈ 1 (float32
     GMSD of nearly identical pairs keeps its digits; std(GMS) = std(1 − GMS))."""

@@ -17,8 +17,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "measure",
         help="compare two image files with the full-reference similarity measures",
         description="Print the similarity measures of DISTORTED against REFERENCE (image mode: RGB in [0, 255], "
-        "each measure with its reference implementation's conventions; README: 'Measures and their reference "
-        "conventions'). ncc is NK = sum(xy)/sum(x^2) with REFERENCE as x; pcc is Pearson's r.",
+        "each measure with its reference implementation's conventions; docs/measures.md). ncc is NK = sum(xy)/sum(x^2) with REFERENCE as x; pcc is Pearson's r.",
     )
     p.add_argument("reference", help="reference image file")
     p.add_argument("distorted", help="distorted image file (same size as the reference)")
