@@ -115,7 +115,8 @@ def plot_levels(df: pd.DataFrame, path: str | os.PathLike, dpi: int = 100) -> st
         for d, g in df.sort_values("level").groupby("distortion", sort=True):
             # a database without discrete levels (LIVE: level <NA>) has one group per distortion, drawn at x = 0
             x = pd.to_numeric(g["level"], errors="coerce").astype(float).fillna(0.0)
-            lab = d if g["level"].notna().all() else f"{d} (one group, no levels)"
+            has = g["level"].notna()
+            lab = d if has.all() else f"{d} (one group, no levels)" if not has.any() else f"{d} (no level: x=0)"
             line, = ax.plot(x, g[col].astype(float), marker="o", ms=3, label=lab)
             if col == "fid" and g["fid_small_n"].any():
                 sm = g["fid_small_n"].astype(bool).to_numpy()
