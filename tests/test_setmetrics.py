@@ -795,3 +795,22 @@ def test_tf_fid_is_zero_on_the_same_set_and_rises_with_blur(tf_fid):
         blurred = [(filters.gaussian(im, sigma=sigma, channel_axis=-1) * 255).round().astype(np.uint8) for im in ims]
         fids.append(sm.fid_from_features(sm.set_features(blurred, tf_fid).features, ref.features).fid)
     assert 0 < fids[0] < fids[1] < fids[2], fids
+
+
+def test_levels_absent_table_and_plot(tmp_path):
+    """A database without discrete levels (LIVE: manifest level <NA>): one group per distortion, stated in the
+    table's grouping column, and the plot is written (it raised TypeError on NAType)."""
+    import pandas as pd
+    from veiqa.setmetrics.report import plot_levels, set_metrics_table
+
+    df = pd.DataFrame({"distortion": ["jpeg", "wn"], "level": pd.array([pd.NA, pd.NA], dtype="Int64"),
+                       "n_images": [5, 4], "n_refs": [3, 3], "fid": [12.5, 30.0], "fid_small_n": [True, True],
+                       "fid_min_n": [1280, 1280], "fid_sqrtm_imag_max": [0.0, 0.0], "kid_mean": [0.1, 0.2],
+                       "kid_std": [0.01, 0.02], "kid_subset_size": [3, 3], "is_mean": [1.1, 1.2],
+                       "is_ref_mean": [1.0, 1.0], "lpips_mean": [0.3, 0.4], "extractor": ["efficientnet_lite0"] * 2,
+                       "classifier": [None, None], "fid_status": ["ok", "ok"], "kid_status": ["ok", "ok"],
+                       "kid_std_status": ["ok", "ok"], "is_status": ["ok", "ok"], "lpips_status": ["ok", "ok"]})
+    t, _ = set_metrics_table(df)
+    assert list(t["grouping"]) == ["whole distortion (no discrete levels)"] * 2
+    out = plot_levels(df, tmp_path / "levels.png")
+    assert (tmp_path / "levels.png").stat().st_size > 0 or out

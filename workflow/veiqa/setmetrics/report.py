@@ -65,6 +65,8 @@ def set_metrics_table(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """The published table (columns named by :func:`column_names`, ``small_n``, ``notes``) and its caption."""
     names = column_names(df)
     t = df[["distortion", "level", "n_images", "n_refs"]].copy()
+    t.insert(2, "grouping", ["level" if pd.notna(lv) else "whole distortion (no discrete levels)"
+                             for lv in df["level"]])
     t[names["fid"]] = df["fid"]
     t["small_n"] = df["fid_small_n"]
     t["fid_sqrtm_imag_max"] = df["fid_sqrtm_imag_max"]
@@ -111,10 +113,15 @@ def plot_levels(df: pd.DataFrame, path: str | os.PathLike, dpi: int = 100) -> st
             ax.set_axis_off()
             continue
         for d, g in df.sort_values("level").groupby("distortion", sort=True):
-            line, = ax.plot(g["level"], g[col], marker="o", ms=3, label=d)
+            # a database without discrete levels (LIVE: level <NA>) has one group per distortion, drawn at x = 0
+            x = pd.to_numeric(g["level"], errors="coerce").astype(float).fillna(0.0)
+            has = g["level"].notna()
+            lab = d if has.all() else f"{d} (one group, no levels)" if not has.any() else f"{d} (no level: x=0)"
+            line, = ax.plot(x, g[col].astype(float), marker="o", ms=3, label=lab)
             if col == "fid" and g["fid_small_n"].any():
-                sm = g[g["fid_small_n"]]
-                ax.plot(sm["level"], sm[col], ls="none", marker="o", ms=5, mfc="white", mec=line.get_color())
+                sm = g["fid_small_n"].astype(bool).to_numpy()
+                ax.plot(x[sm], g[col].astype(float)[sm], ls="none", marker="o", ms=5, mfc="white",
+                        mec=line.get_color())
         ax.set_xlabel("distortion level", fontsize=8)
         ax.set_title(label, fontsize=9)
         ax.tick_params(labelsize=7)
