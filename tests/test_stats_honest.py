@@ -30,7 +30,6 @@ def test_small_n_no_interval_and_tied_values():
     res = stats.correlations(_frame(y, y, ["a", "b", "c", "d"]), n_boot=200, n_perm=0, protocols=("paper",))
     r = res.corr.iloc[0]
     assert r["srocc"] == 1.0 and np.isnan(r["srocc_ci_low"]) and "no interval" in r["ci_note"]
-    s = np.r_[np.zeros(19), 1.0]
     assert np.isnan(stats.percentile_ci(np.r_[np.full(64, 0.5), np.full(36, np.nan)], 0.95)[0])
 
 

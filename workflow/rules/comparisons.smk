@@ -16,6 +16,16 @@ rule comparisons:
             for p in PROTOCOLS
         ],
         md=[f"results/{{dataset}}/tables/{p}/comparisons.md" for p in PROTOCOLS],
+    log:
+        "logs/{dataset}/comparisons.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/comparisons.tsv"
+    conda:
+        "../../envs/veiqa.yaml"
+    threads: 2  # distortions in 2 processes (same result for any count)
+    resources:
+        mem_mb=4000,
+        runtime=60,
     params:
         protocols=PROTOCOLS,
         default_pri={d: next(iter(vc.pri_arms(CFG, d))) for d in vc.DISTORTIONS},
@@ -23,15 +33,5 @@ rule comparisons:
         bootstrap=CFG["aggregate"]["bootstrap"],
         seed=CFG["aggregate"]["seed"],
         logistic=CFG["aggregate"]["logistic"],
-    threads: 2  # distortions in 2 processes (same result for any count)
-    resources:
-        mem_mb=4000,
-        runtime=60,
-    log:
-        "logs/{dataset}/comparisons.log",
-    benchmark:
-        "logs/{dataset}/benchmarks/comparisons.tsv"
-    conda:
-        "../../envs/veiqa.yaml"
     script:
         str(SCRIPTS / "comparisons.py")

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import seed_from
-from .weighted import bootstrap_weights, percentile_ci, weighted_stats
+from .weighted import percentile_ci, weighted_stats
 
 SELECT_KEYS = ("dataset", "distortion", "measure")
 

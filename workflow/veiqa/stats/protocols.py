@@ -141,7 +141,6 @@ def evaluate_group(x, y, ref_ids, *, orientation: float = 1.0, protocol: str = "
             pred, mapping = linear_fallback(x, y, x)
         row.update(fit_status=fit.status, fit_message=fit.message, mapping=mapping, n_fits_failed=int(not fit.ok),
                    k_folds=np.nan)
-        clusters = None
     elif protocol == "content_separated":
         if folds is None:
             raise ValueError("content_separated needs folds")
@@ -168,7 +167,6 @@ def evaluate_group(x, y, ref_ids, *, orientation: float = 1.0, protocol: str = "
         mapping = "none" if "none" in mappings else ("linear_fallback" if "linear_fallback" in mappings else "logistic")
         row.update(fit_status="ok" if n_failed == 0 else "failed", fit_message="; ".join(failed_msgs)[:500],
                    mapping=mapping, n_fits_failed=n_failed, k_folds=int(ufolds.size))
-        clusters = ref_index
     else:
         raise VeiqaError(f"unknown protocol {protocol!r} (expected one of {PROTOCOLS})")
 
