@@ -24,7 +24,7 @@ GRID = {
 @pytest.fixture(scope="module")
 def grid_run(tmp_path_factory):
     wd = tmp_path_factory.mktemp("grid")
-    snakemake(wd, "resources/demo/manifest.parquet", config=GRID)
+    snakemake(wd, "resources/demo/shards/index.json", config=GRID)  # staging and the shard list
     plan = job_counts(snakemake(wd, "-n", config=GRID))
     snakemake(wd, config=GRID)
     return wd, plan
