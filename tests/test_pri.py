@@ -132,7 +132,7 @@ def test_paper_preset_dry_run_plans_jpeg_reencodes_for_jp2k_and_imnoise_variance
     exe = REPO / ".venv" / "bin" / "snakemake"
     opts = ["-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--cores", "1",
             "--configfile", str(tmp_path / "c.yaml"), "--config", "preset=paper"]
-    subprocess.run([str(exe) if exe.exists() else shutil.which("snakemake"), "resources/demo/manifest.parquet"]
+    subprocess.run([str(exe) if exe.exists() else shutil.which("snakemake"), "resources/demo/shards/index.json"]
                    + opts, check=True, capture_output=True, cwd=tmp_path)
     smk = [str(exe) if exe.exists() else shutil.which("snakemake")] + opts
     dry = subprocess.run(smk + ["-n"], capture_output=True, text=True, cwd=tmp_path)
