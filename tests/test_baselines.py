@@ -267,7 +267,7 @@ TINY = {
 def test_dry_run_plans_the_baseline_jobs(tmp_path):
     from test_workflow import job_counts, snakemake
 
-    snakemake(tmp_path, "resources/demo/shards/index.json", config=TINY)  # staging and the shard list: the shards are known
+    snakemake(tmp_path, "resources/demo/shards/index.json", config=TINY)  # staging and the shard list
     plan = job_counts(snakemake(tmp_path, "-n", config=TINY))
     # 2 references x 5 levels = 10 images per distortion -> 3 shards of 4, for gb and jpeg.
     assert plan["nr_baselines"] == plan["fr_ceiling"] == plan["measures_image"] == 6
