@@ -82,7 +82,7 @@ class _Server:
     """A loopback HTTP server in a thread: ``/good`` sends ``data``; ``/broken`` announces ``len(data)`` bytes and
     closes after a tenth of them. Serves at most ``limit`` requests."""
 
-    def __init__(self, data: bytes, limit: int = 4):
+    def __init__(self, data: bytes):
         import http.server
         import threading
 
@@ -101,13 +101,15 @@ class _Server:
                 pass
 
         self.srv = http.server.HTTPServer(("127.0.0.1", 0), H)
-        self.srv.timeout = 10
         self.url = f"http://127.0.0.1:{self.srv.server_address[1]}"
-        self.thread = threading.Thread(target=lambda: [self.srv.handle_request() for _ in range(limit)], daemon=True)
+        self.thread = threading.Thread(target=self.srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     def close(self):
+        # shutdown() waits for serve_forever to return, so the socket is never closed under a waiting thread.
+        self.srv.shutdown()
         self.srv.server_close()
+        self.thread.join()
 
 
 @pytest.fixture()

@@ -74,7 +74,10 @@ def test_installed_wheel_scores_a_real_image(installed, tid_pair, capsys):
     ref = json.loads(capsys.readouterr().out)
     got, exp = out["results"][0]["measures"]["psnr"], ref["results"][0]["measures"]["psnr"]
     assert got["status"] == exp["status"] == "ok"
-    assert got["value"] == pytest.approx(exp["value"], abs=1e-6) and 5 < got["value"] < 100
+    # The two Grad-CAM maps come from float32 convolutions whose summation order follows the thread count (the
+    # wheel runs with 2 OpenMP threads, this process with its own torch setting): agreement to float32 precision
+    # (CI saw 2.6e-7 relative), not bit equality.
+    assert got["value"] == pytest.approx(exp["value"], rel=1e-6) and 5 < got["value"] < 100
 
 
 def test_installed_wheel_runs_nr_on_a_real_image(installed, tid_pair, capsys):
