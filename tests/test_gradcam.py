@@ -45,8 +45,9 @@ def blurred(img, sigma=3.0):
     return (skimage.filters.gaussian(img, sigma=sigma, channel_axis=-1) * 255).round().astype(np.uint8)
 
 
-def reference_cam(bb, x, cls, layer="bn2"):
-    """Grad-CAM from the definition: full backward through an unfrozen copy, gradient captured by a tensor hook."""
+def _act_grad(bb, x, cls, layer):
+    """Activation and gradient of logit ``cls`` at ``layer``: full backward through an unfrozen copy, the gradient
+    captured by a tensor hook."""
     model = copy.deepcopy(bb.model).requires_grad_(True)
     store = {}
 
@@ -58,7 +59,12 @@ def reference_cam(bb, x, cls, layer="bn2"):
     y = model(x)
     h.remove()
     y[0, cls].backward()
-    a, g = store["a"].detach()[0], store["g"][0]
+    return store["a"].detach()[0], store["g"][0]
+
+
+def reference_cam(bb, x, cls, layer="bn2"):
+    """Grad-CAM from the definition."""
+    a, g = _act_grad(bb, x, cls, layer)
     return torch.relu((g.mean((1, 2))[:, None, None] * a).sum(0))
 
 
@@ -454,19 +460,9 @@ def test_each_method_matches_pytorch_grad_cam_on_a_small_cnn(toy, name):
 
 
 def hooked(bb, x, cls, layer):
-    """Activation and gradient of logit ``cls`` at ``layer`` (full backward through an unfrozen copy), float64."""
-    model = copy.deepcopy(bb.model).requires_grad_(True)
-    store = {}
-
-    def hook(m, i, o):
-        store["a"] = o
-        o.register_hook(lambda g: store.__setitem__("g", g))
-
-    h = dict(model.named_modules())[layer].register_forward_hook(hook)
-    y = model(x)
-    h.remove()
-    y[0, cls].backward()
-    return store["a"].detach()[0].double().numpy(), store["g"][0].double().numpy()
+    """Activation and gradient of logit ``cls`` at ``layer``, float64 NumPy."""
+    a, g = _act_grad(bb, x, cls, layer)
+    return a.double().numpy(), g.double().numpy()
 
 
 @pytest.mark.parametrize("layer", ["bn2", "blocks.5"])

@@ -41,15 +41,15 @@ def _generated():
     return {"noise": noise, "ramp": ramp, "blur": blur, "blocky": blocky}
 
 
-def _release_binaries(feat: np.ndarray, tmp: Path) -> float:
-    """brisquescore.m's own steps with libsvm's binaries on the release's files."""
-    (tmp / "test_ind").write_text("1 " + "".join("%d:%f " % (k, v) for k, v in enumerate(feat, 1)) + "\n")
-    scaled = subprocess.run(["svm-scale", "-r", str(data_file(B.RANGE_FILE)), str(tmp / "test_ind")],
-                            capture_output=True, text=True, check=True).stdout
-    (tmp / "test_ind_scaled").write_text(scaled)
-    subprocess.run(["svm-predict", "-b", "1", str(tmp / "test_ind_scaled"), str(data_file(B.MODEL_FILE)),
-                    str(tmp / "output")], capture_output=True, text=True, check=True)
-    return float((tmp / "output").read_text().split()[0])
+def _release_binaries(feat: np.ndarray) -> float:
+    """brisquescore.m's own steps with libsvm's binaries on the release's files (the check script's function)."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "nr_brisque_check.py"
+    spec = importlib.util.spec_from_file_location("nr_brisque_check", script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.release_binaries(feat)
 
 
 # --- libsvm's binaries (skipped without them) --------------------------------------------------------------------
@@ -58,19 +58,19 @@ def _release_binaries(feat: np.ndarray, tmp: Path) -> float:
 @needs_binaries
 @needs_samples
 @pytest.mark.parametrize("name", NAMES)
-def test_brisque_equals_release_through_libsvm_binaries(name, tmp_path):
+def test_brisque_equals_release_through_libsvm_binaries(name):
     img = read_image(SAMPLES / name)
-    assert nr.score(img, "brisque") == pytest.approx(_release_binaries(B.features(img), tmp_path), abs=1e-6)
+    assert nr.score(img, "brisque") == pytest.approx(_release_binaries(B.features(img)), abs=1e-6)
 
 
 @needs_binaries
-def test_brisque_on_generated_images_equals_libsvm_binaries(tmp_path):
+def test_brisque_on_generated_images_equals_libsvm_binaries():
     ranges, _ = B.model()
     outside = 0
     for name, img in _generated().items():
         feat = B.features(img)
         outside += int(np.any((feat < ranges.fmin) | (feat > ranges.fmax)))
-        assert nr.score(img, "brisque") == pytest.approx(_release_binaries(feat, tmp_path), abs=1e-6), name
+        assert nr.score(img, "brisque") == pytest.approx(_release_binaries(feat), abs=1e-6), name
     assert outside >= 1          # at least one image exercises svm-scale's unclipped extrapolation
 
 
