@@ -30,17 +30,25 @@ class ConfigError(VeiqaError):
 
 
 def load_schema(path: str | Path | None = None) -> dict:
-    """The schema, with ``gradcam.method``'s allowed names filled in from the registry
-    :data:`veiqa.gradcam.METHODS` (their one home)."""
+    """The schema, with the allowed names filled in from the registries, their one home: ``gradcam.method`` from
+    :data:`veiqa.gradcam.METHODS`, ``measures`` and ``aggregate.table_measure`` from :data:`veiqa.specs.MEASURES`."""
+    from .gradcam.methods import METHODS
+    from .specs import MEASURES
+
     with open(path or SCHEMA_PATH) as fh:
         schema = yaml.safe_load(fh)
-    method = schema.get("properties", {}).get("gradcam", {}).get("properties", {}).get("method")
+    props = schema.get("properties", {})
+    method = props.get("gradcam", {}).get("properties", {}).get("method")
     if method is not None:
-        from .gradcam.methods import METHODS
-
         names = list(METHODS)
         method["oneOf"] = [{"enum": names},
                            {"type": "array", "items": {"enum": names}, "minItems": 1, "uniqueItems": True}]
+    measures = list(MEASURES)
+    if "measures" in props:
+        props["measures"]["items"]["enum"] = measures
+    table_measure = props.get("aggregate", {}).get("properties", {}).get("table_measure")
+    if table_measure is not None:
+        table_measure["enum"] = measures
     return schema
 
 
