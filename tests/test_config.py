@@ -210,3 +210,21 @@ def test_distortion_enums_are_the_registry():
     # labels from the registry's prefixes, one per default strength
     assert {d: list(vc.pri_arms(cfg, d)) for d in DISTORTIONS} == {"gb": ["box3"], "wn": ["var0.5"],
                                                                    "jpeg": ["q1"], "jp2k": ["jpeg_q1"]}
+
+
+def test_gradcam_engine_defaults_are_the_schemas():
+    """The Grad-CAM engine's defaults (veiqa.gradcam.DEFAULT_CONFIG, used when a caller leaves a setting out) are
+    read from the schema: a job given no setting runs the workflow's default arm (batch 32, 1 worker, as the schema
+    says; the engine once said 16 and 2)."""
+    from veiqa.defaults import default
+    from veiqa.gradcam import DEFAULT_CONFIG, normalize_config
+
+    cfg = vc.load({"datasets": {"d": {"loader": "demo"}}}, check_paths=False)
+    (arm,) = vc.cam_arms(cfg).values()
+    assert normalize_config({}) == normalize_config(arm) == DEFAULT_CONFIG
+    schema = yaml.safe_load(vc.SCHEMA_PATH.read_text())["properties"]
+    assert (DEFAULT_CONFIG["batch_size"], DEFAULT_CONFIG["num_workers"]) == (
+        schema["gradcam"]["properties"]["batch_size"]["default"], schema["gradcam"]["properties"]["num_workers"]["default"])
+    assert default("compare", "size") == schema["compare"]["properties"]["size"]["default"]
+    with pytest.raises(KeyError, match="gradcam.batchsize"):
+        default("gradcam", "batchsize")

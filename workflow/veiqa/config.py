@@ -16,11 +16,11 @@ from typing import Any, Iterable
 
 import yaml
 
+from .defaults import SCHEMA_PATH
 from .io import VeiqaError
 from .pri import DISTORTIONS as _DISTORTIONS
 from .pri import PRI_METHODS
 
-SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
 #: The distortion codes, from their registry :data:`veiqa.pri.DISTORTIONS` (the rules iterate over this).
 DISTORTIONS = tuple(_DISTORTIONS)
 

@@ -54,10 +54,15 @@ def add_parser(sub) -> None:
     p.add_argument("--measure", action="append", dest="measures", metavar="NAME",
                    help="measure between the two heat maps (repeatable; default psnr)")
     p.add_argument("--pri-param", type=float, default=None,
-                   help="PRI strength (gb: filter size, wn: noise variance on [0,1], jpeg: quality, jp2k: its codec's "
-                        "quality or ratio); default: the schema's (the workflow's default PRI arm)")
+                   help="PRI strength, the value of the distortion's PRI key ("
+                        + ", ".join(f"{c}: " + " or ".join(PRI_METHODS[m].param for m in d.pri)
+                                    for c, d in DISTORTIONS.items())
+                        + "); default: the schema's (the workflow's default PRI arm)")
     p.add_argument("--pri-codec", choices=_CODECS, default=None,
-                   help="jp2k only: the PRI's codec (jp2k takes --pri-param as its ratio); default: the schema's")
+                   help="the PRI method of a distortion that has several ("
+                        + ", ".join(f"{c}: " + " or ".join(f"{m} ({PRI_METHODS[m].param})" for m in d.pri)
+                                    for c, d in DISTORTIONS.items() if len(d.pri) > 1)
+                        + "); default: the schema's")
     p.add_argument("--cam", default=None, metavar="METHOD",
                    help="explanation method, a name of veiqa.gradcam.METHODS (listed in docs/explanation-methods.md; "
                         "a wrong name lists them); default: the schema's (gradcam, the paper's)")
