@@ -3,8 +3,9 @@
     python scripts/gen_config_docs.py          # rewrite the page
     python scripts/gen_config_docs.py --check  # exit 1 when the committed page differs (tests/test_docs.py)
 
-Every key of the schema gets its type, default, allowed values and description; nothing else is written by hand,
-so the page cannot drift from what the workflow validates.
+Every key of the schema gets its type, default, allowed values and description, and the registries the schema's
+enums are read from (measures: veiqa.specs.MEASURES; distortions: veiqa.pri.DISTORTIONS) get a table each; nothing
+else is written by hand, so the page cannot drift from what the workflow validates.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
 from veiqa.config import SCHEMA_PATH, load_schema  # noqa: E402
+from veiqa.pri import DISTORTIONS, PRI_METHODS  # noqa: E402
+from veiqa.specs import MEASURES  # noqa: E402
 
 PAGE = REPO / "docs" / "configuration.md"
 
@@ -118,7 +121,46 @@ def render(schema: dict) -> str:
         desc = " ".join(str(node.get("description", "")).split())
         if desc:
             out.append(desc + "\n")
+    out.append(measures_table())
+    out.append(distortions_table())
     return "\n".join(out).rstrip() + "\n"
+
+
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def measures_table() -> str:
+    """The measures registry as a table (the names ``measures`` and ``aggregate.table_measure`` allow)."""
+    out = ["## Measures\n",
+           "The names `measures` and `aggregate.table_measure` allow: the registry `veiqa.specs.MEASURES`, where each "
+           "measure's function, direction and input handling are defined once (conventions and measured agreement: "
+           "[measures.md](measures.md)). A pair whose smaller side is below the minimum gets NaN, status "
+           "`too_small`.\n",
+           "| measure | better | min. side | RGB input | description | implementation |",
+           "|---|---|---|---|---|---|"]
+    for s in MEASURES.values():
+        out.append(f"| `{s.name}` | {'higher' if s.higher_is_better else 'lower'} | {s.min_size} | {_cell(s.colour)} | "
+                   f"{_cell(s.description)} | {_cell(s.reference)} |")
+    return "\n".join(out) + "\n"
+
+
+def distortions_table() -> str:
+    """The distortions registry as a table (the codes ``distortions`` allows, and each one's PRI methods)."""
+    out = ["## Distortions\n",
+           "The codes `distortions` allows: the registry `veiqa.pri.DISTORTIONS`, with each distortion's "
+           "pseudo-reference (PRI) methods, the paper's first. Each loader maps its database's own type codes onto "
+           "these; the PRI strengths and their defaults are the keys under `pri` above.\n",
+           "| code | distortion | PRI method | strength key | arm label | PRI |",
+           "|---|---|---|---|---|---|"]
+    for d in DISTORTIONS.values():
+        for name in d.pri:
+            m = PRI_METHODS[name]
+            label = f"{name}_{m.label}<{m.param}>" if len(d.pri) > 1 else f"{m.label}<{m.param}>"
+            codec = f" (`codec: {name}`)" if len(d.pri) > 1 else ""
+            out.append(f"| `{d.code}` | {_cell(d.title)} | `{name}`{codec} | `{m.param}` ({m.kind.__name__}) | "
+                       f"`{label}` | {_cell(m.title)} |")
+    return "\n".join(out) + "\n"
 
 
 def main(argv=None) -> int:

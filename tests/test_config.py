@@ -185,3 +185,46 @@ def test_control_flag_comes_from_the_weights_setting(default_cfg):
     assert [vc.is_control(a) for a in arms] == [False, True]
     assert [arm_kind(a + "@q10", "vei") for a in arms] == ["pretrained", "random-weights control"]
     assert arm_kind("image@q10", "image") == "no-CNN baseline"
+
+
+def test_distortion_enums_are_the_registry():
+    """The codes `distortions` allows and jp2k's PRI codecs are read from veiqa.pri.DISTORTIONS; the schema's `pri`
+    block (the PRI strengths' defaults) has one entry per registered distortion, keyed by its method's strength."""
+    from veiqa.pri import DISTORTIONS, PRI_METHODS
+
+    schema = vc.load_schema()
+    assert schema["properties"]["distortions"]["items"]["enum"] == list(DISTORTIONS) == list(vc.DISTORTIONS)
+    assert schema["definitions"]["jp2k_setting"]["properties"]["codec"]["enum"] == list(DISTORTIONS["jp2k"].pri)
+    raw = yaml.safe_load(vc.SCHEMA_PATH.read_text())
+    assert "enum" not in raw["properties"]["distortions"]["items"]
+    pri = schema["properties"]["pri"]["properties"]
+    assert list(pri) == list(DISTORTIONS)
+    for code, d in DISTORTIONS.items():
+        keys = {PRI_METHODS[m].param for m in d.pri}
+        props = pri[code].get("properties") or schema["definitions"]["jp2k_setting"]["properties"]
+        assert keys <= set(props), code
+    cfg = vc.load({"datasets": {"d": {"loader": "demo"}}, "distortions": ["gb"]}, check_paths=False)
+    assert cfg["distortions"] == ["gb"]
+    with pytest.raises(vc.ConfigError, match=r"'distortions.0': 'blur' is not allowed; allowed values: 'gb', 'wn'"):
+        vc.load({"datasets": {"d": {"loader": "demo"}}, "distortions": ["blur"]}, check_paths=False)
+    # labels from the registry's prefixes, one per default strength
+    assert {d: list(vc.pri_arms(cfg, d)) for d in DISTORTIONS} == {"gb": ["box3"], "wn": ["var0.5"],
+                                                                   "jpeg": ["q1"], "jp2k": ["jpeg_q1"]}
+
+
+def test_gradcam_engine_defaults_are_the_schemas():
+    """The Grad-CAM engine's defaults (veiqa.gradcam.DEFAULT_CONFIG, used when a caller leaves a setting out) are
+    read from the schema: a job given no setting runs the workflow's default arm (batch 32, 1 worker, as the schema
+    says; the engine once said 16 and 2)."""
+    from veiqa.defaults import default
+    from veiqa.gradcam import DEFAULT_CONFIG, normalize_config
+
+    cfg = vc.load({"datasets": {"d": {"loader": "demo"}}}, check_paths=False)
+    (arm,) = vc.cam_arms(cfg).values()
+    assert normalize_config({}) == normalize_config(arm) == DEFAULT_CONFIG
+    schema = yaml.safe_load(vc.SCHEMA_PATH.read_text())["properties"]
+    assert (DEFAULT_CONFIG["batch_size"], DEFAULT_CONFIG["num_workers"]) == (
+        schema["gradcam"]["properties"]["batch_size"]["default"], schema["gradcam"]["properties"]["num_workers"]["default"])
+    assert default("compare", "size") == schema["compare"]["properties"]["size"]["default"]
+    with pytest.raises(KeyError, match="gradcam.batchsize"):
+        default("gradcam", "batchsize")

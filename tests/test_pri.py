@@ -149,3 +149,41 @@ def test_paper_preset_dry_run_plans_jpeg_reencodes_for_jp2k_and_imnoise_variance
     variance = vc.pri_arms(resolved, "wn")["var0.5"]["variance"]
     assert variance ** 0.5 == pytest.approx(0.7071, abs=1e-4)
     assert pri.make_pri(np.zeros((8, 8, 3), np.uint8), "jp2k", {"codec": "jpeg", "quality": 1}, "x")[1] == ".jpg"
+
+
+def test_make_pri_dispatches_every_registered_method(photo):
+    """Each distortion's setting reaches the PRI method the registry names: the file is that encoder's (libjpeg and
+    OpenJPEG through Pillow, called here directly; the box filter and noise as tested above, with the noise seeded
+    by the image id and the salt "wn" as earlier runs were)."""
+    from veiqa.io import seed_from
+
+    def pil(fmt, **kw):
+        buf = io.BytesIO()
+        Image.fromarray(photo).save(buf, format=fmt, **kw)
+        return buf.getvalue()
+
+    png = lambda a: np.asarray(Image.open(io.BytesIO(pri._png_bytes(a))))  # noqa: E731
+    want = {"box": (3, ".png", lambda v: png(pri.mean_filter(photo, 3))),
+            "noise": (0.5, ".png", lambda v: png(pri.add_noise(photo, 0.5, seed_from("x", "wn", 0.5)))),
+            "jpeg": (5, ".jpg", lambda v: pil("JPEG", quality=5)),
+            "jp2k": (40, ".jp2", lambda v: pil("JPEG2000", quality_mode="rates", quality_layers=[40.0],
+                                                irreversible=True))}
+    seen = set()
+    for code, d in pri.DISTORTIONS.items():
+        for name in d.pri:
+            m = pri.PRI_METHODS[name]
+            value, ext, expected = want[name]
+            params = {m.param: value, **({"codec": name} if len(d.pri) > 1 else {})}
+            data, got_ext = pri.make_pri(photo, code, params, "x")
+            assert got_ext == ext, (code, name)
+            ref = expected(value)
+            if isinstance(ref, bytes):
+                assert data == ref, (code, name)
+            else:
+                np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(data))), ref)
+            seen.add(name)
+    assert seen == set(pri.PRI_METHODS)  # every method is some distortion's
+    with pytest.raises(ValueError, match="known: gb, wn, jpeg, jp2k"):
+        pri.make_pri(photo, "fastfading", {}, "x")
+    with pytest.raises(ValueError, match=r"codec must be one of \('jpeg', 'jp2k'\)"):
+        pri.make_pri(photo, "jp2k", {"quality": 1}, "x")

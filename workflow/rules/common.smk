@@ -39,7 +39,7 @@ SCRIPTS = Path(workflow.basedir) / "workflow" / "scripts"
 
 wildcard_constraints:
     dataset=r"[A-Za-z0-9_.-]+",
-    distortion=r"gb|wn|jpeg|jp2k",
+    distortion="|".join(vc.DISTORTIONS),  # the registry veiqa.pri.DISTORTIONS
     pri=r"[^/]+",
     cam=r"[^/]+",
     k=r"\d+",

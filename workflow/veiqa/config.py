@@ -16,13 +16,13 @@ from typing import Any, Iterable
 
 import yaml
 
+from .defaults import SCHEMA_PATH
 from .io import VeiqaError
+from .pri import DISTORTIONS as _DISTORTIONS
+from .pri import PRI_METHODS
 
-SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "config.schema.yaml"
-DISTORTIONS = ("gb", "wn", "jpeg", "jp2k")
-PRI_PARAM = {"gb": "size", "wn": "variance", "jpeg": "quality"}  # jp2k: the key of its codec, JP2K_PARAM
-JP2K_PARAM = {"jpeg": "quality", "jp2k": "ratio"}  # pri.jp2k codec -> its strength key
-PRI_LABEL = {"gb": "box", "wn": "var", "jpeg": "q", "jp2k": "ratio"}
+#: The distortion codes, from their registry :data:`veiqa.pri.DISTORTIONS` (the rules iterate over this).
+DISTORTIONS = tuple(_DISTORTIONS)
 
 
 class ConfigError(VeiqaError):
@@ -30,17 +30,35 @@ class ConfigError(VeiqaError):
 
 
 def load_schema(path: str | Path | None = None) -> dict:
-    """The schema, with ``gradcam.method``'s allowed names filled in from the registry
-    :data:`veiqa.gradcam.METHODS` (their one home)."""
+    """The schema, with the allowed names filled in from the registries, their one home: ``gradcam.method`` from
+    :data:`veiqa.gradcam.METHODS`, ``measures`` and ``aggregate.table_measure`` from :data:`veiqa.specs.MEASURES`,
+    ``distortions`` and the PRI method of a distortion that has several (``pri.jp2k``'s ``codec``) from
+    :data:`veiqa.pri.DISTORTIONS`."""
+    from .gradcam.methods import METHODS
+    from .specs import MEASURES
+
     with open(path or SCHEMA_PATH) as fh:
         schema = yaml.safe_load(fh)
-    method = schema.get("properties", {}).get("gradcam", {}).get("properties", {}).get("method")
+    props = schema.get("properties", {})
+    method = props.get("gradcam", {}).get("properties", {}).get("method")
     if method is not None:
-        from .gradcam.methods import METHODS
-
         names = list(METHODS)
         method["oneOf"] = [{"enum": names},
                            {"type": "array", "items": {"enum": names}, "minItems": 1, "uniqueItems": True}]
+    measures = list(MEASURES)
+    if "measures" in props:
+        props["measures"]["items"]["enum"] = measures
+    table_measure = props.get("aggregate", {}).get("properties", {}).get("table_measure")
+    if table_measure is not None:
+        table_measure["enum"] = measures
+    if "distortions" in props:
+        props["distortions"]["items"]["enum"] = list(_DISTORTIONS)
+    for code, d in _DISTORTIONS.items():
+        setting = props.get("pri", {}).get("properties", {}).get(code)
+        if setting is not None and len(d.pri) > 1:
+            ref = setting.get("then", {}).get("$ref", "")
+            target = schema["definitions"][ref.rsplit("/", 1)[1]] if ref else setting
+            target["properties"]["codec"]["enum"] = list(d.pri)
     return schema
 
 
@@ -205,26 +223,32 @@ def _unique(labels: Iterable[tuple[str, Any]], what: str) -> None:
 
 # --------------------------------------------------------------------------------------------- arms
 def pri_arms(cfg: dict, distortion: str) -> dict[str, dict]:
-    """PRI arms of one distortion: label (e.g. ``q1``) → parameters (e.g. ``{"quality": 1}``).
+    """PRI arms of one distortion: label (e.g. ``q1``) → parameters (e.g. ``{"quality": 1}``), from the registries
+    :data:`veiqa.pri.DISTORTIONS` and :data:`veiqa.pri.PRI_METHODS` (strength key and label prefix).
 
-    ``pri.jp2k`` is a setting or a list of settings ``{codec: jpeg, quality: Q}`` / ``{codec: jp2k, ratio: R}``
-    (codec inferred from the key when absent); its labels name the codec: ``jpeg_q1``, ``jp2k_ratio100``.
+    A distortion with several PRI methods (``pri.jp2k``) takes a setting or a list of settings
+    ``{codec: jpeg, quality: Q}`` / ``{codec: jp2k, ratio: R}`` (codec inferred from the key when absent); its labels
+    name the codec: ``jpeg_q1``, ``jp2k_ratio100``.
     """
-    if distortion != "jp2k":
-        key = PRI_PARAM[distortion]
-        vals = as_list(cfg["pri"][distortion][key])
-        labels = [f"{PRI_LABEL[distortion]}{_fmt(v)}" for v in vals]
-        _unique(zip(labels, vals), f"'pri.{distortion}.{key}'")
-        return {label: {key: v} for label, v in zip(labels, vals)}
+    methods = _DISTORTIONS[distortion].pri
+    if len(methods) == 1:
+        m = PRI_METHODS[methods[0]]
+        vals = as_list(cfg["pri"][distortion][m.param])
+        labels = [f"{m.label}{_fmt(v)}" for v in vals]
+        _unique(zip(labels, vals), f"'pri.{distortion}.{m.param}'")
+        return {label: {m.param: v} for label, v in zip(labels, vals)}
     made: list[tuple[str, dict]] = []
-    for setting in as_list(cfg["pri"]["jp2k"]):
-        codec = setting.get("codec") or ("jp2k" if "ratio" in setting else "jpeg")
-        key, other = JP2K_PARAM[codec], JP2K_PARAM["jp2k" if codec == "jpeg" else "jpeg"]
-        if key not in setting or other in setting:
-            raise ConfigError(f"invalid configuration:\n  - 'pri.jp2k': {setting!r}: codec {codec} takes "
-                              f"'{key}' (and not '{other}')")
-        made += [(f"{codec}_{PRI_LABEL[codec]}{_fmt(v)}", {"codec": codec, key: v}) for v in as_list(setting[key])]
-    _unique(made, "'pri.jp2k'")
+    for setting in as_list(cfg["pri"][distortion]):
+        codec = setting.get("codec") or next((c for c in methods if PRI_METHODS[c].param in setting), methods[0])
+        key = PRI_METHODS[codec].param
+        others = [PRI_METHODS[c].param for c in methods if c != codec and PRI_METHODS[c].param in setting]
+        if key not in setting or others:
+            other = " or ".join(repr(PRI_METHODS[c].param) for c in methods if c != codec)
+            raise ConfigError(f"invalid configuration:\n  - 'pri.{distortion}': {setting!r}: codec {codec} takes "
+                              f"'{key}' (and not {other})")
+        made += [(f"{codec}_{PRI_METHODS[codec].label}{_fmt(v)}", {"codec": codec, key: v})
+                 for v in as_list(setting[key])]
+    _unique(made, f"'pri.{distortion}'")
     return dict(made)
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from .io import atomic_path, save_png, seed_from, write_bytes_atomic
+from .pri import DISTORTIONS
 
 REFERENCES = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle_left", "motorcycle_right", "camera", "clock",
               "coins", "immunohistochemistry")
@@ -148,7 +149,7 @@ def _warm_imports() -> None:
     from . import images  # noqa: F401
 
 
-def build(root: str | Path, references=REFERENCES, distortions=("gb", "wn", "jpeg", "jp2k"), levels=5,
+def build(root: str | Path, references=REFERENCES, distortions=tuple(DISTORTIONS), levels=5,
           workers: int = 1) -> Path:
     """Write the demo dataset under ``root`` (idempotent: the same files, byte for byte, on every build).
 

@@ -14,20 +14,26 @@ Following Ahmed et al. (2024):
 
 Blur and noise PRIs are stored losslessly as PNG; JPEG and JPEG 2000 PRIs are stored as the encoder's own output,
 so what the Grad-CAM stage decodes is exactly what the codec produced.
+
+The registries here are the one home of these facts: :data:`DISTORTIONS` (code → display name and PRI methods) and
+:data:`PRI_METHODS` (name → strength key, its type, arm-label prefix, encoder). The configuration's ``distortions``
+and ``pri.jp2k.codec`` allow their names (filled in by :func:`veiqa.config.load_schema`), :func:`veiqa.config.pri_arms`
+labels arms with them, ``veiqa score --distortion/--pri-codec`` offers them, :func:`make_pri` dispatches through them
+and docs/configuration.md's distortions table is generated from them. A dataset loader maps its own type codes
+(LIVE's folder ``gblur``, TID2013's ``08``) onto these codes. The PRI strengths' defaults are the schema's (``pri``).
 """
 
 from __future__ import annotations
 
 import io as _io
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PIL import Image
 
 from .io import atomic_path, seed_from, sha256_file
-
-CODECS = ("jpeg", "jp2k")
-
 
 def mean_filter(img: np.ndarray, size: int) -> np.ndarray:
     """``size``×``size`` box filter per channel, edges replicated, rounded back to uint8."""
@@ -59,20 +65,89 @@ def encode_jp2k(img: np.ndarray, ratio: float) -> bytes:
     return buf.getvalue()
 
 
+def _box_pri(img: np.ndarray, size, image_id: str) -> tuple[bytes, str]:
+    return _png_bytes(mean_filter(img, int(size))), ".png"
+
+
+def _noise_pri(img: np.ndarray, variance, image_id: str) -> tuple[bytes, str]:
+    # the seed's salt "wn" and the variance as configured (not cast) keep the files of earlier runs byte-identical
+    return _png_bytes(add_noise(img, float(variance), seed_from(image_id, "wn", variance))), ".png"
+
+
+def _jpeg_pri(img: np.ndarray, quality, image_id: str) -> tuple[bytes, str]:
+    return encode_jpeg(img, int(quality)), ".jpg"
+
+
+def _jp2k_pri(img: np.ndarray, ratio, image_id: str) -> tuple[bytes, str]:
+    return encode_jp2k(img, float(ratio)), ".jp2"
+
+
+@dataclass(frozen=True)
+class PriMethod:
+    """One way of degrading a distorted image once more: the configuration key of its strength and that value's
+    type, the prefix of its arm labels (``box3``, ``q1``), a description, and ``make(img, strength, image_id)`` →
+    (file bytes, extension)."""
+
+    param: str
+    kind: type
+    label: str
+    title: str
+    make: Callable[[np.ndarray, object, str], tuple[bytes, str]]
+
+
+@dataclass(frozen=True)
+class Distortion:
+    """A distortion the workflow evaluates: its code (the ``distortion`` column of every table), its display name,
+    and its PRI methods (:data:`PRI_METHODS` names, the paper's first). With more than one, a PRI setting names
+    its method as ``codec`` and the arm labels name it (``jpeg_q1``, ``jp2k_ratio100``)."""
+
+    code: str
+    title: str
+    pri: tuple[str, ...]
+
+
+#: PRI method name → method.
+PRI_METHODS: dict[str, PriMethod] = {
+    "box": PriMethod("size", int, "box", "size×size mean (box) filter, edges replicated", _box_pri),
+    "noise": PriMethod("variance", float, "var", "imnoise(I, 'gaussian', 0, variance) on [0, 1], seeded by the image "
+                       "id", _noise_pri),
+    "jpeg": PriMethod("quality", int, "q", "JPEG re-encode (libjpeg via Pillow) at quality", _jpeg_pri),
+    "jp2k": PriMethod("ratio", float, "ratio", "JPEG 2000 re-encode (OpenJPEG via Pillow) at ratio:1", _jp2k_pri),
+}
+
+#: Distortion code → distortion: the paper's four, in its order.
+DISTORTIONS: dict[str, Distortion] = {
+    d.code: d
+    for d in [
+        Distortion("gb", "Gaussian blur", ("box",)),
+        Distortion("wn", "white noise", ("noise",)),
+        Distortion("jpeg", "JPEG", ("jpeg",)),
+        Distortion("jp2k", "JPEG 2000", ("jpeg", "jp2k")),
+    ]
+}
+
+
+def distortion_spec(code: str) -> Distortion:
+    """The registry entry of ``code``; a ``ValueError`` naming the known codes otherwise."""
+    if code not in DISTORTIONS:
+        raise ValueError(f"no pseudo-reference is defined for distortion {code!r}; known: {', '.join(DISTORTIONS)}")
+    return DISTORTIONS[code]
+
+
+def pri_method(code: str, params: dict) -> str:
+    """The PRI method a setting of distortion ``code`` uses: its only one, or the one its ``codec`` names."""
+    d = distortion_spec(code)
+    if len(d.pri) == 1:
+        return d.pri[0]
+    if params.get("codec") not in d.pri:
+        raise ValueError(f"{code} PRI parameters {params!r}: codec must be one of {d.pri}")
+    return params["codec"]
+
+
 def make_pri(img: np.ndarray, distortion: str, params: dict, image_id: str) -> tuple[bytes, str]:
     """Return the PRI file's bytes and its extension for one distorted image (uint8, H×W×3)."""
-    if distortion == "gb":
-        return _png_bytes(mean_filter(img, int(params["size"]))), ".png"
-    if distortion == "wn":
-        seed = seed_from(image_id, "wn", params["variance"])
-        return _png_bytes(add_noise(img, float(params["variance"]), seed)), ".png"
-    if distortion == "jpeg" or (distortion == "jp2k" and params.get("codec") == "jpeg"):
-        return encode_jpeg(img, int(params["quality"])), ".jpg"
-    if distortion == "jp2k" and params.get("codec") == "jp2k":
-        return encode_jp2k(img, float(params["ratio"])), ".jp2"
-    if distortion == "jp2k":
-        raise ValueError(f"jp2k PRI parameters {params!r}: codec must be one of {CODECS}")
-    raise ValueError(f"no pseudo-reference is defined for distortion {distortion!r}; known: gb, wn, jpeg, jp2k")
+    method = PRI_METHODS[pri_method(distortion, params)]
+    return method.make(img, params[method.param], image_id)
 
 
 def _png_bytes(arr: np.ndarray) -> bytes:

@@ -32,7 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-DISTORTIONS = ("gb", "wn", "jpeg", "jp2k")
+from .pri import DISTORTIONS, PRI_METHODS
+
+#: The PRI methods a setting can choose among (``--pri-codec``): those of the distortions that have several.
+_CODECS = tuple(dict.fromkeys(m for d in DISTORTIONS.values() if len(d.pri) > 1 for m in d.pri))
 #: vei_table's per-batch progress is the workflow's; here the per-image progress on stderr says it.
 _QUIET = logging.getLogger("veiqa.score_cli.quiet")
 _QUIET.addHandler(logging.NullHandler())
@@ -43,7 +46,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("score", help="no-reference VEI score of images (Ahmed et al. 2024)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("images", nargs="+", metavar="IMAGE")
-    p.add_argument("--distortion", required=True, choices=DISTORTIONS,
+    p.add_argument("--distortion", required=True, choices=list(DISTORTIONS),
                    help="the distortion the images suffer from (selects the pseudo-reference)")
     p.add_argument("--backbone", default=None, help="backbone name (default: the schema's first backbone)")
     p.add_argument("--weights", default=None, help="'pretrained', 'random' or a weight file (default: the schema's)")
@@ -51,10 +54,15 @@ def add_parser(sub) -> None:
     p.add_argument("--measure", action="append", dest="measures", metavar="NAME",
                    help="measure between the two heat maps (repeatable; default psnr)")
     p.add_argument("--pri-param", type=float, default=None,
-                   help="PRI strength (gb: filter size, wn: noise variance on [0,1], jpeg: quality, jp2k: its codec's "
-                        "quality or ratio); default: the schema's (the workflow's default PRI arm)")
-    p.add_argument("--pri-codec", choices=("jpeg", "jp2k"), default=None,
-                   help="jp2k only: the PRI's codec (jp2k takes --pri-param as its ratio); default: the schema's")
+                   help="PRI strength, the value of the distortion's PRI key ("
+                        + ", ".join(f"{c}: " + " or ".join(PRI_METHODS[m].param for m in d.pri)
+                                    for c, d in DISTORTIONS.items())
+                        + "); default: the schema's (the workflow's default PRI arm)")
+    p.add_argument("--pri-codec", choices=_CODECS, default=None,
+                   help="the PRI method of a distortion that has several ("
+                        + ", ".join(f"{c}: " + " or ".join(f"{m} ({PRI_METHODS[m].param})" for m in d.pri)
+                                    for c, d in DISTORTIONS.items() if len(d.pri) > 1)
+                        + "); default: the schema's")
     p.add_argument("--cam", default=None, metavar="METHOD",
                    help="explanation method, a name of veiqa.gradcam.METHODS (listed in docs/explanation-methods.md; "
                         "a wrong name lists them); default: the schema's (gradcam, the paper's)")
@@ -93,20 +101,22 @@ def _defaults() -> dict:
 
 def _default_pri_params(distortion: str, value: float | None, codec: str | None = None) -> dict:
     """The schema's default PRI of ``distortion``, with ``value`` as its strength and, for jp2k, ``codec``."""
-    from .config import JP2K_PARAM, pri_arms
+    from .config import pri_arms
     from .io import VeiqaError
 
     params = dict(next(iter(pri_arms(_defaults(), distortion).values())))
+    methods = DISTORTIONS[distortion].pri
     if codec is not None:
-        if distortion != "jp2k":
-            raise VeiqaError("--pri-codec applies to --distortion jp2k only")
+        if codec not in methods or len(methods) == 1:
+            several = [d for d, s in DISTORTIONS.items() if codec in s.pri and len(s.pri) > 1]
+            raise VeiqaError(f"--pri-codec {codec} applies to --distortion {' or '.join(several)} only")
         if codec != params["codec"]:
             if value is None:
-                raise VeiqaError(f"--pri-codec {codec} needs --pri-param (its {JP2K_PARAM[codec]})")
-            params = {"codec": codec, JP2K_PARAM[codec]: None}
+                raise VeiqaError(f"--pri-codec {codec} needs --pri-param (its {PRI_METHODS[codec].param})")
+            params = {"codec": codec, PRI_METHODS[codec].param: None}
     if value is not None:
-        key = next(k for k in params if k != "codec")
-        params[key] = int(value) if key in ("size", "quality") else float(value)
+        method = PRI_METHODS[params.get("codec", methods[0])]
+        params[method.param] = method.kind(value)
     return params
 
 

@@ -36,8 +36,10 @@ import numpy as np
 import pandas as pd
 
 from ..io import VeiqaError
+from ..pri import DISTORTIONS
 
-PAPER_DISTORTIONS: tuple[str, ...] = ("gb", "wn", "jpeg", "jp2k")
+#: The distortion codes a loader maps its own types onto (the registry :data:`veiqa.pri.DISTORTIONS`).
+PAPER_DISTORTIONS: tuple[str, ...] = tuple(DISTORTIONS)
 
 CANDIDATE_COLUMNS: tuple[str, ...] = (
     "image_id",

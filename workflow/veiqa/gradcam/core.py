@@ -35,23 +35,19 @@ import torch
 import torch.nn.functional as F
 
 from ..backbones import Backbone
+from ..defaults import default
 from ..io import VeiqaError
 from .methods import DEFAULT_METHOD, method
 from .precision import autocast, grad_cam_precision
 
+#: The Grad-CAM engine's settings and their defaults: the schema's (its ``gradcam`` keys and the first of its default
+#: ``backbones``), their one home, read through :mod:`veiqa.defaults` (the core never imports veiqa.config).
 DEFAULT_CONFIG: dict[str, Any] = {
-    "name": "efficientnet_lite0",
-    "weights": "pretrained",
+    "name": default("backbones")[0]["name"],
+    "weights": default("backbones")[0].get("weights", "pretrained"),
     "seed": None,
-    "resolution": "network",  # the workflow's default too (config.yaml, the schema): the paper's input sizes
-    "layer": "last",
-    "target": "own_top1",
-    "normalize": "minmax",
-    "method": DEFAULT_METHOD,  # the paper's Grad-CAM
-    "batch_size": 16,
-    "num_workers": 2,
-    "amp": False,
-    "device": "auto",
+    **{key: default("gradcam", key) for key in ("resolution", "layer", "target", "normalize", "method", "batch_size",
+                                                 "num_workers", "amp", "device")},
 }
 
 # ------------------------------------------------------------------------------------------------ config parsing

@@ -1,25 +1,9 @@
 """Full-reference similarity measures for image pairs and for pairs of heat maps (VEIs), batched torch.
 
-Every measure is a pure function of two N×C×H×W float tensors (CPU or GPU) returning Tensor[N]:
-
-==========  =====================================================  ==================  ==========================
-name        function                                               better              implementation
-==========  =====================================================  ==================  ==========================
-psnr        :func:`psnr` (identical pairs: :func:`psnr_ceiling`)    higher              hand (= skimage)
-ssim        :func:`ssim` (Wang et al. 2004, ``ssim.m``)            higher              torch (checked v. skimage)
-ssim_nodownsample  :func:`ssim` without ssim.m's downsampling      higher              torch (= skimage)
-ssim_l      luminance term mean of :func:`ssim`                    higher              torch
-ssim_c      contrast term mean                                     higher              torch
-ssim_s      structure term mean                                    higher              torch
-ms_ssim     :func:`ms_ssim` (``msssim.m``)                         higher              torch (checked v. piq)
-ms_ssim_wtd :func:`ms_ssim_wtd` (``msssim.m``, ``'wtd_sum'``)        higher              torch (checked v. Octave)
-gmsd        :func:`gmsd` (``GMSD.m``)                              lower               torch (checked v. piq)
-ncc         :func:`ncc` NK = Σxy/Σx² (Eskicioglu & Fisher 1995)    higher (ideal 1)    hand
-pcc         :func:`pcc` Pearson correlation (zero-mean NCC)        higher              hand (= numpy)
-fsim        :func:`fsim` (FSIMc for RGB, ``FeatureSIM.m``)         higher              torch (checked v. piq)
-nae         :func:`nae` normalised absolute error                  lower               hand
-vsi         :func:`vsi` (``VSI.m``)                                higher              torch (checked v. piq)
-==========  =====================================================  ==================  ==========================
+Every measure is a pure function of two N×C×H×W float tensors (CPU or GPU) returning Tensor[N], called as
+``fn(x, y, data_range)``.  The registry :data:`veiqa.specs.MEASURES` (re-exported here) is the one home of each
+measure's facts: its name, function, direction, minimum size, colour handling, description and reference
+implementation; :func:`compute` dispatches through it, and docs/configuration.md lists it (generated from it).
 
 :func:`compute` evaluates several measures at once (SSIM and its terms in one pass) and gives each pair a
 status per measure: ``"ok"``, ``"identical"`` (x == y; PSNR is then its finite :func:`psnr_ceiling`, not
@@ -65,7 +49,6 @@ from ._fsim import fsim
 from ._gradient import gmsd
 from ._simple import nae, ncc, pcc, psnr, psnr_ceiling
 from ._ssim import (
-    SSIM_FAMILY,
     SSIMLoss,
     SSIMResult,
     ms_ssim,
@@ -107,10 +90,6 @@ __all__ = [
 STATUSES = (STATUS_OK, STATUS_IDENTICAL, STATUS_ZERO, STATUS_CONSTANT, STATUS_TOO_SMALL)
 
 
-#: Measures computed on the grey image (``compute``'s ``grey`` option).
-_GREY_BASED = SSIM_FAMILY + ("gmsd",)
-
-
 def _unit_pairs(x: torch.Tensor, y: torch.Tensor, mode: str, data_range):
     """Return (x, y, data_range) ready for the measure functions."""
     if mode == "image":
@@ -137,38 +116,27 @@ def _slice(dr, i: int, step: int):
     return dr[i : i + step] if isinstance(dr, torch.Tensor) and dr.numel() > 1 else dr
 
 
-def _values(xu, yu, dr, names, grey, fsim_chromatic) -> dict[str, torch.Tensor]:
-    """Every measure in ``names`` on one block of pairs, sharing the grey conversion and the SSIM pyramid."""
+def _values(xu, yu, dr, names, grey, options) -> dict[str, torch.Tensor]:
+    """Every measure in ``names`` on one block of pairs, through the registry: one grey conversion for the measures
+    computed on grey (``MeasureSpec.grey``), one call per joint function (the SSIM family's shared pyramid)."""
+    specs = [MEASURES[n] for n in names]
     values: dict[str, torch.Tensor] = {}
     with torch.no_grad():
-        if set(names) & set(_GREY_BASED):  # one grey conversion for the SSIM family and GMSD, in float64
+        if any(s.grey for s in specs):  # one grey conversion for the SSIM family and GMSD, in float64
             # whatever the input's precision: SSIM's c and s terms divide local (co)variances that are near zero in
             # flat regions (a JPEG's 8×8 blocks), where float32 moments kept too few digits: up to 5e-4 relative on
             # the demo's JPEG/PRI pairs (tests/test_measures.py). The grey image is one channel: cheap.
             xg, yg = to_grey(xu.double(), grey, dr), to_grey(yu.double(), grey, dr)
-        family = [m for m in names if m in SSIM_FAMILY]
-        if family:
-            values.update(ssim_family(xg, yg, dr, family))
-        for name in names:
-            if name in values:
+        for spec in specs:
+            if spec.name in values:
                 continue
-            if name == "psnr":
-                v = psnr(xu, yu, dr)
-            elif name == "gmsd":
-                v = gmsd(xg, yg, dr)
-            elif name == "ncc":
-                v = ncc(xu, yu)
-            elif name == "pcc":
-                v = pcc(xu, yu)
-            elif name == "nae":
-                v = nae(xu, yu)
-            elif name == "fsim":
-                v = fsim(xu, yu, dr, chromatic=fsim_chromatic)
-            elif name == "vsi":
-                v = vsi(xu, yu, dr)
-            else:  # pragma: no cover - registry and dispatch are kept in step
-                raise AssertionError(name)
-            values[name] = v
+            x, y = (xg, yg) if spec.grey else (xu, yu)
+            fn = spec.function()
+            if spec.joint:
+                group = [s.name for s in specs if s.joint and s.fn == spec.fn]
+                values.update(fn(x, y, dr, group, **options.get(spec.name, {})))
+            else:
+                values[spec.name] = fn(x, y, dr, **options.get(spec.name, {}))
     return values
 
 
@@ -180,6 +148,7 @@ def compute(
     data_range=None,
     fsim_chromatic: bool | None = None,
     grey: str | None = None,
+    options: Mapping[str, Mapping[str, object]] | None = None,
 ) -> tuple[dict[str, torch.Tensor], dict[str, list[str]]]:
     """Compute several measures on N pairs at once.
 
@@ -191,6 +160,9 @@ def compute(
     :func:`veiqa.measures._common.grey`); default ``"rgb2gray"`` in image mode (MATLAB's rounded 8-bit
     rgb2gray, as those measures' reference codes are run), ``"luma"`` in map mode (maps are grey anyway).
     These grey-based measures are computed in float64 whatever the input's dtype (their values are float64).
+    ``options``: keyword arguments per measure, passed to its function (``{"fsim": {"chromatic": False}}``;
+    ``fsim_chromatic`` is short for that).  Each measure is computed by its registry entry
+    (:data:`veiqa.specs.MEASURES`, :class:`veiqa.specs.MeasureSpec`).
     """
     names = list(MEASURES) if names is None else list(names)
     unknown = [n for n in names if n not in MEASURES]
@@ -207,6 +179,9 @@ def compute(
     grey = grey or ("rgb2gray" if mode == "image" else "luma")
     if grey not in GREY_MODES:
         raise ValueError(f"grey must be one of {GREY_MODES}, got {grey!r}")
+    options = {k: dict(v) for k, v in (options or {}).items()}
+    if fsim_chromatic is not None:
+        options.setdefault("fsim", {})["chromatic"] = fsim_chromatic
     n = x.shape[0]
     side = min(x.shape[-2:])
     nan = torch.full((n,), float("nan"), dtype=x.dtype, device=x.device)
@@ -222,7 +197,7 @@ def compute(
             runnable.append(name)
     step = max(1, _block_samples(x.device) // max(1, x[0].numel()))
     blocks = [
-        _values(xu[i : i + step], yu[i : i + step], _slice(dr, i, step), runnable, grey, fsim_chromatic)
+        _values(xu[i : i + step], yu[i : i + step], _slice(dr, i, step), runnable, grey, options)
         for i in range(0, n, step)
     ]
     for name in runnable:

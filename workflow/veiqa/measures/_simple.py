@@ -52,7 +52,7 @@ def psnr(x: torch.Tensor, y: torch.Tensor, data_range=1.0, identical: str = "cei
     return 10 * torch.log10(L * L / torch.maximum(mse, floor))
 
 
-def ncc(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def ncc(x: torch.Tensor, y: torch.Tensor, data_range=None) -> torch.Tensor:
     """Normalised cross-correlation NK = Σ x·y / Σ x² per pair (all channels and pixels), Tensor[N]; x is the
     reference (first argument), 1 = identical.
 
@@ -61,7 +61,8 @@ def ncc(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     bounded by 1, not invariant to offset (NK(x, x + c) = 1 + c·Σx/Σx²); it is invariant to a common gain of
     both inputs (hence to the map normalisation's scale).  An all-zero reference gives **NaN** (status
     ``"zero_map"``).  For the gain- and offset-invariant Pearson correlation see :func:`pcc`.  Hand-written;
-    checked by hand in the tests.
+    checked by hand in the tests.  ``data_range`` is unused (NK is invariant to a common gain); it is accepted so
+    that every measure of the registry (:data:`veiqa.specs.MEASURES`) is called as ``fn(x, y, data_range)``.
     """
     check_pair(x, y)
     xf, yf = x.flatten(1), y.flatten(1)
@@ -70,14 +71,14 @@ def ncc(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.where(den > 0, num / torch.where(den > 0, den, torch.ones_like(den)), torch.full_like(den, float("nan")))
 
 
-def pcc(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def pcc(x: torch.Tensor, y: torch.Tensor, data_range=None) -> torch.Tensor:
     """Pearson correlation coefficient (zero-mean normalised cross-correlation) of the flattened pair, all
     channels, Tensor[N].  (veiqa's ``ncc`` before NK became the default; Pearson's r as ``numpy.corrcoef``.)
 
     PCC = Σ(x−x̄)(y−ȳ) / sqrt(Σ(x−x̄)² · Σ(y−ȳ)²), in [−1, 1], invariant to gain and offset of either input.
     Undefined when either input is constant (incl. all zeros): **NaN** (status ``"constant_map"`` /
     ``"zero_map"``).  Hand-written (no reference library computes it batched); checked by hand and
-    against ``numpy.corrcoef`` in the tests.
+    against ``numpy.corrcoef`` in the tests.  ``data_range`` is unused (as for :func:`ncc`).
     """
     check_pair(x, y)
     xf, yf = x.flatten(1).double(), y.flatten(1).double()
@@ -90,11 +91,11 @@ def pcc(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.where(ok, num / torch.where(ok, den, torch.ones_like(den)), torch.full_like(den, float("nan")))
 
 
-def nae(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def nae(x: torch.Tensor, y: torch.Tensor, data_range=None) -> torch.Tensor:
     """Normalised absolute error Σ|x − y| / Σ|x| per pair (x is the reference), Tensor[N]; 0 = identical.
 
     If the reference is all zeros the ratio is undefined: 0 when y is all zeros too, otherwise **NaN**
-    (status ``"zero_map"``).  Hand-written.
+    (status ``"zero_map"``).  Hand-written.  ``data_range`` is unused (as for :func:`ncc`).
     """
     check_pair(x, y)
     num = (x - y).abs().flatten(1).sum(1, dtype=torch.float64)
