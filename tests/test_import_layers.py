@@ -15,15 +15,8 @@ CORE = ("veiqa.measures", "veiqa.pri", "veiqa.gradcam", "veiqa.backbones", "veiq
 DRIVERS = ("veiqa.cli", "veiqa.score_cli", "veiqa.config", "veiqa.smk", "veiqa.demo", "veiqa.weights",
            "veiqa.pairs", "veiqa.baselines", "veiqa.shards", "veiqa.ranking", "veiqa.tables", "veiqa.table6",
            "veiqa.plots", "veiqa.setmetrics.driver", "veiqa.setmetrics.report")
-#: Cycles left to the owners of those folders (each a package whose __init__ holds what its modules import back):
-#: setmetrics/extractors <-> inception (the set-metrics work of this round); nr/__init__ (ImageTooSmallError) <->
-#: its methods (the NR work); datasets/__init__ (LOADERS) <-> staging (the registries, issue 25.2). Remove an
-#: entry when its cycle is gone: the test then keeps it gone.
-KNOWN_CYCLES = {
-    frozenset({"veiqa.setmetrics.extractors", "veiqa.setmetrics.inception"}),
-    frozenset({"veiqa.nr", "veiqa.nr.brisque", "veiqa.nr.niqe", "veiqa.nr.piqe"}),
-    frozenset({"veiqa.datasets", "veiqa.datasets.staging"}),
-}
+#: Cycles left for their owners to break; remove an entry when its cycle is gone (the test then keeps it gone).
+KNOWN_CYCLES: set[frozenset] = set()
 
 
 def module_name(path: Path) -> str:

@@ -18,8 +18,8 @@ demo       veiqa demo set      scores.csv                   proxy 0..1, higher  
 
 from __future__ import annotations
 
-from . import csiq, demo, kadid10k, live, siqad, tid2013
 from ._common import CANDIDATE_COLUMNS, PAPER_DISTORTIONS, Loader
+from .loaders import LOADERS
 from .staging import (
     MANIFEST_COLUMNS,
     REASONS,
@@ -31,14 +31,6 @@ from .staging import (
     stage,
 )
 
-LOADERS: dict[str, Loader] = {
-    "live": live.LOADER,
-    "csiq": csiq.LOADER,
-    "tid2013": tid2013.LOADER,
-    "siqad": siqad.LOADER,
-    "kadid10k": kadid10k.LOADER,
-    "demo": demo.LOADER,
-}
 
 __all__ = [
     "LOADERS",

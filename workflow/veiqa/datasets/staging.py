@@ -180,7 +180,7 @@ def stage(
     (:data:`REJECTED_COLUMNS`), both always, atomically, with the root and settings in the provenance metadata.
     Each rejected image is logged at WARNING level with its id, path and reason.
     """
-    from . import LOADERS
+    from .loaders import LOADERS
 
     logger = logger or log
     if name not in LOADERS:

@@ -27,6 +27,7 @@ from typing import Iterable
 import numpy as np
 
 from ..io import VeiqaError
+from .errors import ImageTooSmallError, NRError, UnknownMethodError
 from .models import ModelFileError
 
 METHODS = ("niqe", "brisque", "piqe")   # the one home of the names (schema enum and Table 6 checked against it)
@@ -35,18 +36,6 @@ LOWER_IS_BETTER = True
 
 __all__ = ["METHODS", "LABELS", "LOWER_IS_BETTER", "score", "score_many", "NRError", "ImageTooSmallError",
            "ModelFileError", "UnknownMethodError"]
-
-
-class NRError(VeiqaError):
-    """A no-reference method cannot score this input."""
-
-
-class ImageTooSmallError(NRError):
-    """The image is smaller than the method's blocks."""
-
-
-class UnknownMethodError(NRError):
-    """A method name not in :data:`METHODS`."""
 
 
 def _check_image(img: np.ndarray) -> np.ndarray:

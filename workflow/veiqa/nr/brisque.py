@@ -174,7 +174,7 @@ def _scale_features(im: np.ndarray) -> list[float]:
 
 def features(img: np.ndarray) -> np.ndarray:
     """The 36 BRISQUE features of an image (``brisque_feature.m``)."""
-    from . import ImageTooSmallError
+    from .errors import ImageTooSmallError
 
     im = matlab_gray(img)
     if min(im.shape) < MIN_SIDE:
@@ -198,7 +198,7 @@ def brisque(img: np.ndarray) -> float:
     """BRISQUE score of one image (lower = better)."""
     feat = features(img)
     if not np.all(np.isfinite(feat)):
-        from . import NRError
+        from .errors import NRError
 
         raise NRError("BRISQUE: the features are not finite (a flat image has no MSCN statistics)")
     return float(score_features(feat)[0])

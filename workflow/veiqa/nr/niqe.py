@@ -71,7 +71,7 @@ def _betas(alpha, leftstd, rightstd):
 
 def features(img: np.ndarray) -> np.ndarray:
     """The (n_blocks, 36) NIQE feature matrix of an image (both scales side by side)."""
-    from . import ImageTooSmallError
+    from .errors import ImageTooSmallError
 
     im = matlab_gray(img)
     rows, cols = im.shape[0] // BLOCK, im.shape[1] // BLOCK
@@ -93,7 +93,7 @@ def niqe(img: np.ndarray) -> float:
     feat = features(img)
     complete = feat[~np.isnan(feat).any(axis=1)]      # nancov: the rows without NaN
     if len(complete) < 2:
-        from . import NRError
+        from .errors import NRError
 
         raise NRError("NIQE: fewer than two blocks have finite features (flat image?)")
     # nanmean: per column over its non-NaN values, so a flat block's finite α (0.2) still counts in the mean

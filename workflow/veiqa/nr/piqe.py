@@ -61,7 +61,7 @@ def block_maps(img: np.ndarray) -> dict[str, np.ndarray]:
 
 def piqe(img: np.ndarray) -> float:
     """PIQE score of one image (lower = better, 0..100)."""
-    from . import ImageTooSmallError
+    from .errors import ImageTooSmallError
 
     if min(np.asarray(img).shape[:2]) < 7:
         raise ImageTooSmallError(f"PIQE needs an image of at least 7×7 pixels; got shape {np.asarray(img).shape[:2]}")

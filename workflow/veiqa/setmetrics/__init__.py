@@ -41,10 +41,10 @@ normalisation and, optionally, class logits for the Inception Score.  Ready-made
   = the model's output).
 
 Modules (each one reason to change): :mod:`.running` (streaming mean/covariance), :mod:`.distances` (FID, KID, IS on
-features), :mod:`.extractors` (extractor framework, running it over image sets), :mod:`.inception` (the FID
-Inception-v3 port), :mod:`.lpips` (LPIPS loader), :mod:`.weights` (weight file names and lookup), :mod:`.levels`
-(the per distortion x level driver), :mod:`.report` (its Parquet, table and plot).  Every name is importable from
-``veiqa.setmetrics``.
+features), :mod:`.extractors` (the extractor framework), :mod:`.sets` (extractors by name, run over image sets),
+:mod:`.inception` (the FID Inception-v3 port), :mod:`.lpips` (LPIPS loader), :mod:`.weights` (weight file names and
+lookup), :mod:`.levels` (the per distortion x level driver), :mod:`.report` (its Parquet, table and plot). Every
+name is importable from ``veiqa.setmetrics``.
 """
 
 from __future__ import annotations
@@ -64,12 +64,8 @@ from .distances import (
 )
 from .extractors import (
     Extractor,
-    SetFeatures,
-    as_extractor,
     backbone_extractor,
-    fid_between_sets,
     hooked_pooled_features,
-    set_features,
     timm_pooled_features,
 )
 from .inception import (
@@ -80,12 +76,14 @@ from .levels import MANIFEST_COLUMNS, NAN_STATUS, check_statuses, fid_min_n_defa
 from .lpips import LPIPSMetric, load_lpips
 from .report import column_names, extractor_label, plot_levels, publish, set_metrics_table, write_set_metrics
 from .running import RunningStats
+from .sets import SetFeatures, as_extractor, fid_between_sets, set_features
 from .weights import FID_INCEPTION_FILE, FID_INCEPTION_URL, LPIPS_BACKBONE_FILES
 
 # helpers other modules and the tests import from here (veiqa weights: the weight lookup)
 from ._tensors import _batch_tensor, _image_to_tensor, _to_numpy64  # noqa: F401, E402
 from .distances import _fid_dict  # noqa: F401, E402
-from .extractors import _hw, _iter_batches  # noqa: F401, E402
+from .extractors import _hw  # noqa: F401, E402
+from .sets import _iter_batches  # noqa: F401, E402
 from .inception import _fid_inception_module  # noqa: F401, E402
 from .weights import _default_weights_dir, _resolve_weights  # noqa: F401, E402
 

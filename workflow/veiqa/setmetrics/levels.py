@@ -9,7 +9,7 @@ import numpy as np
 
 from ..io import VeiqaError, read_image
 from .distances import fid_from_features, inception_score, kid_from_features
-from .extractors import as_extractor, set_features
+from .sets import as_extractor, set_features
 from .lpips import LPIPSMetric, load_lpips
 
 
