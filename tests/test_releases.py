@@ -83,8 +83,11 @@ def test_every_arm_scores_every_image(releases, name):
     nr = s[s.pair_kind == "nr"]
     assert np.isfinite(nr.value).all() and (nr.status == "ok").all()
     # PSNR of the FR ceiling: distorted image against its pristine reference, recomputed with NumPy
-    fr = s[(s.pair_kind == "fr") & (s.measure == "psnr")].set_index("image_id")
+    from veiqa.baselines import fr_measure
+
+    fr = s[(s.pair_kind == "fr") & (s.measure == fr_measure("psnr"))].set_index("image_id")
     man, root = _manifest(wd, name)
+    assert len(fr) == n
     for iid in list(fr.index)[:3]:
         a, b = (np.asarray(_open(root / man.loc[iid, c]), dtype=np.float64) for c in ("path", "ref_path"))
         assert fr.loc[iid, "value"] == pytest.approx(10 * np.log10(255**2 / np.mean((a - b) ** 2)), abs=1e-6)
