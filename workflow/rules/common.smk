@@ -5,6 +5,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 import veiqa.config as vc
 from veiqa.shards import read_shard_index, shard_file
+from veiqa.ranking_md import arm_settings
 from veiqa.stamps import fingerprint
 
 try:
