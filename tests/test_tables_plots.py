@@ -392,3 +392,32 @@ def test_grid_figure_is_legible_with_every_label_inside(ranked_grid, tmp_path):
         assert inside(lb)
         for ax in axes:
             assert not lb.overlaps(ax.get_tightbbox(r)), "a legend covers a panel"
+
+
+def test_front_page_copies_table6_and_renders_without_rst_errors():
+    """The report's front page (veiqa.summary): every Table 6 row with its figures as the CSV holds them, valid
+    reStructuredText (docutils reports no problem), the settings of the run."""
+    from docutils.core import publish_parts
+
+    from veiqa.summary import DatasetRun, front_page
+
+    t6 = pd.DataFrame({"dataset": "tid", "distortion": ["gb", "gb", "all"],
+                       "method": ["VEI lite0-pretrained-network-last-own_top1-minmax", "NIQE", "NIQE"],
+                       "kind": ["pretrained", "nr-baseline", "nr-baseline"], "N": [50, 48, 200],
+                       "PLCC": [0.71234, 0.5, np.nan], "PLCC CI low": [0.6, 0.4, np.nan], "PLCC CI high": [0.8, 0.6, 1],
+                       "SROCC": [-0.25, 0.45, 0.5], "SROCC CI low": [-0.4, 0.3, 0.4], "SROCC CI high": [-0.1, 0.6, 0.6],
+                       "vs pixel PRI": ["worse", np.nan, np.nan]})
+    settings = {"preset": "paper", "distortions": ["gb"], "arms": ["lite0-pretrained-network-last-own_top1-minmax"],
+                "random_arms": 0, "measures": ["psnr", "ssim"], "table_measure": "psnr", "baseline": True,
+                "baselines": ["niqe"], "fr_ceiling": False, "folds": 5, "bootstrap": 1000}
+    rst = front_page([DatasetRun("tid", "tid2013", 3000, 2, t6, "Table 6. tid: *as written* by the run.")], settings,
+                     "content_separated")
+    parts = publish_parts(rst, writer="html", settings_overrides={"report_level": 1, "halt_level": 5})
+    body = parts["body"]
+    assert "System Message" not in body and "problematic" not in body
+    assert "Preset: paper" in body and "tid2013): 3000 images staged, 2 rejected" in body
+    assert "Similarity measures (2): psnr, ssim; the tables and Table 6 use psnr" in body and "FR ceiling" not in body
+    assert "as written" in body and "<em>" not in body  # the caption is text, not markup
+    assert body.count("<tr") == 1 + len(t6)
+    assert "0.712 [0.600, 0.800]" in body and "-0.250 [-0.400, -0.100]" in body and "worse" in body
+    assert "n/a [n/a, 1.000]" in body  # a NaN is written as such, never as a number

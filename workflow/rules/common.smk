@@ -142,6 +142,7 @@ def all_targets(wildcards):
         if CFG["setmetrics"]["enabled"]:
             out += [f"results/{ds}/tables/setmetrics.csv", f"results/{ds}/plots/setmetrics.png"]
         out += [f"results/{ds}/plots/figure2-{arm}.png" for arm in CAM_ARMS]
+    out.append("results/summary.rst")  # the report's front page (rules/report.smk)
     return out
 
 
