@@ -20,6 +20,7 @@ include: "workflow/rules/baselines.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/comparisons.smk"
 include: "workflow/rules/setmetrics.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -169,7 +169,7 @@ def test_a_parameter_change_reruns_exactly_the_jobs_it_affects(reference_run):
     # the NR baselines and the FR ceiling do not depend on the PRI: none reruns; Table 6 is rebuilt from the new corr
     assert "nr_baselines" not in counts and "fr_ceiling" not in counts
     assert set(counts) == {"collect", "correlations", "comparisons", "tables", "table6", "rank_arms", "scatter_plots",
-                           "figure2", "all"}
+                           "figure2", "summary", "all"}
     cfg = yaml.safe_load(yaml.safe_dump(CFG))
     cfg["gradcam"] = {"normalize": "none"}  # a new Grad-CAM arm: no staging, no PRI, no baseline rerun
     counts = job_counts(snakemake(reference_run, "-n", config=cfg))

@@ -249,3 +249,175 @@ def test_tables_count_identical_and_dropped_pairs():
     assert gm.N == 10 and gm["N dropped"] == 2  # same N as psnr: its two error rows are dropped for gmsd too
     assert "gmsd: dropped 2 (psnr:error=2)" in t5.attrs["caption"]
     assert t5.attrs["caption"].endswith("Logistic fit: monotone.")
+
+
+# ------------------------------------------------------------------------- ranked arms: Markdown page, grid figure
+
+DEFAULT_PRI = {"gb": "box3", "wn": "var0.5", "jpeg": "q1", "jp2k": "jpeg_q1"}
+
+
+@pytest.fixture(scope="module")
+def ranked_grid():
+    """A ranked table of a real grid's arms (4 Grad-CAM arms of 60-character labels, the no-CNN baseline, NIQE),
+    four distortions plus a second JPEG strength, with nested selection over both candidate sets."""
+    import veiqa.config as vc
+    from veiqa import baselines, ranking
+    from veiqa.ranking_md import arm_settings
+
+    cfg = vc.load({"backbones": [{"name": "efficientnet_lite0", "weights": "pretrained"},
+                                 {"name": "efficientnet_lite0", "weights": "random", "seed": 7}],
+                   "gradcam": {"resolution": ["network", "native"]}}, check_paths=False)
+    arms = vc.cam_arms(cfg)
+    rng = np.random.default_rng(3)
+    rows = []
+    for d in DEFAULT_PRI:
+        for r in range(9):
+            for lv in range(3):
+                q = rng.uniform(0, 9)
+                for pri in [DEFAULT_PRI[d]] + (["q10"] if d == "jpeg" else []):
+                    for i, arm in enumerate([*arms, "image"]):
+                        pk = "image" if arm == "image" else "vei"
+                        rows.append(("ds", d, arm, pk, "psnr", f"{d}{r}{lv}", f"R{r}", 20 + q + rng.normal(0, 1 + i),
+                                     q, True, True, "ok", pri, False))
+                rows.append(("ds", d, "niqe", baselines.NR_KIND, "niqe", f"{d}{r}{lv}", f"R{r}", -q + rng.normal(),
+                             q, True, False, "ok", DEFAULT_PRI[d], False))
+    scores = pd.DataFrame(rows, columns=[*st.REQUIRED_COLUMNS, "status", "pri", "pri_identical"])
+    res = ranking.correlations_all_arms(scores, DEFAULT_PRI, n_boot=30, k=3, seed=0, n_starts=2,
+                                        protocols=("content_separated",))
+    deg = ranking.degenerate_counts(scores, DEFAULT_PRI)
+    nested, vei = (st.nested_selection(res.predictions, res.corr, measure="psnr", n_boot=30, seed=0,
+                                       candidates=ranking.candidate_arms(res.corr, c), candidate_set=c)
+                   for c in ranking.CANDIDATE_SETS)
+    ranked = ranking.ranked_table(res.corr, deg, "psnr", default_pri=DEFAULT_PRI, nested=nested)
+    summary = ranking.nested_summary(ranked, vei[1], "psnr")
+    return ranked, summary, {label: arm_settings(c) for label, c in arms.items()}
+
+
+def _md_tables(md: str) -> list[tuple[str, str, pd.DataFrame]]:
+    """(section heading, caption, table) of every pipe table of a Markdown page."""
+    out, section, caption, lines = [], "", "", md.splitlines()
+    i = 0
+    while i < len(lines):
+        ln = lines[i]
+        if ln.startswith("## "):
+            section = ln[3:]
+        elif ln.startswith("Table: "):
+            caption = ln[7:]
+        elif ln.startswith("|"):
+            block = []
+            while i < len(lines) and lines[i].startswith("|"):
+                block.append([c.strip() for c in lines[i].strip().strip("|").split(" | ")])
+                i += 1
+            out.append((section, caption, pd.DataFrame(block[2:], columns=block[0])))
+            continue
+        i += 1
+    return out
+
+
+def test_ranked_markdown_has_a_legend_and_one_ranking_and_nested_table_per_distortion(ranked_grid, tmp_path):
+    from veiqa import ranking_md
+
+    ranked, summary, arms = ranked_grid
+    assert ranked["arm"].str.len().max() >= 60  # the labels the ids stand for
+    csv, md_path = ranking_md.write_ranked(ranked, tmp_path / "ranked_arms", summary, arms)
+    md = Path(md_path).read_text()
+    # The CSV keeps every column and the full labels (what code reads).
+    back = pd.read_csv(csv)
+    assert list(back.columns) == list(ranked.columns) and list(back["arm"]) == list(ranked["arm"])
+    tabs = _md_tables(md)
+    legend = [t for s, _, t in tabs if s == "Arms"]
+    assert len(legend) == 1
+    legend = legend[0]
+    assert legend["id"].is_unique and sorted(legend["label"]) == sorted(set(ranked["arm"]))
+    label_of = dict(zip(legend["id"], legend["label"]))
+    by_label = legend.set_index("label")
+    control = next(a for a in arms if "-random7-" in a)
+    assert by_label.loc[control, "weights"] == "random, seed 7" and by_label.loc[control, "kind"] == "random"
+    assert by_label.loc[control + "@q10", "PRI"] == "q10" and by_label.loc[control, "PRI"] == "default"
+    assert by_label.loc["niqe", "PRI"] == "none" and by_label.loc["image", "backbone"] == ""
+    assert by_label.loc[control, "resolution"] == arms[control]["resolution"]
+    ranking_tabs = [(s, t) for s, c, t in tabs if c.startswith("Ranking")]
+    nested_tabs = [(s, t) for s, c, t in tabs if c.startswith("Nested selection")]
+    dists = list(dict.fromkeys(ranked["distortion"]))
+    assert len(ranking_tabs) == len(nested_tabs) == len(dists) == 5
+    for (section, t), d in zip(ranking_tabs, dists):
+        sub = ranked[ranked["distortion"] == d]
+        assert section.endswith(d if d != "all" else "all distortions pooled")
+        # every id used is in the legend, and stands for the arm of that rank
+        assert [label_of[i] for i in t["arm"]] == list(sub["arm"])
+        assert list(t["rank"].astype(int)) == list(sub["rank"])
+        assert [float(v.split(" [")[0]) for v in t["SROCC [95% CI]"]] == pytest.approx(list(sub["srocc"]), abs=5e-4)
+        assert not any(c.startswith("nested") for c in t.columns)  # nested figures are not repeated per row
+    for (section, t), d in zip(nested_tabs, dists):
+        assert set(t["in-sample best"]) <= set(label_of)
+        chosen = [c.split("=")[1] for v in t["chosen per fold"] for c in v.split(", ")]
+        assert chosen and set(chosen) <= set(label_of)
+        assert sorted(t["candidates"]) == ["all", "vei"]
+        s = summary[(summary["distortion"] == d) & (summary["nested_set"] == "all")].iloc[0]
+        cell = t.loc[t["candidates"] == "all", "nested SROCC [95% CI]"].iloc[0]
+        assert cell == f"{s.nested_srocc:.3f} [{s.nested_srocc_lo:.3f}, {s.nested_srocc_hi:.3f}]"
+        same = [f"{v.nested_srocc:.3f} [{v.nested_srocc_lo:.3f}, {v.nested_srocc_hi:.3f}]" == cell
+                for v in summary.itertuples()]
+        assert md.count(cell) == sum(same) <= 2  # once per distortion and candidate set, not on every row
+    rows = [ln for ln in md.splitlines() if ln.startswith("|")]
+    assert max(map(len, rows)) <= 200
+    assert max(len(ln) for ln in rows if ln.count("|") <= 15 and "efficientnet" not in ln) <= 140
+
+
+def test_grid_figure_is_legible_with_every_label_inside(ranked_grid, tmp_path):
+    ranked = ranked_grid[0]
+    path = plots.plot_grid(ranked, tmp_path / "grid.png")
+    w, h = Image.open(path).size
+    n_panels = ranked["distortion"].nunique()
+    assert n_panels == 5 and 600 <= w <= 1400 and 500 <= h <= 1800  # 3 panels a row at 100 dpi, not one strip
+    fig = plots.grid_figure(ranked)
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    fb = fig.bbox
+    inside = lambda b: b.x0 >= fb.x0 - 1 and b.y0 >= fb.y0 - 1 and b.x1 <= fb.x1 + 1 and b.y1 <= fb.y1 + 1  # noqa: E731
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(axes) == n_panels
+    texts = []
+    for ax in axes:
+        lo, hi = sorted(ax.get_xlim())
+        texts += [ax.xaxis.label, ax.yaxis.label, ax.title, *ax.get_yticklabels(),
+                  *(t for t in ax.get_xticklabels() if lo <= t.get_position()[0] <= hi)]  # the ticks drawn
+    texts = [t for t in texts if t.get_visible() and t.get_text()]
+    assert sum(bool(ax.get_xlabel()) for ax in axes) == 3  # the lowest panel of each of the 3 columns
+    for t in texts:
+        assert inside(t.get_window_extent(r)), t.get_text()
+    assert len(fig.legends) == 2  # the colour key and the arm key
+    for leg in fig.legends:
+        lb = leg.get_window_extent(r)
+        assert inside(lb)
+        for ax in axes:
+            assert not lb.overlaps(ax.get_tightbbox(r)), "a legend covers a panel"
+
+
+def test_front_page_copies_table6_and_renders_without_rst_errors():
+    """The report's front page (veiqa.summary): every Table 6 row with its figures as the CSV holds them, valid
+    reStructuredText (docutils reports no problem), the settings of the run."""
+    from docutils.core import publish_parts
+
+    from veiqa.summary import DatasetRun, front_page
+
+    t6 = pd.DataFrame({"dataset": "tid", "distortion": ["gb", "gb", "all"],
+                       "method": ["VEI lite0-pretrained-network-last-own_top1-minmax", "NIQE", "NIQE"],
+                       "kind": ["pretrained", "nr-baseline", "nr-baseline"], "N": [50, 48, 200],
+                       "PLCC": [0.71234, 0.5, np.nan], "PLCC CI low": [0.6, 0.4, np.nan], "PLCC CI high": [0.8, 0.6, 1],
+                       "SROCC": [-0.25, 0.45, 0.5], "SROCC CI low": [-0.4, 0.3, 0.4], "SROCC CI high": [-0.1, 0.6, 0.6],
+                       "vs pixel PRI": ["worse", np.nan, np.nan]})
+    settings = {"preset": "paper", "distortions": ["gb"], "arms": ["lite0-pretrained-network-last-own_top1-minmax"],
+                "random_arms": 0, "measures": ["psnr", "ssim"], "table_measure": "psnr", "baseline": True,
+                "baselines": ["niqe"], "fr_ceiling": False, "folds": 5, "bootstrap": 1000}
+    rst = front_page([DatasetRun("tid", "tid2013", 3000, 2, t6, "Table 6. tid: *as written* by the run.")], settings,
+                     "content_separated")
+    parts = publish_parts(rst, writer="html", settings_overrides={"report_level": 1, "halt_level": 5})
+    body = parts["body"]
+    assert "System Message" not in body and "problematic" not in body
+    assert "Preset: paper" in body and "tid2013): 3000 images staged, 2 rejected" in body
+    assert "Similarity measures (2): psnr, ssim; the tables and Table 6 use psnr" in body and "FR ceiling" not in body
+    assert "as written" in body and "<em>" not in body  # the caption is text, not markup
+    assert body.count("<tr") == 1 + len(t6)
+    assert "0.712 [0.600, 0.800]" in body and "-0.250 [-0.400, -0.100]" in body and "worse" in body
+    assert "n/a [n/a, 1.000]" in body  # a NaN is written as such, never as a number

@@ -152,7 +152,8 @@ def test_changing_an_aggregation_setting_reruns_only_aggregation(demo_run):
     cfg = yaml.safe_load(yaml.safe_dump(SMALL))
     cfg["aggregate"]["folds"] = 2
     counts = job_counts(snakemake(wd, "-n", config=cfg))
-    assert set(counts) == {"correlations", "comparisons", "tables", "table6", "rank_arms", "scatter_plots", "all"}, counts
+    assert set(counts) == {"correlations", "comparisons", "tables", "table6", "rank_arms", "scatter_plots", "summary",
+                           "all"}, counts
 
 
 def test_second_backbone_adds_only_its_own_jobs(demo_run):
@@ -164,7 +165,7 @@ def test_second_backbone_adds_only_its_own_jobs(demo_run):
     # Its Grad-CAM and measures per shard (4 distortions x 2 shards), its Figure 2, then the aggregation.
     assert counts.pop("gradcam") == 8 and counts.pop("measures_vei") == 8 and counts.pop("figure2") == 1
     assert set(counts) == {"collect", "correlations", "comparisons", "tables", "table6", "rank_arms", "scatter_plots",
-                           "all"}, counts
+                           "summary", "all"}, counts
 
 
 def test_adding_a_measure_does_not_rerun_gradcam(demo_run):
@@ -245,3 +246,18 @@ def test_html_report_has_tables_and_pictures(demo_run):
     for needle in ("table3_per_distortion.csv", "ranked_arms.csv", "setmetrics.png", "figure2-", "Scatter plots",
                    "content_separated", "Ablation", "comparisons.csv"):
         assert needle in html, needle
+    # The front page says what was run and shows Table 6 with the paired-test verdicts, from the run's own files.
+    front = html.split("What was run", 1)[1]  # the included summary (results/summary.rst), before the result lists
+    n = len(pd.read_parquet(wd / "resources/demo/manifest.parquet"))
+    assert n == 60 and f"Dataset demo (loader demo): {n} images staged, 0 rejected" in front
+    for needle in ("Grad-CAM arms (1): efficientnet", "Table 6, demo", "vs pixel PRI", "NIQE", "FR ceiling",
+                   "3 folds over reference contents", "200 bootstrap resamples"):
+        assert needle in front, needle
+    t6 = pd.read_csv(wd / "results/demo/tables/content_separated/table6_content_separated.csv")
+    vei = t6[t6.kind == "pretrained"]
+    # 3 contents: too few for intervals and paired tests, which the run records as NaN and "no test"
+    assert len(vei) == 5 and vei["vs pixel PRI"].isin(["better", "not distinguishable", "worse", "no test"]).all()
+    fmt = lambda v: "n/a" if pd.isna(v) else f"{v:.3f}"  # noqa: E731
+    for _, r in vei.iterrows():  # each VEI row's SROCC with its interval, and its verdict, in that order
+        cell = f"{fmt(r['SROCC'])} [{fmt(r['SROCC CI low'])}, {fmt(r['SROCC CI high'])}]"
+        assert cell in front and r["vs pixel PRI"] in front.split(cell, 1)[1][:400], (r["distortion"], cell)

@@ -137,6 +137,7 @@ rule rank_arms:
         ),
     params:
         default_pri={d: next(iter(vc.pri_arms(CFG, d))) for d in vc.DISTORTIONS},
+        arms={label: arm_settings(cam) for label, cam in CAM_ARMS.items()},  # the legend of ranked_arms.md
         measure=CFG["aggregate"]["table_measure"],
         bootstrap=CFG["aggregate"]["bootstrap"],
         seed=CFG["aggregate"]["seed"],

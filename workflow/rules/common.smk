@@ -5,7 +5,8 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 import veiqa.config as vc
 from veiqa.shards import read_shard_index, shard_file
-from veiqa.stamps import write_stamp
+from veiqa.ranking_md import arm_settings
+from veiqa.stamps import fingerprint
 
 try:
     CFG = vc.load(config, base_dir=Path.cwd(), schema_path=vc.SCHEMA_PATH)
@@ -65,30 +66,38 @@ def shard_input(wildcards):
 STAMP_CACHE = Path(".snakemake/veiqa/stamps")
 
 
-def source_stamp(dataset):
-    """The checksum list of a real dataset's source (folder or archive): written only when its content changed,
-    so editing a score file or replacing an image re-stages and nothing else does."""
-    src = Path(CFG["datasets"][dataset]["source"]).expanduser()
-    return str(write_stamp(src, f"resources/{dataset}/source.sha256", STAMP_CACHE / f"source-{dataset}.json"))
+def source_path(wildcards):
+    """A real dataset's source (folder or archive), as the configuration names it."""
+    return str(Path(CFG["datasets"][wildcards.dataset]["source"]).expanduser())
+
+
+def source_fingerprint(wildcards):
+    """The digest of a source's checksum list (veiqa.stamps; reads only): a parameter of rule source_stamp, so the
+    stamp is rewritten when the content changed, and editing a score file or replacing an image re-stages."""
+    return fingerprint(source_path(wildcards), STAMP_CACHE / f"source-{wildcards.dataset}.json")
 
 
 def weight_file(cam):
     """The weight file an arm loads, when the configuration names one by path (None: packaged or random weights)."""
-    try:
-        from veiqa.backbones import weight_file_for
-    except ImportError:  # until veiqa.backbones has it: a `weights:` value that is neither keyword is a path
-        w = cam["weights"]
-        return None if w in ("pretrained", "random") else Path(w).expanduser()
+    from veiqa.backbones import weight_file_for
+
     return weight_file_for(cam)
 
 
+def weight_path(wildcards):
+    return str(weight_file(CAM_ARMS[wildcards.cam]))
+
+
+def weight_fingerprint(wildcards):
+    """The digest of an arm's weight file (reads only): a parameter of rule weight_stamp."""
+    return fingerprint(weight_path(wildcards), STAMP_CACHE / f"weights-{wildcards.cam}.json")
+
+
 def weight_stamp(wildcards):
-    """A replaced weight file reruns that arm's Grad-CAM: the file is tracked by content (veiqa.stamps)."""
-    f = weight_file(CAM_ARMS[wildcards.cam])
-    if f is None:
+    """A replaced weight file reruns that arm's Grad-CAM: its stamp (rule weight_stamp) is an input of the job."""
+    if weight_file(CAM_ARMS[wildcards.cam]) is None:
         return []
-    name = f"{wildcards.cam}.sha256"
-    return str(write_stamp(f, f"resources/weights/{name}", STAMP_CACHE / f"weights-{wildcards.cam}.json"))
+    return f"resources/weights/{wildcards.cam}.sha256"
 
 
 def pri_params(wildcards):
@@ -133,6 +142,7 @@ def all_targets(wildcards):
         if CFG["setmetrics"]["enabled"]:
             out += [f"results/{ds}/tables/setmetrics.csv", f"results/{ds}/plots/setmetrics.png"]
         out += [f"results/{ds}/plots/figure2-{arm}.png" for arm in CAM_ARMS]
+    out.append("results/summary.rst")  # the report's front page (rules/report.smk)
     return out
 
 
@@ -140,7 +150,7 @@ def stage_inputs(wildcards):
     ds = CFG["datasets"][wildcards.dataset]
     if ds["loader"] == "demo" and ds.get("source") in (None, "builtin"):
         return {"source": f"resources/{wildcards.dataset}/source/scores.csv"}
-    return {"stamp": source_stamp(wildcards.dataset)}
+    return {"stamp": f"resources/{wildcards.dataset}/source.sha256"}
 
 
 def figure2_inputs(wildcards):

@@ -15,6 +15,25 @@ rule demo_source:
         str(SCRIPTS / "demo_source.py")
 
 
+rule source_stamp:
+    """The checksum list of a real dataset's source, rewritten when its content changed (the digest parameter, read
+    while the DAG is built, changes then: Snakemake's params trigger), so that only a real change re-stages."""
+    output:
+        stamp="resources/{dataset}/source.sha256",
+    log:
+        "logs/{dataset}/source_stamp.log",
+    benchmark:
+        "logs/{dataset}/benchmarks/source_stamp.tsv"
+    conda:
+        "../../envs/veiqa.yaml"
+    params:
+        source=source_path,
+        content=source_fingerprint,
+        cache=lambda wc: str(STAMP_CACHE / f"source-{wc.dataset}.json"),
+    script:
+        str(SCRIPTS / "stamp.py")
+
+
 rule stage:
     """Read a release's layout and score file, open every image, write the manifest and the rejects."""
     input:
@@ -53,3 +72,22 @@ checkpoint shard_index:
         size=CFG["shard_size"],
     script:
         str(SCRIPTS / "shard_index.py")
+
+
+rule weight_stamp:
+    """The checksum of a weight file an arm loads (rule gradcam's input), rewritten when its content changed, as
+    rule source_stamp does for a source: replacing the file reruns that arm's Grad-CAM, touching it does not."""
+    output:
+        stamp="resources/weights/{cam}.sha256",
+    log:
+        "logs/weights/{cam}.log",
+    benchmark:
+        "logs/weights/benchmarks/{cam}.tsv"
+    conda:
+        "../../envs/veiqa.yaml"
+    params:
+        source=weight_path,
+        content=weight_fingerprint,
+        cache=lambda wc: str(STAMP_CACHE / f"weights-{wc.cam}.json"),
+    script:
+        str(SCRIPTS / "stamp.py")

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from veiqa import ranking, stats, tables
+from veiqa import plots, ranking, ranking_md, stats
 from veiqa.io import write_parquet
 
 with step() as log:
@@ -17,8 +17,8 @@ with step() as log:
                                           candidate_set=c) for c in ranking.CANDIDATE_SETS)
     ranked = ranking.ranked_table(corr, deg, smk.params.measure, default_pri=dict(smk.params.default_pri),
                                   nested=nested)
-    tables.write_table(ranked, Path(smk.output.csv).with_suffix(""), caption=ranked.attrs["caption"],
-                       md_extra=[ranking.nested_summary(ranked, vei[1], smk.params.measure)])
-    ranking.plot_grid(ranked, smk.output.plot)
+    ranking_md.write_ranked(ranked, Path(smk.output.csv).with_suffix(""),
+                            ranking.nested_summary(ranked, vei[1], smk.params.measure), smk.params.arms)
+    plots.plot_grid(ranked, smk.output.plot)
     top = ranked[ranked.distortion == "all"].head(3)
     log.info("best arms (all distortions): %s", "; ".join(f"{r.arm} {r.srocc:.3f}" for r in top.itertuples()))

@@ -31,18 +31,19 @@ def _plt():
     return plt
 
 
-def _write_png(fig, path, dpi: int, compress_level: int = 6) -> str:
+def _write_png(fig, path, dpi: int, compress_level: int = 6, **savefig_kw) -> str:
     """Save ``fig`` as a PNG at ``path`` atomically; ``compress_level``: zlib level (Pillow's default is 6)."""
     path = os.fspath(path)
     with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi, metadata=PNG_METADATA, pil_kwargs={"compress_level": compress_level})
+        fig.savefig(tmp, format="png", dpi=dpi, metadata=PNG_METADATA, pil_kwargs={"compress_level": compress_level},
+                    **savefig_kw)
     return path
 
 
-def _save(fig, path, dpi: int, compress_level: int = 6) -> str:
+def _save(fig, path, dpi: int, compress_level: int = 6, **savefig_kw) -> str:
     plt = _plt()
     try:
-        return _write_png(fig, path, dpi, compress_level)
+        return _write_png(fig, path, dpi, compress_level, **savefig_kw)
     finally:
         plt.close(fig)
 
@@ -179,6 +180,76 @@ def scatter_plots(long_df: pd.DataFrame, fits: pd.DataFrame, outdir: str | os.Pa
                           score_label=score_label, value_label=str(meas))))
     figures = _FigureCache()  # per process: forked workers each fill their own copy
     return sorted(map_ordered(lambda j: plot_scatter(j[0], j[1], j[2], **j[3], _figures=figures), jobs, workers))
+
+
+# ------------------------------------------------------------------------------------------ SROCC across a grid
+
+#: Colour of each kind of arm (:func:`veiqa.ranking.arm_kind`) in the grid figure.
+KIND_COLOURS = {"pretrained": "tab:blue", "random-weights control": "tab:orange", "no-CNN baseline": "tab:gray",
+                "nr-baseline": "tab:green", "fr-ceiling": "tab:purple"}
+
+
+def grid_figure(ranked: pd.DataFrame, ncols: int = 3):
+    """The figure of :func:`plot_grid` (not registered with pyplot; Agg canvas), laid out by matplotlib's
+    constrained layout: panels in rows of ``ncols``, the colour key above them and the arm key (id → full label)
+    below, both outside the axes and inside the figure."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+    from matplotlib.ticker import MaxNLocator
+
+    from .ranking_md import arm_ids
+
+    _plt()
+    ids = arm_ids(ranked)
+    dists = list(dict.fromkeys(ranked["distortion"]))
+    ncols = max(1, min(ncols, len(dists)))
+    nrows = math.ceil(len(dists) / ncols)
+    n_arms = int(ranked.groupby("distortion").size().max())
+    key_cols = 1 if len(ids) <= 6 else 2
+    key_lines = math.ceil(len(ids) / key_cols)
+    fig = Figure(figsize=(3.4 * ncols, nrows * (1.0 + 0.22 * n_arms) + 0.6 + 0.16 * key_lines), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True)
+    lo = float(np.nanmin(np.r_[ranked["srocc_lo"].to_numpy(float), ranked["srocc"].to_numpy(float), 0.0]))
+    hi = float(np.nanmax(np.r_[ranked["srocc_hi"].to_numpy(float), ranked["srocc"].to_numpy(float), 0.0]))
+    for ax in axes.ravel()[len(dists):]:
+        ax.set_visible(False)
+    for i, (ax, d) in enumerate(zip(axes.ravel(), dists)):
+        sub = ranked[ranked["distortion"] == d].iloc[::-1]
+        y = np.arange(len(sub)) + (n_arms - len(sub))  # rank 1 at the top of every panel
+        srocc = sub["srocc"].to_numpy(float)
+        err = np.vstack([srocc - sub["srocc_lo"].to_numpy(float), sub["srocc_hi"].to_numpy(float) - srocc]).clip(min=0)
+        ax.barh(y, np.nan_to_num(srocc), xerr=np.nan_to_num(err), height=0.7, error_kw={"lw": 0.8},
+                color=[KIND_COLOURS.get(k, "k") for k in sub["kind"]])
+        for yy, v in zip(y, srocc):
+            if not np.isfinite(v):
+                ax.text(0, yy, " n/a", va="center", fontsize=7)
+        ax.set_yticks(y)
+        ax.set_yticklabels([ids[a] for a in sub["arm"]], fontsize=8)
+        ax.set_ylim(-0.6, n_arms - 0.4)
+        ax.axvline(0, color="k", lw=0.6)
+        ax.set_xlim(min(lo, -0.05) - 0.05, max(hi, 0.05) + 0.05)
+        ax.set_title("all distortions pooled" if d == "all" else d, fontsize=10)
+        ax.tick_params(axis="x", labelsize=8, labelbottom=True)
+        ax.xaxis.set_major_locator(MaxNLocator(5))
+        if i + ncols >= len(dists):  # the lowest panel of its column
+            ax.set_xlabel("SROCC, 95% CI (content-separated, in-sample)", fontsize=8)
+    kinds = [k for k in KIND_COLOURS if k in set(ranked["kind"])]
+    fig.legend([Rectangle((0, 0), 1, 1, color=KIND_COLOURS[k]) for k in kinds], kinds, loc="outside upper center",
+               ncols=min(len(kinds), 5), fontsize=8, frameon=False)
+    key = sorted(ids.items(), key=lambda kv: int(kv[1][1:]))
+    blank = [Rectangle((0, 0), 0, 0, visible=False)] * len(key)
+    fig.legend(blank, [f"{i}  {a}" for a, i in key], loc="outside lower center", ncols=key_cols, fontsize=7,
+               frameon=False, handlelength=0, handletextpad=0, columnspacing=2.0,
+               title="arms (ids as in ranked_arms.md)", title_fontsize=8)
+    return fig
+
+
+def plot_grid(ranked: pd.DataFrame, path: str | os.PathLike, dpi: int = 100, ncols: int = 3) -> str:
+    """SROCC (with its interval) of every arm of a ranked table (:func:`veiqa.ranking.ranked_table`), one panel
+    per distortion, coloured by kind of arm, arms named by the ids of ``ranked_arms.md`` with their key below."""
+    return _write_png(grid_figure(ranked, ncols), path, dpi)
 
 
 # ---------------------------------------------------------------------------------------------------- Figure 2

@@ -14,7 +14,6 @@ the images into two groups. The ranked table counts both, so a reader sees it.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from . import baselines, stats
@@ -195,35 +194,3 @@ def nested_summary(ranked: pd.DataFrame, others: pd.DataFrame | None = None,
                             "over outer folds of the arm chosen on the inner contents, evaluated on the held-out "
                             "contents; 95% intervals resample contents and redo the choice) and the choice per fold.")
     return out
-
-
-def plot_grid(ranked: pd.DataFrame, path, dpi: int = 100) -> str:
-    """SROCC (with its interval) of every arm, one panel per distortion, coloured by kind of arm."""
-    from .plots import _plt, _save
-
-    plt = _plt()
-    dists = list(dict.fromkeys(ranked["distortion"]))
-    colours = {"pretrained": "tab:blue", "random-weights control": "tab:orange", "no-CNN baseline": "tab:gray",
-               "nr-baseline": "tab:green", "fr-ceiling": "tab:purple"}
-    n_arms = ranked.groupby("distortion").size().max()
-    fig, axes = plt.subplots(1, len(dists), figsize=(3.2 * len(dists), 1.2 + 0.28 * n_arms), squeeze=False,
-                             sharex=True)
-    for ax, d in zip(axes[0], dists):
-        sub = ranked[ranked["distortion"] == d].iloc[::-1]
-        y = np.arange(len(sub))
-        err = np.vstack([sub["srocc"] - sub["srocc_lo"], sub["srocc_hi"] - sub["srocc"]]).clip(min=0)
-        ax.barh(y, sub["srocc"], xerr=np.nan_to_num(err), color=[colours[k] for k in sub["kind"]], height=0.7,
-                error_kw={"lw": 0.8})
-        ax.set_yticks(y)
-        ax.set_yticklabels([_short(a) for a in sub["arm"]], fontsize=6)
-        ax.axvline(0, color="k", lw=0.6)
-        ax.set_title(d, fontsize=9)
-        ax.set_xlabel("SROCC (content-separated, in-sample)", fontsize=7)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colours.values()]
-    fig.legend(handles, list(colours), loc="lower center", ncol=3, fontsize=7, frameon=False)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    return _save(fig, path, dpi)
-
-
-def _short(arm: str) -> str:
-    return arm.replace("efficientnet_", "effnet_").replace("-shared_top1", "").replace("-last", "")
