@@ -26,6 +26,7 @@ CFG = {
     "measures": ["psnr", "ssim", "gmsd"],
     "shard_size": 5,
     "aggregate": {"folds": 2, "bootstrap": 50, "figure_samples": 1},
+    "setmetrics": {"enabled": False},  # covered by test_workflow and test_releases; not what these tests are about
 }
 
 
