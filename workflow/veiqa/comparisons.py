@@ -23,7 +23,8 @@ control, each NR method's own score). The tests are those of :mod:`veiqa.stats.p
 
 Holm's correction runs over every row of one table (one dataset × protocol) that shares a statistic and test: the
 family is all distortions × all pairs of arms. No interval or bootstrap p-value is printed for fewer than
-:data:`MIN_CONTENTS` contents or :data:`MIN_IMAGES` images (column ``note`` says why).
+:data:`~veiqa.stats.protocols.MIN_CI_CONTENTS` contents or :data:`~veiqa.stats.protocols.MIN_CI_IMAGES` images
+(column ``note`` says why): the same limits as the intervals of the correlation tables (their one home).
 """
 
 from __future__ import annotations
@@ -36,11 +37,8 @@ from .io import VeiqaError, atomic_path, seed_from
 from .parallel import map_ordered
 from .ranking import POOL, arm_kind, split_default
 from .stats import paired
-from .stats.protocols import PROTOCOLS
+from .stats.protocols import MIN_CI_CONTENTS, MIN_CI_IMAGES, PROTOCOLS
 
-#: Fewest contents (reference scenes) for a content-bootstrap interval / p-value; fewest images for any test.
-MIN_CONTENTS = 5
-MIN_IMAGES = 8
 ALPHA = 0.05
 ROLE_PIXEL = "pixel-PRI baseline"
 ROLE_CONTROL = "random-weights control"
@@ -169,9 +167,9 @@ def _compare_group_rows(item) -> list[dict]:
         base = {"dataset": ds, "distortion": dist, "arm_a": a, "arm_b": b, "role_b": role,
                 "measure_a": measure[a], "measure_b": measure[b], "n": n, "n_contents": n_c, "ci_level": ci_level,
                 "reversed": ",".join(s for s, r in (("A", sa), ("B", sb)) if np.isfinite(r) and r < 0)}
-        too_few = n < MIN_IMAGES
-        boot_note = ("" if not too_few and n_c >= MIN_CONTENTS and n_boot > 0 else
-                     f"no interval: {n} images, {n_c} contents (needs >= {MIN_IMAGES} images and >= {MIN_CONTENTS} "
+        too_few = n < MIN_CI_IMAGES
+        boot_note = ("" if not too_few and n_c >= MIN_CI_CONTENTS and n_boot > 0 else
+                     f"no interval: {n} images, {n_c} contents (needs >= {MIN_CI_IMAGES} images and >= {MIN_CI_CONTENTS} "
                      "contents)" if n_boot > 0 else "no interval: bootstrap off")
         W = paired.image_weights(counts, contents_all, refs)
         for protocol in protocols:

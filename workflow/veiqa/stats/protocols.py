@@ -17,13 +17,15 @@ Failed fits
     values) and flagged with ``mapping="linear_fallback"``; when even that is impossible (constant x) PLCC/RMSE are
     NaN and ``mapping="none"``.
 
-Same N for every measure of an arm
-    Within one dataset × distortion × arm × pair kind, an image enters the correlations of *every* measure only if
-    every measure of that arm has a finite value for it (a row missing, NaN or failed for one measure is dropped for
-    all measures of the arm), so Table 5 compares measures on the same images. Counted per row of ``corr``: ``n_nan``
-    (this measure's own non-finite rows), ``n_dropped`` (finite here, dropped because another measure lacks the
-    image), ``drop_reasons`` (which measure and status caused the drops, e.g. ``psnr:identical=3``) and, when the
-    input has a ``status`` column, ``n_identical`` (kept rows whose pair is ``identical``).
+Same images for every arm and measure of a table (:mod:`veiqa.stats.same_images`)
+    Within one dataset × distortion (the pooled row included), every arm and measure is correlated over the same
+    images, so Tables 3-6 compare arms and measures like for like. A value undefined by the measure's design
+    (status ``zero_map``, ``constant_map``, ``too_small``) leaves only its own row; a failure (another NaN, a
+    missing row, no score) removes the image from every arm and measure of the table. Counted per row of ``corr``:
+    ``n_nan`` (this measure's own non-finite rows), ``n_undefined`` (of those, undefined by design), ``n_dropped``
+    (finite here, dropped because the image failed elsewhere in the table), ``drop_reasons`` (the table's failures:
+    arm, measures, status, number of images, e.g. ``effnet psnr:error=2``) and, when the input has a ``status``
+    column, ``n_identical`` (kept rows whose pair is ``identical``).
 
 Protocols (both reported, column ``protocol``)
     ``"paper"``: the logistic is fitted on all images of the group and evaluated on the same images (as in the
@@ -64,6 +66,7 @@ from ..io import VeiqaError, seed_from, write_parquet
 from ..parallel import map_ordered
 from .logistic import (BETA_NAMES, LOGISTIC_METHODS, MIN_FIT_POINTS, LogisticFit, fit_logistic, fit_logistic_folds, fit_logistic_many,
                        linear_fallback)
+from .same_images import UNDEFINED_BY_DESIGN, common_rows  # noqa: F401 (re-exported)
 from .weighted import (blocked_stats, bootstrap_weights, direction_signs, percentile_ci,
                        stratified_content_counts, weighted_stats)
 
@@ -299,36 +302,6 @@ def _validate(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def common_rows(full: pd.DataFrame) -> tuple[np.ndarray, dict]:
-    """Rows kept so that every measure of an arm correlates over the same images, and why others were dropped.
-
-    Returns (keep: bool per row of ``full``, reasons: {ARM_KEYS tuple: "measure:status=count; ..."}). A row is kept
-    when its value and score are finite and every measure of its dataset × distortion × arm × pair kind has a
-    finite row for the same image. The status of an offending row is its ``status`` column (``nan`` without one);
-    a measure without a row for the image counts as ``missing``.
-    """
-    fin = np.isfinite(full["value"].to_numpy()) & np.isfinite(full["score"].to_numpy())
-    keys = list(ARM_KEYS)
-    t = full[keys + ["measure", "image_id"]].assign(_f=fin)
-    n_meas = t.groupby(keys, sort=False)["measure"].transform("nunique").to_numpy()
-    img = t.groupby(keys + ["image_id"], sort=False)["_f"]
-    keep = fin & img.transform("all").to_numpy() & (img.transform("size").to_numpy() == n_meas)
-    status = full["status"].astype(str) if "status" in full.columns else pd.Series("nan", index=full.index)
-    bad = t.loc[~fin, keys + ["measure"]].assign(status=status[~fin].where(status[~fin] != "ok", "nan"))
-    parts = [bad.groupby(keys + ["measure", "status"], sort=True).size().rename("count").reset_index()]
-    n_img = t.groupby(keys, sort=False)["image_id"].nunique().rename("n_union")
-    per_m = t.groupby(keys + ["measure"], sort=False)["image_id"].nunique().rename("n_m").reset_index()
-    per_m = per_m.merge(n_img.reset_index(), on=keys)
-    miss = per_m[per_m["n_m"] < per_m["n_union"]]
-    parts.append(miss[keys + ["measure"]].assign(status="missing", count=(miss["n_union"] - miss["n_m"]).to_numpy()))
-    why = pd.concat(parts, ignore_index=True)
-    reasons: dict = {}
-    for key, g in why.groupby(keys, sort=True):
-        reasons[tuple(key)] = "; ".join(f"{m}:{st}={int(c)}" for m, st, c in
-                                        g[["measure", "status", "count"]].itertuples(index=False))
-    return keep, reasons
-
-
 def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: int = 5, n_boot: int = 1000,
                  ci_level: float = 0.95, seed: int = 0, pool_label: str = "all", n_starts: int = 5,
                  fold_n_starts: int = 3, kendall_matrix_max_n: int = 2000,
@@ -338,10 +311,12 @@ def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: i
     all distortions of a dataset) under each protocol.
 
     Input: the long table (columns ``REQUIRED_COLUMNS``; an optional ``status`` column names why a value is
-    missing or degenerate). Every measure of an arm is evaluated on the same images (:func:`common_rows`): rows whose
-    value or score is NaN are dropped from their group and counted in ``n_nan``; finite rows dropped because another
-    measure of the arm lacks the image are counted in ``n_dropped``, with ``drop_reasons``. Output columns of
-    ``corr``: the group keys, protocol, n, n_nan, n_dropped, n_identical, drop_reasons, n_refs, orientation,
+    missing or degenerate). Every arm and measure of a dataset × distortion is evaluated on the same images
+    (:func:`veiqa.stats.same_images.common_rows`): rows whose value or score is NaN are dropped from their group
+    and counted in ``n_nan`` (``n_undefined`` of them undefined by design, which leave only their own row); finite
+    rows dropped because the image failed for another arm or measure are counted in ``n_dropped``, with
+    ``drop_reasons``. Output columns of ``corr``: the group keys, protocol, n, n_nan, n_undefined, n_dropped,
+    n_identical, drop_reasons, n_refs, orientation,
     higher_is_better, measure_higher_is_better, logistic, fit_status, fit_message, mapping, n_fits_failed, k_folds,
     plcc, srocc, krocc, rmse, plcc_raw, {stat}_ci_low/_ci_high, n_boot, n_boot_valid, ci_level and for
     content_separated {stat}_fold_mean/_fold_std. Deterministic for a given ``seed`` (each group's generator is
@@ -370,8 +345,8 @@ def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: i
     fold_map = {(d, r): f for d, r, f in folds_df[["dataset", "ref_id", "fold"]].itertuples(index=False)}
     pooled = df.assign(distortion=pool_label)
     full = pd.concat([df, pooled], ignore_index=True)
-    keep, reasons = common_rows(full)
-    full = full.assign(_keep=keep, _finite=np.isfinite(full["value"]) & np.isfinite(full["score"]),
+    keep, reasons, undefined = common_rows(full, pool_label)
+    full = full.assign(_keep=keep, _undefined=undefined, _finite=np.isfinite(full["value"]) & np.isfinite(full["score"]),
                        _identical=(full["status"].astype(str) == "identical") if "status" in full.columns else False)
 
     def group_fit_problem(g):
@@ -400,9 +375,9 @@ def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: i
         orientation = (1.0 if hib else -1.0) * (1.0 if mhib else -1.0)
         all_fits = list(all_fits)
         full_fit = all_fits.pop(0) if x.size and "paper" in protocols else None
-        counts = {"n_nan": int((~finite).sum()), "n_dropped": int((finite & ~kept).sum()),
-                  "n_identical": int(gg["_identical"].sum()),
-                  "drop_reasons": reasons.get(tuple(key[c] for c in ARM_KEYS), "")}
+        counts = {"n_nan": int((~finite).sum()), "n_undefined": int(g["_undefined"].sum()),
+                  "n_dropped": int((finite & ~kept).sum()), "n_identical": int(gg["_identical"].sum()),
+                  "drop_reasons": reasons.get((key["dataset"], key["distortion"]), "")}
         for protocol in protocols:
             rng = np.random.default_rng(seed_from(seed, "bootstrap", protocol, *keys))
             folds = fold_of if protocol == "content_separated" else None
@@ -445,7 +420,7 @@ def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: i
         corr_rows += c
         fit_rows += f
         pred_parts += p
-    lead = list(GROUP_KEYS) + ["protocol", "n", "n_nan", "n_dropped", "n_identical", "drop_reasons", "n_refs",
+    lead = list(GROUP_KEYS) + ["protocol", "n", "n_nan", "n_undefined", "n_dropped", "n_identical", "drop_reasons", "n_refs",
                                "orientation", "higher_is_better", "measure_higher_is_better", "logistic",
                                "fit_status", "fit_message", "mapping", "n_fits_failed", "k_folds", "fit_direction_reversed",
                                *STATS, "plcc_raw", "plcc_chance", "plcc_p_perm", "n_perm"]
