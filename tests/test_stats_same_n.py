@@ -101,3 +101,24 @@ def test_common_rows_keeps_undefined_apart_from_failures():
     assert not keep[gone.to_numpy()].any()
     assert keep[(~gone & ~pd.Series(undefined, index=df.index)).to_numpy()].all()
     assert reasons == {("tid", "awgn"): "image psnr:error=1"}
+
+
+def test_comparisons_use_the_tables_images():
+    """An arm's failure on an image removes it from the comparisons of the other arms too, as from the tables."""
+    from veiqa import comparisons
+
+    df = _zero_map(_table(measures=("psnr", "ncc")), ["awgn_0_0"])
+    df.loc[(df.arm == "effnet") & (df.measure == "ncc") & (df.image_id == "awgn_1_1"), ["value", "status"]] = \
+        [np.nan, "error"]
+    df["pri"] = "q1"
+    nr = df[(df.arm == "image") & (df.measure == "psnr")].assign(arm="niqe", pair_kind="nr", measure="niqe")
+    df = pd.concat([df, nr], ignore_index=True)
+    corr = st.correlations(df.drop(columns="pri"), n_boot=0, n_perm=0, protocols=("paper",)).corr
+    c = comparisons.comparisons(df, {"awgn": "q1", "blur": "q1"}, st.assign_folds(df, k=3), n_boot=0,
+                                protocols=("paper",))["paper"]
+    n_awgn = df[df.distortion == "awgn"].image_id.nunique()
+    for role in (comparisons.ROLE_PIXEL, comparisons.ROLE_NR):
+        r = c[(c.distortion == "awgn") & (c.role_b == role)].iloc[0]
+        assert r.n == n_awgn - 1  # awgn_1_1 failed (NCC error) for the VEI arm: gone from PSNR comparisons too
+    assert _row(corr, distortion="awgn", arm="niqe", measure="niqe").n == n_awgn - 1
+    assert _row(corr, distortion="awgn", arm="effnet", measure="psnr").n == n_awgn - 1

@@ -4,7 +4,8 @@ By default every VEI arm (kind ``pretrained``, :func:`veiqa.ranking.arm_kind`) i
 (no-CNN) baseline, each random-weights control arm and the best NR method of that distortion (the NR method with the
 highest oriented SROCC on its images: a choice made on the same data, which favours the comparator), on the images
 where both arms have a finite value (default PRI strength; the table measure for the VEI arms, the baseline and the
-control, each NR method's own score). The tests are those of :mod:`veiqa.stats.paired`; each comparison gets:
+control, each NR method's own score), among the images of the correlation tables (an image that failed for any arm
+or measure of a dataset × distortion leaves it: :mod:`veiqa.stats.same_images`). The tests are those of :mod:`veiqa.stats.paired`; each comparison gets:
 
 ``srocc`` / paired content bootstrap
     Δ SROCC with its percentile interval and bootstrap p-value (the primary test; same resamples for every arm of
@@ -38,6 +39,7 @@ from .parallel import map_ordered
 from .ranking import POOL, arm_kind, split_default
 from .stats import paired
 from .stats.protocols import MIN_CI_CONTENTS, MIN_CI_IMAGES, PROTOCOLS
+from .stats.same_images import common_rows
 
 ALPHA = 0.05
 ROLE_PIXEL = "pixel-PRI baseline"
@@ -59,6 +61,9 @@ def arm_table(scores: pd.DataFrame, default_pri: dict[str, str], measure: str,
     the no-CNN baseline, controls) and each NR method's own score, plus the distortions pooled as ``pool_label``.
     Adds ``kind`` (:func:`veiqa.ranking.arm_kind`) and ``orientation``; the FR ceiling is left out."""
     default, _ = split_default(scores, default_pri)
+    # the images of the correlation tables: an image that failed for any arm or measure of a dataset × distortion
+    # leaves every comparison of it (veiqa.stats.same_images)
+    default = default[common_rows(default)[0]]
     sel = default[baselines.at_measure(default, measure) & (default["pair_kind"] != baselines.FR_KIND)].copy()
     if sel.empty:
         raise VeiqaError(f"no rows at measure {measure!r} in the scores table")

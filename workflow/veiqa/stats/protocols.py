@@ -303,12 +303,12 @@ def _validate(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: int = 5, n_boot: int = 1000,
-                 ci_level: float = 0.95, seed: int = 0, pool_label: str = "all", n_starts: int = 5,
+                 ci_level: float = 0.95, seed: int = 0, pool_label: str | None = "all", n_starts: int = 5,
                  fold_n_starts: int = 3, kendall_matrix_max_n: int = 2000,
                  logistic: str = "monotone", workers: int = 1, n_perm: int = 200,
                  folds: pd.DataFrame | None = None) -> CorrelationResult:
     """Correlations per dataset × distortion × arm × pair_kind × measure (plus ``distortion=pool_label`` pooling
-    all distortions of a dataset) under each protocol.
+    all distortions of a dataset; none when ``pool_label`` is None) under each protocol.
 
     Input: the long table (columns ``REQUIRED_COLUMNS``; an optional ``status`` column names why a value is
     missing or degenerate). Every arm and measure of a dataset × distortion is evaluated on the same images
@@ -339,12 +339,11 @@ def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: i
     if logistic not in LOGISTIC_METHODS:
         raise VeiqaError(f"unknown logistic method {logistic!r} (expected one of {LOGISTIC_METHODS})")
     df = _validate(df)
-    if pool_label in set(df["distortion"]):
+    if pool_label is not None and pool_label in set(df["distortion"]):
         raise VeiqaError(f"a distortion is named {pool_label!r}, which is the pooled label; pass another pool_label")
     folds_df = assign_folds(df, k=k, seed=seed) if folds is None else folds
     fold_map = {(d, r): f for d, r, f in folds_df[["dataset", "ref_id", "fold"]].itertuples(index=False)}
-    pooled = df.assign(distortion=pool_label)
-    full = pd.concat([df, pooled], ignore_index=True)
+    full = df if pool_label is None else pd.concat([df, df.assign(distortion=pool_label)], ignore_index=True)
     keep, reasons, undefined = common_rows(full, pool_label)
     full = full.assign(_keep=keep, _undefined=undefined, _finite=np.isfinite(full["value"]) & np.isfinite(full["score"]),
                        _identical=(full["status"].astype(str) == "identical") if "status" in full.columns else False)
