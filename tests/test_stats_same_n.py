@@ -62,7 +62,8 @@ def test_measures_list_does_not_change_psnr_n():
     a = st.correlations(full, n_boot=0, n_perm=0, protocols=("paper",)).corr
     b = st.correlations(only, n_boot=0, n_perm=0, protocols=("paper",)).corr
     for d in ("awgn", "blur", "all"):
-        ra, rb = _row(a, distortion=d, arm="effnet", measure="psnr"), _row(b, distortion=d, arm="effnet", measure="psnr")
+        ra = _row(a, distortion=d, arm="effnet", measure="psnr")
+        rb = _row(b, distortion=d, arm="effnet", measure="psnr")
         assert ra.n == rb.n and ra.srocc == rb.srocc and ra.plcc == pytest.approx(rb.plcc, abs=1e-9)
 
 
@@ -80,7 +81,8 @@ def test_arm_failure_leaves_every_arm_of_the_table_counted():
             assert r.drop_reasons == ("effnet all measures:too_small_for_network=2; image ssim:missing=1")
     assert _row(corr, distortion="blur", arm="image", measure="psnr").n_dropped == 3  # finite, left: counted
     assert _row(corr, distortion="blur", arm="effnet", measure="psnr").n_dropped == 1
-    assert _row(corr, distortion="awgn", arm="image", measure="psnr").n == df[df.distortion == "awgn"].image_id.nunique()
+    n_awgn = df[df.distortion == "awgn"].image_id.nunique()
+    assert _row(corr, distortion="awgn", arm="image", measure="psnr").n == n_awgn
     pooled = _row(corr, distortion="all", arm="image", measure="psnr")
     assert pooled.n == df.image_id.nunique() - 3 and pooled.drop_reasons == _row(
         corr, distortion="blur", arm="image", measure="psnr").drop_reasons

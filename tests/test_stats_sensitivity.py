@@ -77,3 +77,27 @@ def test_no_identical_pairs_row_is_the_pooled_row_when_none():
             b = pooled[(pooled.arm == arm) & (pooled.protocol == p)].iloc[0]
             assert a.n == b.n and a.srocc == pytest.approx(b.srocc, abs=1e-12)
             assert a.plcc == pytest.approx(b.plcc, abs=1e-6)
+
+
+def test_permutations_come_from_the_config():
+    """aggregate.permutations (default 200, as before) reaches both rules that compute the chance level; 0 leaves
+    the chance level and its table column out."""
+    from conftest import REPO
+
+    from veiqa import config as vc
+
+    cfg = vc.validate({"datasets": {"demo": {"loader": "demo"}}})
+    assert cfg["aggregate"]["permutations"] == 200
+    assert vc.validate({"datasets": {"demo": {"loader": "demo"}}, "aggregate": {"permutations": 0}})[
+        "aggregate"]["permutations"] == 0
+    with pytest.raises(Exception, match="permutations"):
+        vc.validate({"datasets": {"demo": {"loader": "demo"}}, "aggregate": {"permutations": -1}})
+    rules = (REPO / "workflow/rules/aggregate.smk").read_text()
+    assert rules.count('permutations=CFG["aggregate"]["permutations"]') == 2  # correlations and table6
+    for script in ("correlations.py", "table6.py"):
+        assert "n_perm=smk.params.permutations" in (REPO / "workflow/scripts" / script).read_text()
+    sc = _scores()
+    corr = st.correlations(sc.drop(columns="pri"), n_boot=20, n_perm=0, protocols=("paper",)).corr
+    assert corr["plcc_chance"].isna().all()
+    t = table6.table6(corr, "tid", "psnr", "paper")
+    assert "PLCC chance" not in t.columns and "chance level" not in t.attrs["caption"]

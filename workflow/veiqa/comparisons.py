@@ -5,7 +5,8 @@ By default every VEI arm (kind ``pretrained``, :func:`veiqa.ranking.arm_kind`) i
 highest oriented SROCC on its images: a choice made on the same data, which favours the comparator), on the images
 where both arms have a finite value (default PRI strength; the table measure for the VEI arms, the baseline and the
 control, each NR method's own score), among the images of the correlation tables (an image that failed for any arm
-or measure of a dataset × distortion leaves it: :mod:`veiqa.stats.same_images`). The tests are those of :mod:`veiqa.stats.paired`; each comparison gets:
+or measure of a dataset × distortion leaves it: :mod:`veiqa.stats.same_images`). The tests are those of
+:mod:`veiqa.stats.paired`; each comparison gets:
 
 ``srocc`` / paired content bootstrap
     Δ SROCC with its percentile interval and bootstrap p-value (the primary test; same resamples for every arm of
@@ -174,8 +175,8 @@ def _compare_group_rows(item) -> list[dict]:
                 "reversed": ",".join(s for s, r in (("A", sa), ("B", sb)) if np.isfinite(r) and r < 0)}
         too_few = n < MIN_CI_IMAGES
         boot_note = ("" if not too_few and n_c >= MIN_CI_CONTENTS and n_boot > 0 else
-                     f"no interval: {n} images, {n_c} contents (needs >= {MIN_CI_IMAGES} images and >= {MIN_CI_CONTENTS} "
-                     "contents)" if n_boot > 0 else "no interval: bootstrap off")
+                     f"no interval: {n} images, {n_c} contents (needs >= {MIN_CI_IMAGES} images and >= "
+                     f"{MIN_CI_CONTENTS} contents)" if n_boot > 0 else "no interval: bootstrap off")
         W = paired.image_weights(counts, contents_all, refs)
         for protocol in protocols:
             pbase = {**base, "protocol": protocol}

@@ -67,8 +67,9 @@ from ..parallel import map_ordered
 from .logistic import (BETA_NAMES, LOGISTIC_METHODS, MIN_FIT_POINTS, LogisticFit, fit_logistic, fit_logistic_folds, fit_logistic_many,
                        linear_fallback)
 from .same_images import UNDEFINED_BY_DESIGN, common_rows  # noqa: F401 (re-exported)
+from .weighted import _wpearson
 from .weighted import (blocked_stats, bootstrap_weights, direction_signs, percentile_ci,
-                       stratified_content_counts, weighted_stats)
+                       stratified_content_counts)
 
 GROUP_KEYS = ("dataset", "distortion", "arm", "pair_kind", "measure")
 ARM_KEYS = ("dataset", "distortion", "arm", "pair_kind")
@@ -245,11 +246,13 @@ def _chance_plcc(x, y, ref_index, orientation, plcc, n_perm, rng, logistic) -> d
             xp[blocks[i]] = rng.choice(src, size=blocks[i].size, replace=src.size < blocks[i].size)
         xs.append(xp)
     fits = fit_logistic_many([(xp, y, [np.ones(x.size, bool)], 1) for xp in xs], method=logistic)
-    null = np.full(n_perm, np.nan)
-    for b, (xp, (f,)) in enumerate(zip(xs, fits)):
-        pred = f.predict(xp) if f.ok else linear_fallback(xp, y, xp)[0]
-        sp = pred * direction_signs(xp, pred, None) * orientation
-        null[b] = weighted_stats(xp, y, sp, np.ones((1, x.size)), 1.0, kendall=False)["plcc"][0]
+    # all permutations at once: row b of P is permutation b's prediction, signed by its mapping's direction
+    X = np.asarray(xs)
+    P = np.array([f.predict(xp) if f.ok else linear_fallback(xp, y, xp)[0] for xp, (f,) in zip(xs, fits)])
+    ones = np.ones_like(P)
+    d = _wpearson(P, X, ones)  # direction_signs per row: −1 where the mapping falls, +1 where it rises or is flat
+    sp = P * np.where(np.isfinite(d) & (d < 0), -1.0, 1.0)[:, None] * orientation
+    null = np.where(np.isfinite(P).all(axis=1), _wpearson(sp, y, ones), np.nan)  # as weighted_stats' plcc
     null = null[np.isfinite(null)]
     if not null.size:
         return {"plcc_chance": np.nan, "plcc_p_perm": np.nan, "n_perm": 0}
