@@ -118,7 +118,7 @@ def evaluate_group(x, y, ref_ids, *, orientation: float = 1.0, protocol: str = "
                    rng: np.random.Generator | None = None, n_starts: int = 5, fold_n_starts: int = 3,
                    full_fit: LogisticFit | None = None, fold_fits: Sequence[LogisticFit] | None = None,
                    logistic: str = "monotone", n_perm: int = 0,
-                   kendall_matrix_max_n: int = 2000) -> tuple[dict, list[dict], np.ndarray]:
+                   kendall_matrix_max_n: int = 2000, defer_perm: bool = False) -> tuple[dict, list[dict], np.ndarray]:
     """Evaluate one group (finite x, y only) under one protocol.
 
     Returns (row dict of statistics, list of fit dicts (fold −1 = fit on all points), predictions array).
@@ -128,6 +128,8 @@ def evaluate_group(x, y, ref_ids, *, orientation: float = 1.0, protocol: str = "
     when given, is used as the paper protocol's fit instead of fitting again (it must be the fit of these x, y);
     likewise ``fold_fits`` (one per fold in the order of ``np.unique(folds)``, each fitted on the other folds' rows).
     ``logistic``: the fitting method of :func:`veiqa.stats.logistic.fit_logistic` (``monotone`` or ``nlinfit``).
+    ``defer_perm``: instead of the chance level, put the permuted copies in ``row["_perm"]`` (x copies, y,
+    orientation, PLCC) for the caller to fit in a batch with other groups' (:func:`_chance_from_fits`).
     """
     x = np.asarray(x, float)
     y = np.asarray(y, float)
@@ -207,7 +209,10 @@ def evaluate_group(x, y, ref_ids, *, orientation: float = 1.0, protocol: str = "
         if W.shape[0] > 1 and s not in no_ci:
             row[f"{s}_ci_low"], row[f"{s}_ci_high"] = percentile_ci(st[s][1:], ci_level, asked=n_boot)
     if protocol == "paper" and n_perm > 0 and n >= MIN_FIT_POINTS:
-        row.update(_chance_plcc(x, y, ref_index, orientation, row["plcc"], n_perm, rng, logistic))
+        if defer_perm:  # the caller fits the permutations of many groups in one batch (correlations)
+            row["_perm"] = (_perm_draws(x, ref_index, n_perm, rng), y, orientation, row["plcc"])
+        else:
+            row.update(_chance_plcc(x, y, ref_index, orientation, row["plcc"], n_perm, rng, logistic))
     return row, fits, pred
 
 
@@ -232,9 +237,16 @@ def _chance_plcc(x, y, ref_index, orientation, plcc, n_perm, rng, logistic) -> d
     contents. Each of ``n_perm`` permutations gives every content the x-values of another content (drawn without
     replacement within the block, with replacement when it has fewer images), so x stays clustered by content but
     is independent of y; the logistic is refitted (1 start) and the signed PLCC computed as for the data.
-    Returns ``plcc_chance`` (its 95th percentile) and ``plcc_p_perm`` (one-sided, (1 + #≥) / (1 + n_perm))."""
-    from .logistic import fit_logistic_many
+    Returns ``plcc_chance`` (its 95th percentile) and ``plcc_p_perm`` (one-sided, (1 + #≥) / (1 + n_perm)).
+    :func:`correlations` does the same in three steps (:func:`_perm_draws`, one batch of fits for many groups,
+    :func:`_chance_from_fits`)."""
+    xs = _perm_draws(x, ref_index, n_perm, rng)
+    fits = fit_logistic_many(_perm_problems(xs, y), method=logistic)
+    return _chance_from_fits(xs, y, fits, orientation, plcc)
 
+
+def _perm_draws(x, ref_index, n_perm, rng) -> list[np.ndarray]:
+    """The ``n_perm`` permuted copies of x of :func:`_chance_plcc` (drawn from ``rng``)."""
     c = int(ref_index.max()) + 1
     blocks = [np.flatnonzero(ref_index == i) for i in range(c)]
     xs = []
@@ -245,7 +257,16 @@ def _chance_plcc(x, y, ref_index, orientation, plcc, n_perm, rng, logistic) -> d
             src = x[blocks[j]]
             xp[blocks[i]] = rng.choice(src, size=blocks[i].size, replace=src.size < blocks[i].size)
         xs.append(xp)
-    fits = fit_logistic_many([(xp, y, [np.ones(x.size, bool)], 1) for xp in xs], method=logistic)
+    return xs
+
+
+def _perm_problems(xs, y) -> list[tuple]:
+    """The logistic fits of the permuted copies (:func:`veiqa.stats.logistic.fit_logistic_many` problems)."""
+    return [(xp, y, [np.ones(xp.size, bool)], 1) for xp in xs]
+
+
+def _chance_from_fits(xs, y, fits, orientation, plcc) -> dict:
+    """``plcc_chance``, ``plcc_p_perm``, ``n_perm`` from the permuted copies and their fits (one list per copy)."""
     # all permutations at once: row b of P is permutation b's prediction, signed by its mapping's direction
     X = np.asarray(xs)
     P = np.array([f.predict(xp) if f.ok else linear_fallback(xp, y, xp)[0] for xp, (f,) in zip(xs, fits)])
@@ -258,6 +279,26 @@ def _chance_plcc(x, y, ref_index, orientation, plcc, n_perm, rng, logistic) -> d
         return {"plcc_chance": np.nan, "plcc_p_perm": np.nan, "n_perm": 0}
     p = (1 + np.sum(null >= plcc)) / (1 + null.size) if np.isfinite(plcc) else np.nan
     return {"plcc_chance": float(np.percentile(null, 95)), "plcc_p_perm": float(p), "n_perm": int(null.size)}
+
+
+#: Largest batch of permutation fits solved at once, in data points × starts (bounds the solver's memory, about
+#: 50 bytes a point; the fits are the same whatever the batch).
+PERM_BATCH_POINTS = 2_000_000
+
+
+def _fit_batched(problems, logistic) -> list:
+    """:func:`fit_logistic_many` over ``problems`` in batches of at most :data:`PERM_BATCH_POINTS` points."""
+    out, batch, size = [], [], 0
+    for pr in problems:
+        n = 2 * int(np.size(pr[0]))  # one start + the linear start
+        if batch and size + n > PERM_BATCH_POINTS:
+            out += fit_logistic_many(batch, method=logistic)
+            batch, size = [], 0
+        batch.append(pr)
+        size += n
+    if batch:
+        out += fit_logistic_many(batch, method=logistic)
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -394,7 +435,8 @@ def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: i
                                                  folds=folds, n_boot=n_boot, ci_level=ci_level, rng=rng,
                                                  n_starts=n_starts, fold_n_starts=fold_n_starts,
                                                  full_fit=full_fit, fold_fits=all_fits or None, logistic=logistic,
-                                                 n_perm=n_perm, kendall_matrix_max_n=kendall_matrix_max_n)
+                                                 n_perm=n_perm, kendall_matrix_max_n=kendall_matrix_max_n,
+                                                 defer_perm=True)
             corr_rows.append({**base, **row, **counts, "orientation": orientation, "logistic": logistic,
                               "higher_is_better": hib, "measure_higher_is_better": mhib})
             for f in fits:
@@ -404,6 +446,20 @@ def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: i
                                             "fold": folds if folds is not None else -1,
                                             "value": x, "score": y, "prediction": pred}))
         return corr_rows, fit_rows, pred_parts
+
+    def chunk_of_groups(chunk):
+        """Groups one by one, then the permutation fits of all of them in a few batches (the same fits as one
+        group at a time, at a fraction of the solver's per-iteration overhead)."""
+        done = [one_group(it) for it in chunk]
+        pending = [r for c, _, _ in done for r in c if "_perm" in r]
+        probs = [pr for r in pending for pr in _perm_problems(r["_perm"][0], r["_perm"][1])]
+        fitted = _fit_batched(probs, logistic)
+        at = 0
+        for r in pending:
+            xs, yy, o, pl = r.pop("_perm")
+            r.update(_chance_from_fits(xs, yy, fitted[at:at + len(xs)], o, pl))
+            at += len(xs)
+        return done
 
     groups = list(full.groupby(list(GROUP_KEYS), sort=True))
     # Every group's fits (paper and each fold) in a few vectorised batches here, then the bootstrap per group
@@ -418,7 +474,11 @@ def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: i
     fits_of = dict(zip(with_rows, fitted))
     items = [(keys, g, arrays[i], fits_of.get(i, [])) for i, (keys, g) in enumerate(groups)]
     corr_rows, fit_rows, pred_parts = [], [], []
-    for c, f, p in map_ordered(one_group, items, workers):  # groups are independent and seeded by their keys
+    # groups are independent and seeded by their keys: chunks of them (a few per worker, for balance)
+    n_chunks = max(1, min(len(items), 4 * max(1, int(workers))))
+    cuts = np.linspace(0, len(items), n_chunks + 1).astype(int)
+    chunks = [items[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
+    for c, f, p in (r for part in map_ordered(chunk_of_groups, chunks, workers) for r in part):
         corr_rows += c
         fit_rows += f
         pred_parts += p
