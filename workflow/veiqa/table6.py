@@ -137,7 +137,9 @@ def table6(corr: pd.DataFrame, dataset: str, measure: str = "psnr", protocol: st
                                  f"{n_left} images where any method's two inputs were identical (status 'identical': "
                                  "two identical heat maps, or an image equal to its PRI), which sit at the measure's "
                                  "ceiling (PSNR's finite value for identical inputs) and can make a two-group split "
-                                 "that drives PLCC; every method over the same remaining images.")
+                                 "that drives PLCC; every method over the same remaining images" +
+                                 (" (none in this run: the row repeats the pooled figures with its own resamples)."
+                                  if n_left == 0 else "."))
     if comparisons is not None:
         out = add_verdicts(out, comparisons, alpha)
     return out
