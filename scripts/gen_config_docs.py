@@ -140,7 +140,8 @@ def measures_table() -> str:
            "| measure | better | min. side | RGB input | description | implementation |",
            "|---|---|---|---|---|---|"]
     for s in MEASURES.values():
-        out.append(f"| `{s.name}` | {'higher' if s.higher_is_better else 'lower'} | {s.min_size} | {_cell(s.colour)} | "
+        better = f"closest to {s.ideal:g}" if s.ideal is not None else ("higher" if s.higher_is_better else "lower")
+        out.append(f"| `{s.name}` | {better} | {s.min_size} | {_cell(s.colour)} | "
                    f"{_cell(s.description)} | {_cell(s.reference)} |")
     return "\n".join(out) + "\n"
 

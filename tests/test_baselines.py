@@ -229,7 +229,7 @@ def test_table6_layout_on_a_synthetic_corr_table(tmp_path):
     csv, md = tables.write_table(t, tmp_path / "table6_paper", md_compact=True)
     text = open(md).read()
     assert text.startswith("Table: Table 6. live1")
-    row = "| gb | NIQE | nr-baseline | niqe | niqe | 40 | 2 | 0.700 [0.600, 0.750] | 0.650 [0.550, 0.700] | ok |"
+    row = "| gb | NIQE | nr-baseline | niqe | niqe | 40 | 2 | 0 | 0.700 [0.600, 0.750] | 0.650 [0.550, 0.700] | ok |"
     assert row in text
     back = pd.read_csv(csv)
     assert back.shape == t.shape and back["SROCC CI high"].iloc[0] == pytest.approx(0.8)

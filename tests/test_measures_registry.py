@@ -113,4 +113,6 @@ def test_an_unregistered_measure_is_rejected():
 def test_the_configuration_page_lists_the_registry():
     page = (REPO / "docs" / "configuration.md").read_text()
     for spec in specs.MEASURES.values():
-        assert f"| `{spec.name}` | {'higher' if spec.higher_is_better else 'lower'} |" in page, spec.name
+        better = f"closest to {spec.ideal:g}" if spec.ideal is not None else \
+            ("higher" if spec.higher_is_better else "lower")
+        assert f"| `{spec.name}` | {better} |" in page, spec.name

@@ -472,7 +472,8 @@ def test_every_measure_of_an_arm_correlates_over_the_same_images():
     assert c.loc["psnr", "n"] == c.loc["ssim", "n"] == n_img - 4
     assert c.loc["psnr", "n_nan"] == 3 and c.loc["psnr", "n_dropped"] == 1  # its own NaNs, and the missing ssim one
     assert c.loc["ssim", "n_nan"] == 0 and c.loc["ssim", "n_dropped"] == 3
-    assert c.loc["ssim", "drop_reasons"] == "psnr:identical=3; ssim:missing=1"
+    # a NaN "identical" (a NaN convention, not a value undefined by design) and a missing row are failures
+    assert c.loc["ssim", "drop_reasons"] == "effnet psnr:identical=3; effnet ssim:missing=1"
     # the statistic is SciPy's on the common images
     keep = set(df.image_id) - set(df.loc[bad, "image_id"]) - {gone}
     g = df[(df.measure == "ssim") & df.image_id.isin(keep)]

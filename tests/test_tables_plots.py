@@ -98,7 +98,8 @@ def test_table_per_arm_and_per_measure(result):
     row = t5[t5.measure == "psnr"].iloc[0]
     assert row["PLCC VEI"] == ref.plcc
     np.testing.assert_equal([row["PLCC VEI CI low"], row["PLCC VEI CI high"]], [ref.plcc_ci_low, ref.plcc_ci_high])
-    assert "95% percentile bootstrap" in t5.attrs["caption"]
+    # 6 contents: below the limit, so no interval, and the caption says so (it claimed a bootstrap interval before)
+    assert "SROCC: no interval (fewer than 8 contents or 10 images)" in t5.attrs["caption"]
     md = tables.to_markdown(t5, decimals=2)
     md_row = next(ln for ln in md.splitlines() if ln.startswith("| psnr |"))
     cells = [c.strip() for c in md_row.strip("|").split("|")]
@@ -247,7 +248,7 @@ def test_tables_count_identical_and_dropped_pairs():
     t5 = tables.table_per_measure(corr, "tid", "effnet_lite0", distortion="blur")
     gm = t5[t5.measure == "gmsd"].iloc[0]
     assert gm.N == 10 and gm["N dropped"] == 2  # same N as psnr: its two error rows are dropped for gmsd too
-    assert "gmsd: dropped 2 (psnr:error=2)" in t5.attrs["caption"]
+    assert "gmsd: dropped 2 (effnet_lite0 psnr:error=2)" in t5.attrs["caption"]
     assert t5.attrs["caption"].endswith("Logistic fit: monotone.")
 
 

@@ -114,7 +114,9 @@ def test_demo_comparisons_and_table6_summary(demo_run):
         assert st["p_value"].between(0, 1).all() and (st["p_holm"] >= st["p_value"] - 1e-12).all()
         assert (wd / f"results/demo/tables/{p}/comparisons.md").read_text().startswith("Table: Paired comparisons")
         t6 = pd.read_csv(wd / f"results/demo/tables/{p}/table6_{p}.csv", keep_default_na=False)
-        assert set(t6.loc[t6.kind == "pretrained", "vs pixel PRI"]) == {"no test"}
+        sens = t6.distortion == "all, without identical pairs"  # Table 6's sensitivity row: not compared
+        assert sens.any() and set(t6.loc[sens, "vs pixel PRI"]) == {""}
+        assert set(t6.loc[(t6.kind == "pretrained") & ~sens, "vs pixel PRI"]) == {"no test"}
         assert set(t6.loc[t6.kind != "pretrained", "vs pixel PRI"]) == {""}
 
 

@@ -33,6 +33,7 @@ rule correlations:
         bootstrap=CFG["aggregate"]["bootstrap"],
         seed=CFG["aggregate"]["seed"],
         logistic=CFG["aggregate"]["logistic"],
+        permutations=CFG["aggregate"]["permutations"],
     threads: 2  # groups in 2 processes (same result for any count); not 4: a SLURM job asks cpus_per_task = threads
     resources:
         mem_mb=4000,
@@ -83,10 +84,13 @@ rule tables:
 
 rule table6:
     """The paper's Table 6: the VEI method beside NIQE, BRISQUE, PIQE, the pixel-PRI baseline, the random-weights
-    control and the FR ceiling, per distortion, PLCC and SROCC with intervals, for both protocols."""
+    control and the FR ceiling, per distortion, PLCC and SROCC with intervals, for both protocols, and the pooled
+    row without identical pairs (a sensitivity check, recomputed here)."""
     input:
         corr="results/{dataset}/stats/corr.parquet",
         comparisons=[f"results/{{dataset}}/tables/{p}/comparisons.csv" for p in PROTOCOLS],
+        scores="results/{dataset}/scores.parquet",
+        folds="results/{dataset}/stats/folds.parquet",
     output:
         csv=[
             report(
@@ -103,6 +107,11 @@ rule table6:
         protocols=PROTOCOLS,
         measure=CFG["aggregate"]["table_measure"],
         loader=lambda wc: CFG["datasets"][wc.dataset]["loader"],
+        default_pri={d: next(iter(vc.pri_arms(CFG, d))) for d in vc.DISTORTIONS},
+        bootstrap=CFG["aggregate"]["bootstrap"],
+        seed=CFG["aggregate"]["seed"],
+        logistic=CFG["aggregate"]["logistic"],
+        permutations=CFG["aggregate"]["permutations"],
     log:
         "logs/{dataset}/table6.log",
     benchmark:

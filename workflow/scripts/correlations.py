@@ -9,10 +9,11 @@ with step() as log:
     df = pd.read_parquet(smk.input[0])
     res = ranking.correlations_all_arms(df, dict(smk.params.default_pri), k=smk.params.folds,
                                         n_boot=smk.params.bootstrap, seed=smk.params.seed,
-                                        logistic=smk.params.logistic, workers=smk.threads)
+                                        logistic=smk.params.logistic, n_perm=smk.params.permutations,
+                                        workers=smk.threads)
     stats.save_results(res, Path(smk.output.corr).parent,
                        meta={"dataset": smk.wildcards.dataset, "folds": smk.params.folds,
                              "bootstrap": smk.params.bootstrap, "seed": smk.params.seed,
-                             "logistic": smk.params.logistic})
+                             "logistic": smk.params.logistic, "permutations": smk.params.permutations})
     failed = res.corr[res.corr.fit_status != "ok"]
     log.info("%d correlation rows, %d with a failed logistic fit", len(res.corr), len(failed))

@@ -71,7 +71,7 @@ def orient(df: pd.DataFrame) -> pd.DataFrame:
         unknown = sorted(set(names) - set(MEASURES))
         if unknown:
             raise VeiqaError(f"FR ceiling rows name unknown measure(s) {unknown}; known: {list(MEASURES)}")
-        df.loc[fr, "measure_higher_is_better"] = [MEASURES[m].higher_is_better for m in names]
+        df.loc[fr, "measure_higher_is_better"] = [MEASURES[m].stat_higher_is_better for m in names]
         df.loc[fr, "measure"] = [fr_measure(m) for m in names]
     if nr.any():
         df.loc[nr, "measure_higher_is_better"] = False  # NIQE, BRISQUE, PIQE: lower = better quality

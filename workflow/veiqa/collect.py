@@ -17,7 +17,8 @@ def collect(measure_files, manifest: pd.DataFrame, dataset: str) -> pd.DataFrame
     ``measure_files`` maps each file to its (distortion, pri) labels (the shards of :mod:`veiqa.baselines` get the
     default PRI's label from :func:`veiqa.baselines.shard_labels`, so that they are evaluated as default-strength
     arms). Adds ref_id, level, score, score_kind,
-    higher_is_better (score direction), measure_higher_is_better and the dataset name.
+    higher_is_better (score direction), measure_higher_is_better and the dataset name. The ``value`` of a measure
+    with an ideal (:attr:`veiqa.specs.MeasureSpec.ideal`, NCC) is its deviation from it.
     """
     parts = []
     for path, (distortion, pri) in measure_files.items():
@@ -32,7 +33,13 @@ def collect(measure_files, manifest: pd.DataFrame, dataset: str) -> pd.DataFrame
     # The PRI paradigm: an image that changes little when degraded once more was already degraded, so quality
     # rises with *dissimilarity* between the pair. A measure whose higher values mean "more similar" (PSNR, SSIM)
     # therefore has lower values for better images, and the statistics' sign convention is set accordingly.
-    df["measure_higher_is_better"] = df["measure"].map({k: not v.higher_is_better for k, v in MEASURES.items()})
+    # A measure with an ideal inside its range (NCC: NK = 1, deviating both ways) enters the statistics as its
+    # deviation |value - ideal| (veiqa.specs; the measure shards keep the raw value), with that deviation's direction.
+    for name, spec in MEASURES.items():
+        if spec.ideal is not None:
+            sel = (df["measure"] == name).to_numpy()
+            df.loc[sel, "value"] = spec.stat_value(df.loc[sel, "value"])
+    df["measure_higher_is_better"] = df["measure"].map({k: not v.stat_higher_is_better for k, v in MEASURES.items()})
     # NR baselines and the FR ceiling (veiqa.baselines) are not PRI pairs: their own names and directions.
     df = baselines.orient(df)
     lead = ["dataset", "distortion", "pri", "arm", "backbone", "pair_kind", "measure", "image_id", "ref_id", "level", "value",

@@ -4,7 +4,9 @@ By default every VEI arm (kind ``pretrained``, :func:`veiqa.ranking.arm_kind`) i
 (no-CNN) baseline, each random-weights control arm and the best NR method of that distortion (the NR method with the
 highest oriented SROCC on its images: a choice made on the same data, which favours the comparator), on the images
 where both arms have a finite value (default PRI strength; the table measure for the VEI arms, the baseline and the
-control, each NR method's own score). The tests are those of :mod:`veiqa.stats.paired`; each comparison gets:
+control, each NR method's own score), among the images of the correlation tables (an image that failed for any arm
+or measure of a dataset × distortion leaves it: :mod:`veiqa.stats.same_images`). The tests are those of
+:mod:`veiqa.stats.paired`; each comparison gets:
 
 ``srocc`` / paired content bootstrap
     Δ SROCC with its percentile interval and bootstrap p-value (the primary test; same resamples for every arm of
@@ -23,7 +25,8 @@ control, each NR method's own score). The tests are those of :mod:`veiqa.stats.p
 
 Holm's correction runs over every row of one table (one dataset × protocol) that shares a statistic and test: the
 family is all distortions × all pairs of arms. No interval or bootstrap p-value is printed for fewer than
-:data:`MIN_CONTENTS` contents or :data:`MIN_IMAGES` images (column ``note`` says why).
+:data:`~veiqa.stats.protocols.MIN_CI_CONTENTS` contents or :data:`~veiqa.stats.protocols.MIN_CI_IMAGES` images
+(column ``note`` says why): the same limits as the intervals of the correlation tables (their one home).
 """
 
 from __future__ import annotations
@@ -36,11 +39,9 @@ from .io import VeiqaError, atomic_path, seed_from
 from .parallel import map_ordered
 from .ranking import POOL, arm_kind, split_default
 from .stats import paired
-from .stats.protocols import PROTOCOLS
+from .stats.protocols import MIN_CI_CONTENTS, MIN_CI_IMAGES, PROTOCOLS
+from .stats.same_images import common_rows
 
-#: Fewest contents (reference scenes) for a content-bootstrap interval / p-value; fewest images for any test.
-MIN_CONTENTS = 5
-MIN_IMAGES = 8
 ALPHA = 0.05
 ROLE_PIXEL = "pixel-PRI baseline"
 ROLE_CONTROL = "random-weights control"
@@ -61,6 +62,9 @@ def arm_table(scores: pd.DataFrame, default_pri: dict[str, str], measure: str,
     the no-CNN baseline, controls) and each NR method's own score, plus the distortions pooled as ``pool_label``.
     Adds ``kind`` (:func:`veiqa.ranking.arm_kind`) and ``orientation``; the FR ceiling is left out."""
     default, _ = split_default(scores, default_pri)
+    # the images of the correlation tables: an image that failed for any arm or measure of a dataset × distortion
+    # leaves every comparison of it (veiqa.stats.same_images)
+    default = default[common_rows(default)[0]]
     sel = default[baselines.at_measure(default, measure) & (default["pair_kind"] != baselines.FR_KIND)].copy()
     if sel.empty:
         raise VeiqaError(f"no rows at measure {measure!r} in the scores table")
@@ -169,10 +173,10 @@ def _compare_group_rows(item) -> list[dict]:
         base = {"dataset": ds, "distortion": dist, "arm_a": a, "arm_b": b, "role_b": role,
                 "measure_a": measure[a], "measure_b": measure[b], "n": n, "n_contents": n_c, "ci_level": ci_level,
                 "reversed": ",".join(s for s, r in (("A", sa), ("B", sb)) if np.isfinite(r) and r < 0)}
-        too_few = n < MIN_IMAGES
-        boot_note = ("" if not too_few and n_c >= MIN_CONTENTS and n_boot > 0 else
-                     f"no interval: {n} images, {n_c} contents (needs >= {MIN_IMAGES} images and >= {MIN_CONTENTS} "
-                     "contents)" if n_boot > 0 else "no interval: bootstrap off")
+        too_few = n < MIN_CI_IMAGES
+        boot_note = ("" if not too_few and n_c >= MIN_CI_CONTENTS and n_boot > 0 else
+                     f"no interval: {n} images, {n_c} contents (needs >= {MIN_CI_IMAGES} images and >= "
+                     f"{MIN_CI_CONTENTS} contents)" if n_boot > 0 else "no interval: bootstrap off")
         W = paired.image_weights(counts, contents_all, refs)
         for protocol in protocols:
             pbase = {**base, "protocol": protocol}

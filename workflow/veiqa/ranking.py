@@ -134,8 +134,8 @@ def ranked_table(corr: pd.DataFrame, degenerate: pd.DataFrame, measure: str,
         f"All arms ranked by SROCC under protocol '{protocol}' (k-fold over reference contents), measure "
         f"'{measure}', with 95% bootstrap intervals (contents resampled). The ranking is in-sample: the top SROCC of "
         "a grid is biased upward (winner's curse). SROCC is signed: positive means the arm agrees with the scores. "
-        "n_dropped: pairs left out because another measure of the arm lacks them (drop_reasons names measure and "
-        "status); n_pri_identical: pairs whose PRI equals the input; n_maps_identical: pairs whose two "
+        "n_dropped: pairs left out because the image failed for another arm or measure of the distortion "
+        "(drop_reasons names arm, measures and status); n_pri_identical: pairs whose PRI equals the input; n_maps_identical: pairs whose two "
         "heat maps are identical; many such pairs mean the correlation may rest on a two-group split. NR baselines "
         "(kind nr-baseline) are scored by their own method; the FR ceiling is the measure between each image and its "
         "pristine reference.")

@@ -38,6 +38,12 @@ class MeasureSpec:
     once for all the requested measures that name it, as ``fn(x, y, data_range, names)`` returning
     ``{name: Tensor[N]}`` (the SSIM family shares its pyramid).  ``reference``: the implementation it follows and
     what it is checked against (docs/measures.md has the measured agreement).
+
+    ``ideal``: for a measure whose value for identical inputs lies *inside* its range, so that it deviates from it
+    both ways (NCC's NK = Σxy/Σx² is 1 for identical inputs and can be above or below), the statistics do not use
+    the value but its deviation |value − ideal| (:meth:`stat_value`), which is lower for more similar inputs:
+    :attr:`stat_higher_is_better` is then False. ``higher_is_better`` describes the raw value (for NCC: towards
+    the ideal from below). This spec is the one home of the direction the statistics use.
     """
 
     name: str
@@ -49,6 +55,7 @@ class MeasureSpec:
     grey: bool = False
     joint: bool = False
     reference: str = ""
+    ideal: float | None = None
 
     def function(self) -> Callable:
         """The measure's function (imported on first use)."""
@@ -59,6 +66,26 @@ class MeasureSpec:
             raise ValueError(f"measure {self.name!r}: fn must be 'module:function' under veiqa.measures or a "
                              f"callable, got {self.fn!r}")
         return getattr(importlib.import_module(f"veiqa.measures.{module}"), attr)
+
+    @property
+    def stat_higher_is_better(self) -> bool:
+        """Whether higher values of :meth:`stat_value` mean more similar inputs (False for a deviation)."""
+        return self.higher_is_better if self.ideal is None else False
+
+    def stat_value(self, values):
+        """The values the statistics use: the measure itself, or |value − ideal| (NaN stays NaN)."""
+        import numpy as np
+
+        v = np.asarray(values, float)
+        return v if self.ideal is None else np.abs(v - self.ideal)
+
+    @property
+    def stat_note(self) -> str:
+        """How tables label the statistics of this measure ("" when they use the value itself)."""
+        if self.ideal is None:
+            return ""
+        return (f"statistics on |{self.ideal:g} - value| (deviation from the ideal {self.ideal:g} of identical "
+                "inputs, either way; lower = more similar)")
 
 
 MEASURES: dict[str, MeasureSpec] = {
@@ -88,7 +115,9 @@ MEASURES: dict[str, MeasureSpec] = {
                     fn="_ssim:ssim_family", grey=True, joint=True, reference="Wang's msssim.m; checked v. Octave"),
         MeasureSpec("gmsd", False, 1, "grey", "gradient magnitude similarity deviation",
                     fn="_gradient:gmsd", grey=True, reference="Xue et al.'s GMSD.m; checked v. piq and Octave"),
-        MeasureSpec("ncc", True, 1, "all channels", "normalised cross-correlation NK = sum(xy)/sum(x^2)",
+        MeasureSpec("ncc", True, 1, "all channels",
+                    "normalised cross-correlation NK = sum(xy)/sum(x^2); ideal 1, deviates both ways: the statistics "
+                    "use |1 - NK|, lower = more similar", ideal=1.0,
                     fn="_simple:ncc", reference="Eskicioglu & Fisher 1995; hand-written, checked by hand, v. Octave"),
         MeasureSpec("pcc", True, 1, "all channels", "Pearson correlation (zero-mean normalised cross-correlation)",
                     fn="_simple:pcc", reference="hand-written; = numpy.corrcoef"),

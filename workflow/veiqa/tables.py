@@ -4,7 +4,10 @@
 Every table puts the no-CNN baseline (``pair_kind == "image"``: the similarity measure computed between the distorted
 image and its PRI directly) beside the VEI method (``pair_kind == "vei"``), statistic by statistic: columns
 ``"<STAT> image"`` and ``"<STAT> VEI"`` for STAT in PLCC, SROCC, KROCC, RMSE, plus ``N`` (images in the VEI group).
-The caption (``df.attrs["caption"]``) names the dataset, the selection, the protocol and the sign convention.
+With intervals under the paper protocol, ``"PLCC image chance"`` / ``"PLCC VEI chance"`` hold PLCC's chance level
+(the paper protocol's PLCC has no interval). The caption (``df.attrs["caption"]``) names the dataset, the
+selection, the protocol, the sign convention and, figure by figure, the interval it carries (:func:`interval_text`:
+only what the run computed).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 from .io import VeiqaError, atomic_path
+from .specs import MEASURES
+from .stats.protocols import FIT_STATS, MIN_CI_CONTENTS, MIN_CI_IMAGES
 
 STAT_LABELS = {"plcc": "PLCC", "srocc": "SROCC", "krocc": "KROCC", "rmse": "RMSE"}
 DEFAULT_STATS = ("plcc", "srocc", "krocc", "rmse")
@@ -69,6 +74,8 @@ def _sort_rows(keys: Sequence[str], pool_label: str = "all") -> list[str]:
 
 def _assemble(row_key: str, rows: list[str], vei: pd.DataFrame, base_for: dict, stats: Sequence[str],
               with_ci: bool) -> tuple[pd.DataFrame, list[str]]:
+    shown = pd.concat([vei] + [b for b in base_for.values() if b is not None], ignore_index=True)
+    chance = with_ci and "plcc" in stats and "plcc_chance" in shown and bool(np.isfinite(shown["plcc_chance"]).any())
     out = []
     failed = []
     for r in rows:
@@ -86,6 +93,10 @@ def _assemble(row_key: str, rows: list[str], vei: pd.DataFrame, base_for: dict, 
                         lo = hi = np.nan
                     rec[column_name(s, kind) + " CI low"] = lo
                     rec[column_name(s, kind) + " CI high"] = hi
+            if s == "plcc" and chance:
+                for kind, sel in (("image", b), ("vei", v)):
+                    ok = sel is not None and len(sel)
+                    rec[column_name(s, kind) + " chance"] = float(sel["plcc_chance"].iloc[0]) if ok else np.nan
         for kind, sel in (("image", b), ("vei", v)):
             if sel is not None and len(sel) and (sel["fit_status"].iloc[0] != "ok"):
                 failed.append(f"{r} ({METHOD_LABELS[kind]}: {sel['mapping'].iloc[0]})")
@@ -95,9 +106,9 @@ def _assemble(row_key: str, rows: list[str], vei: pd.DataFrame, base_for: dict, 
 
 
 def _counts(rec: dict, r: str, v: pd.DataFrame, notes: list[str]) -> None:
-    """Columns "N identical" / "N dropped" of the VEI group (same-N rule of :mod:`veiqa.stats.protocols`); the
-    drop reasons go to the caption notes (as "<row>: dropped <reasons>")."""
-    for col, name in (("n_identical", "N identical"), ("n_dropped", "N dropped")):
+    """Columns "N identical" / "N undefined" / "N dropped" of the VEI group (same-images rule of
+    :mod:`veiqa.stats.same_images`); the drop reasons go to the caption notes (as "<row>: dropped <n> (<reasons>)")."""
+    for col, name in (("n_identical", "N identical"), ("n_undefined", "N undefined"), ("n_dropped", "N dropped")):
         rec[name] = int(v[col].iloc[0]) if len(v) and col in v and pd.notna(v[col].iloc[0]) else 0
     why = str(v["drop_reasons"].iloc[0]) if len(v) and "drop_reasons" in v and pd.notna(v["drop_reasons"].iloc[0]) \
         else ""
@@ -105,14 +116,67 @@ def _counts(rec: dict, r: str, v: pd.DataFrame, notes: list[str]) -> None:
         notes.append(f"{r}: dropped {rec['N dropped']} ({why})")
 
 
+def interval_text(rows: pd.DataFrame, stats: Sequence[str], protocol: str, chance_column: str = "") -> str:
+    """What interval each figure of a table carries, read from the correlation rows it shows (only what the run
+    computed): the statistics with a percentile interval and how it was resampled, those without one and why, and
+    the paper protocol's PLCC chance level where it was computed (shown in ``chance_column``)."""
+    if rows.empty:
+        return ""
+    lab = {"plcc": "PLCC", "srocc": "SROCC", "krocc": "KROCC", "rmse": "RMSE"}
+    has = {s: np.isfinite(rows[f"{s}_ci_low"].astype(float)).to_numpy() for s in stats}
+    with_ci = [s for s in stats if has[s].any()]
+    notes = rows["ci_note"].fillna("").astype(str) if "ci_note" in rows else pd.Series("", index=rows.index)
+    boot = rows["n_boot"].fillna(0).astype(int) if "n_boot" in rows else pd.Series(0, index=rows.index)
+    out = []
+    if with_ci:
+        sel = rows[has[with_ci[0]]]
+        level = ", ".join(f"{100 * v:g}%" for v in sorted(set(sel["ci_level"].astype(float))))
+        n_b = ", ".join(str(v) for v in sorted(set(sel["n_boot"].astype(int))))
+        how = ("contents resampled with replacement within each fold, per-fold figures recomputed with the fold "
+               "mappings fixed and averaged" if protocol == "content_separated" else
+               "a cluster bootstrap: contents (reference scenes) resampled with replacement")
+        out.append(f"Intervals: {', '.join(lab[s] for s in with_ci)} with {level} percentile intervals of a content "
+                   f"bootstrap ({how}; {n_b} resamples)")
+    for s in stats:
+        if s in with_ci:
+            continue
+        if protocol == "paper" and s in FIT_STATS:
+            why = "it depends on the in-sample fit, which no resampling of fixed predictions bounds honestly"
+        elif (boot == 0).all():
+            why = "bootstrap off"
+        elif (notes != "").all():
+            why = f"fewer than {MIN_CI_CONTENTS} contents or {MIN_CI_IMAGES} images"
+        else:
+            why = "fewer than 90% of the resamples gave a finite value"
+        out.append(f"{lab[s]}: no interval ({why})")
+    if with_ci and ((notes != "") & ~has[with_ci[0]]).any():
+        out.append(f"rows with fewer than {MIN_CI_CONTENTS} contents or {MIN_CI_IMAGES} images have no interval")
+    if chance_column and "plcc_chance" in rows and np.isfinite(rows["plcc_chance"].astype(float)).any():
+        perms = rows["n_perm"].dropna().astype(int)
+        n_p = f"{perms.min()}" if perms.min() == perms.max() else f"{perms.min()}-{perms.max()}"
+        out.append(f"PLCC chance level in column(s) {chance_column}: the 95th percentile of the PLCC that a useless "
+                   f"measure reaches at this N and these contents ({n_p} valid permutations giving each content the "
+                   "values of another, logistic refitted); quote the paper protocol's PLCC only beside it")
+    return " " + "; ".join(out) + "." if out else ""
+
+
+def measure_notes(measures) -> str:
+    """Caption note for the measures whose statistics use their deviation from an ideal value (the spec's
+    ``stat_label``, e.g. NCC: |1 - NK|, lower = more similar)."""
+    notes = [f"{m}: {MEASURES[m].stat_note}" for m in sorted(set(measures)) if m in MEASURES and MEASURES[m].ideal
+             is not None]
+    return (" " + "; ".join(notes) + ".") if notes else ""
+
+
 def _caption(title: str, dataset: str, what: str, protocol: str, baseline: str, failed: list[str],
-             ci_level: float | None) -> str:
+             intervals: str) -> str:
     cap = (f"{title} {dataset}: {what}. No-CNN baseline (pair_kind 'image', arm '{baseline}') beside the VEI "
            f"method (pair_kind 'vei'). {PROTOCOL_TEXT.get(protocol, 'Protocol ' + repr(protocol))}. {SIGN_TEXT}")
-    if ci_level is not None:
-        cap += f" CI: {100 * ci_level:g}% percentile bootstrap."
-    cap += (" N identical: VEI pairs whose two inputs were identical (status 'identical'); N dropped: VEI pairs "
-            "left out so that every measure of the arm correlates over the same images.")
+    cap += intervals
+    cap += (" N identical: VEI pairs whose two inputs were identical (status 'identical'); N undefined: VEI pairs "
+            "where this measure is undefined by design (status zero_map, constant_map or too_small), left out of "
+            "this row only; N dropped: VEI pairs left out because the image failed for another measure or arm of "
+            "this dataset and distortion, so that every arm and measure of a row correlates over the same images.")
     fits = [f for f in failed if ": dropped " not in f]
     drops = [f for f in failed if ": dropped " in f]
     if fits:
@@ -130,10 +194,11 @@ def _fit_text(vei: pd.DataFrame) -> str:
     return f" Logistic fit: {', '.join(methods)}." if methods else ""
 
 
-def _ci_level(sel: pd.DataFrame, with_ci: bool):
-    if not with_ci or not len(sel):
-        return None
-    return float(sel["ci_level"].iloc[0])
+def _intervals(vei: pd.DataFrame, base: pd.DataFrame, stats: Sequence[str], protocol: str, with_ci: bool) -> str:
+    if not with_ci:
+        return ""
+    cols = " / ".join(f"'{column_name('plcc', k)} chance'" for k in ("image", "vei"))
+    return interval_text(pd.concat([vei, base], ignore_index=True), stats, protocol, cols)
 
 
 def _one_arm_table(key: str, sel: pd.DataFrame, vei: pd.DataFrame, arm: str, baseline_arm: str | None,
@@ -147,7 +212,8 @@ def _one_arm_table(key: str, sel: pd.DataFrame, vei: pd.DataFrame, arm: str, bas
     base_for = {r: base[base[key] == r] for r in rows}
     df, failed = _assemble(key, rows, vei, base_for, stats, with_ci)
     df.attrs["caption"] = _caption(title, dataset, what, protocol, b_arm, failed,
-                                   _ci_level(vei, with_ci)) + _fit_text(vei)
+                                   _intervals(vei, base[base[key].isin(rows)], stats, protocol, with_ci)) \
+        + _fit_text(vei) + measure_notes(vei["measure"])
     return df
 
 
@@ -187,7 +253,8 @@ def table_per_arm(corr: pd.DataFrame, dataset: str, measure: str = "psnr", disto
     df, failed = _assemble("arm", rows, vei, base_for, stats, with_ci)
     df.attrs["caption"] = _caption("Table 4.", dataset, f"correlations per CNN backbone (arm), measure '{measure}', "
                                    f"distortion '{distortion}'", protocol, ", ".join(sorted(used)), failed,
-                                   _ci_level(vei, with_ci)) + _fit_text(vei)
+                                   _intervals(vei, pd.concat(list(base_for.values())), stats, protocol, with_ci)) \
+        + _fit_text(vei) + measure_notes(vei["measure"])
     return df
 
 

@@ -1,7 +1,7 @@
 """Aggregation statistics: logistic score mapping, PLCC/SROCC/KROCC/RMSE, evaluation protocols, bootstrap CIs,
 out-of-fold arm selection.
 
-Pure functions of pandas DataFrames / numpy arrays (no file I/O except :func:`save_results`), in four modules that
+Pure functions of pandas DataFrames / numpy arrays (no file I/O except :func:`save_results`), in modules that
 are testable alone:
 
 :mod:`veiqa.stats.logistic`
@@ -16,6 +16,10 @@ are testable alone:
     rule across the measures of an arm, :func:`correlations` and :func:`save_results`.
 :mod:`veiqa.stats.nested`
     Choosing an arm without the winner's curse: nested selection over outer folds of contents.
+:mod:`veiqa.stats.same_images`
+    Which images every arm and measure of a table is correlated over, and why others left.
+:mod:`veiqa.stats.chance`
+    The chance level of the paper protocol's in-sample PLCC, by permutation of contents.
 
 Every name of the former single module ``veiqa.stats`` is still importable from here.
 """

@@ -205,8 +205,10 @@ def _spearman_sign(x, y) -> float:
     from .weighted import average_ranks  # scipy.stats.rankdata's average ranks without importing scipy.stats (1 s)
 
     rx, ry = average_ranks(x), average_ranks(y)
-    c = np.corrcoef(rx, ry)[0, 1]
-    return -1.0 if np.isfinite(c) and c < 0 else 1.0
+    # the sign of the rank correlation is that of the centred cross product, which is exact here (average ranks
+    # are multiples of ½ and their mean is (n + 1)/2, so every product and sum is exact in double precision)
+    c = float(np.dot(rx - rx.mean(), ry - ry.mean()))
+    return -1.0 if c < 0 else 1.0
 
 
 def max_slope(xs: np.ndarray) -> float:
@@ -256,7 +258,8 @@ def _prepare(x, y, n_starts, init, method) -> _Prepared | LogisticFit:
     if s < 0:
         lo[[0, 3]], hi[[0, 3]] = [-20.0, -10.0], [0.0, 0.0]
     r = np.corrcoef(xs, ys)[0, 1]
-    starts = [[2.0 * s, b2, float(np.quantile(xs, q)), 0.0, 0.0] for q, b2 in _GRID][: max(1, n_starts)]
+    grid = _GRID[: max(1, n_starts)]  # only the starts asked for: np.quantile is most of a small fit's preparation
+    starts = [[2.0 * s, b2, float(v), 0.0, 0.0] for (_, b2), v in zip(grid, np.quantile(xs, [q for q, _ in grid]))]
     starts.append([0.0, 1.0, 0.0, s * abs(float(r)) if np.isfinite(r) else 0.0, 0.0])
     if init is not None and np.all(np.isfinite(init)):
         b1, b2, b3, b4, b5 = (float(v) for v in init)

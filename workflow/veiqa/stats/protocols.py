@@ -17,13 +17,15 @@ Failed fits
     values) and flagged with ``mapping="linear_fallback"``; when even that is impossible (constant x) PLCC/RMSE are
     NaN and ``mapping="none"``.
 
-Same N for every measure of an arm
-    Within one dataset × distortion × arm × pair kind, an image enters the correlations of *every* measure only if
-    every measure of that arm has a finite value for it (a row missing, NaN or failed for one measure is dropped for
-    all measures of the arm), so Table 5 compares measures on the same images. Counted per row of ``corr``: ``n_nan``
-    (this measure's own non-finite rows), ``n_dropped`` (finite here, dropped because another measure lacks the
-    image), ``drop_reasons`` (which measure and status caused the drops, e.g. ``psnr:identical=3``) and, when the
-    input has a ``status`` column, ``n_identical`` (kept rows whose pair is ``identical``).
+Same images for every arm and measure of a table (:mod:`veiqa.stats.same_images`)
+    Within one dataset × distortion (the pooled row included), every arm and measure is correlated over the same
+    images, so Tables 3-6 compare arms and measures like for like. A value undefined by the measure's design
+    (status ``zero_map``, ``constant_map``, ``too_small``) leaves only its own row; a failure (another NaN, a
+    missing row, no score) removes the image from every arm and measure of the table. Counted per row of ``corr``:
+    ``n_nan`` (this measure's own non-finite rows), ``n_undefined`` (of those, undefined by design), ``n_dropped``
+    (finite here, dropped because the image failed elsewhere in the table), ``drop_reasons`` (the table's failures:
+    arm, measures, status, number of images, e.g. ``effnet psnr:error=2``) and, when the input has a ``status``
+    column, ``n_identical`` (kept rows whose pair is ``identical``).
 
 Protocols (both reported, column ``protocol``)
     ``"paper"``: the logistic is fitted on all images of the group and evaluated on the same images (as in the
@@ -64,8 +66,10 @@ from ..io import VeiqaError, seed_from, write_parquet
 from ..parallel import map_ordered
 from .logistic import (BETA_NAMES, LOGISTIC_METHODS, MIN_FIT_POINTS, LogisticFit, fit_logistic, fit_logistic_folds, fit_logistic_many,
                        linear_fallback)
+from .chance import _chance_from_fits, _chance_plcc, _fit_batched, _perm_draws, _perm_problems
+from .same_images import UNDEFINED_BY_DESIGN, common_rows  # noqa: F401 (re-exported)
 from .weighted import (blocked_stats, bootstrap_weights, direction_signs, percentile_ci,
-                       stratified_content_counts, weighted_stats)
+                       stratified_content_counts)
 
 GROUP_KEYS = ("dataset", "distortion", "arm", "pair_kind", "measure")
 ARM_KEYS = ("dataset", "distortion", "arm", "pair_kind")
@@ -114,7 +118,7 @@ def evaluate_group(x, y, ref_ids, *, orientation: float = 1.0, protocol: str = "
                    rng: np.random.Generator | None = None, n_starts: int = 5, fold_n_starts: int = 3,
                    full_fit: LogisticFit | None = None, fold_fits: Sequence[LogisticFit] | None = None,
                    logistic: str = "monotone", n_perm: int = 0,
-                   kendall_matrix_max_n: int = 2000) -> tuple[dict, list[dict], np.ndarray]:
+                   kendall_matrix_max_n: int = 2000, defer_perm: bool = False) -> tuple[dict, list[dict], np.ndarray]:
     """Evaluate one group (finite x, y only) under one protocol.
 
     Returns (row dict of statistics, list of fit dicts (fold −1 = fit on all points), predictions array).
@@ -124,6 +128,8 @@ def evaluate_group(x, y, ref_ids, *, orientation: float = 1.0, protocol: str = "
     when given, is used as the paper protocol's fit instead of fitting again (it must be the fit of these x, y);
     likewise ``fold_fits`` (one per fold in the order of ``np.unique(folds)``, each fitted on the other folds' rows).
     ``logistic``: the fitting method of :func:`veiqa.stats.logistic.fit_logistic` (``monotone`` or ``nlinfit``).
+    ``defer_perm``: instead of the chance level, put the permuted copies in ``row["_perm"]`` (x copies, y,
+    orientation, PLCC) for the caller to fit in a batch with other groups' (:func:`_chance_from_fits`).
     """
     x = np.asarray(x, float)
     y = np.asarray(y, float)
@@ -203,7 +209,10 @@ def evaluate_group(x, y, ref_ids, *, orientation: float = 1.0, protocol: str = "
         if W.shape[0] > 1 and s not in no_ci:
             row[f"{s}_ci_low"], row[f"{s}_ci_high"] = percentile_ci(st[s][1:], ci_level, asked=n_boot)
     if protocol == "paper" and n_perm > 0 and n >= MIN_FIT_POINTS:
-        row.update(_chance_plcc(x, y, ref_index, orientation, row["plcc"], n_perm, rng, logistic))
+        if defer_perm:  # the caller fits the permutations of many groups in one batch (correlations)
+            row["_perm"] = (_perm_draws(x, ref_index, n_perm, rng), y, orientation, row["plcc"])
+        else:
+            row.update(_chance_plcc(x, y, ref_index, orientation, row["plcc"], n_perm, rng, logistic))
     return row, fits, pred
 
 
@@ -221,37 +230,6 @@ def _fold_mean_stats(x, y, spred, W, F, kendall_matrix_max_n) -> dict[str, np.nd
             __import__("warnings").simplefilter("ignore", RuntimeWarning)
             out[s] = np.nanmean(v, axis=0)
     return out
-
-
-def _chance_plcc(x, y, ref_index, orientation, plcc, n_perm, rng, logistic) -> dict:
-    """Chance level of the paper protocol's in-sample PLCC: the PLCC a useless measure reaches at this N and these
-    contents. Each of ``n_perm`` permutations gives every content the x-values of another content (drawn without
-    replacement within the block, with replacement when it has fewer images), so x stays clustered by content but
-    is independent of y; the logistic is refitted (1 start) and the signed PLCC computed as for the data.
-    Returns ``plcc_chance`` (its 95th percentile) and ``plcc_p_perm`` (one-sided, (1 + #≥) / (1 + n_perm))."""
-    from .logistic import fit_logistic_many
-
-    c = int(ref_index.max()) + 1
-    blocks = [np.flatnonzero(ref_index == i) for i in range(c)]
-    xs = []
-    for _ in range(n_perm):
-        perm = rng.permutation(c)
-        xp = np.empty_like(x)
-        for i, j in enumerate(perm):
-            src = x[blocks[j]]
-            xp[blocks[i]] = rng.choice(src, size=blocks[i].size, replace=src.size < blocks[i].size)
-        xs.append(xp)
-    fits = fit_logistic_many([(xp, y, [np.ones(x.size, bool)], 1) for xp in xs], method=logistic)
-    null = np.full(n_perm, np.nan)
-    for b, (xp, (f,)) in enumerate(zip(xs, fits)):
-        pred = f.predict(xp) if f.ok else linear_fallback(xp, y, xp)[0]
-        sp = pred * direction_signs(xp, pred, None) * orientation
-        null[b] = weighted_stats(xp, y, sp, np.ones((1, x.size)), 1.0, kendall=False)["plcc"][0]
-    null = null[np.isfinite(null)]
-    if not null.size:
-        return {"plcc_chance": np.nan, "plcc_p_perm": np.nan, "n_perm": 0}
-    p = (1 + np.sum(null >= plcc)) / (1 + null.size) if np.isfinite(plcc) else np.nan
-    return {"plcc_chance": float(np.percentile(null, 95)), "plcc_p_perm": float(p), "n_perm": int(null.size)}
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -299,49 +277,21 @@ def _validate(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def common_rows(full: pd.DataFrame) -> tuple[np.ndarray, dict]:
-    """Rows kept so that every measure of an arm correlates over the same images, and why others were dropped.
-
-    Returns (keep: bool per row of ``full``, reasons: {ARM_KEYS tuple: "measure:status=count; ..."}). A row is kept
-    when its value and score are finite and every measure of its dataset × distortion × arm × pair kind has a
-    finite row for the same image. The status of an offending row is its ``status`` column (``nan`` without one);
-    a measure without a row for the image counts as ``missing``.
-    """
-    fin = np.isfinite(full["value"].to_numpy()) & np.isfinite(full["score"].to_numpy())
-    keys = list(ARM_KEYS)
-    t = full[keys + ["measure", "image_id"]].assign(_f=fin)
-    n_meas = t.groupby(keys, sort=False)["measure"].transform("nunique").to_numpy()
-    img = t.groupby(keys + ["image_id"], sort=False)["_f"]
-    keep = fin & img.transform("all").to_numpy() & (img.transform("size").to_numpy() == n_meas)
-    status = full["status"].astype(str) if "status" in full.columns else pd.Series("nan", index=full.index)
-    bad = t.loc[~fin, keys + ["measure"]].assign(status=status[~fin].where(status[~fin] != "ok", "nan"))
-    parts = [bad.groupby(keys + ["measure", "status"], sort=True).size().rename("count").reset_index()]
-    n_img = t.groupby(keys, sort=False)["image_id"].nunique().rename("n_union")
-    per_m = t.groupby(keys + ["measure"], sort=False)["image_id"].nunique().rename("n_m").reset_index()
-    per_m = per_m.merge(n_img.reset_index(), on=keys)
-    miss = per_m[per_m["n_m"] < per_m["n_union"]]
-    parts.append(miss[keys + ["measure"]].assign(status="missing", count=(miss["n_union"] - miss["n_m"]).to_numpy()))
-    why = pd.concat(parts, ignore_index=True)
-    reasons: dict = {}
-    for key, g in why.groupby(keys, sort=True):
-        reasons[tuple(key)] = "; ".join(f"{m}:{st}={int(c)}" for m, st, c in
-                                        g[["measure", "status", "count"]].itertuples(index=False))
-    return keep, reasons
-
-
 def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: int = 5, n_boot: int = 1000,
-                 ci_level: float = 0.95, seed: int = 0, pool_label: str = "all", n_starts: int = 5,
+                 ci_level: float = 0.95, seed: int = 0, pool_label: str | None = "all", n_starts: int = 5,
                  fold_n_starts: int = 3, kendall_matrix_max_n: int = 2000,
                  logistic: str = "monotone", workers: int = 1, n_perm: int = 200,
                  folds: pd.DataFrame | None = None) -> CorrelationResult:
     """Correlations per dataset × distortion × arm × pair_kind × measure (plus ``distortion=pool_label`` pooling
-    all distortions of a dataset) under each protocol.
+    all distortions of a dataset; none when ``pool_label`` is None) under each protocol.
 
     Input: the long table (columns ``REQUIRED_COLUMNS``; an optional ``status`` column names why a value is
-    missing or degenerate). Every measure of an arm is evaluated on the same images (:func:`common_rows`): rows whose
-    value or score is NaN are dropped from their group and counted in ``n_nan``; finite rows dropped because another
-    measure of the arm lacks the image are counted in ``n_dropped``, with ``drop_reasons``. Output columns of
-    ``corr``: the group keys, protocol, n, n_nan, n_dropped, n_identical, drop_reasons, n_refs, orientation,
+    missing or degenerate). Every arm and measure of a dataset × distortion is evaluated on the same images
+    (:func:`veiqa.stats.same_images.common_rows`): rows whose value or score is NaN are dropped from their group
+    and counted in ``n_nan`` (``n_undefined`` of them undefined by design, which leave only their own row); finite
+    rows dropped because the image failed for another arm or measure are counted in ``n_dropped``, with
+    ``drop_reasons``. Output columns of ``corr``: the group keys, protocol, n, n_nan, n_undefined, n_dropped,
+    n_identical, drop_reasons, n_refs, orientation,
     higher_is_better, measure_higher_is_better, logistic, fit_status, fit_message, mapping, n_fits_failed, k_folds,
     plcc, srocc, krocc, rmse, plcc_raw, {stat}_ci_low/_ci_high, n_boot, n_boot_valid, ci_level and for
     content_separated {stat}_fold_mean/_fold_std. Deterministic for a given ``seed`` (each group's generator is
@@ -364,14 +314,13 @@ def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: i
     if logistic not in LOGISTIC_METHODS:
         raise VeiqaError(f"unknown logistic method {logistic!r} (expected one of {LOGISTIC_METHODS})")
     df = _validate(df)
-    if pool_label in set(df["distortion"]):
+    if pool_label is not None and pool_label in set(df["distortion"]):
         raise VeiqaError(f"a distortion is named {pool_label!r}, which is the pooled label; pass another pool_label")
     folds_df = assign_folds(df, k=k, seed=seed) if folds is None else folds
     fold_map = {(d, r): f for d, r, f in folds_df[["dataset", "ref_id", "fold"]].itertuples(index=False)}
-    pooled = df.assign(distortion=pool_label)
-    full = pd.concat([df, pooled], ignore_index=True)
-    keep, reasons = common_rows(full)
-    full = full.assign(_keep=keep, _finite=np.isfinite(full["value"]) & np.isfinite(full["score"]),
+    full = df if pool_label is None else pd.concat([df, df.assign(distortion=pool_label)], ignore_index=True)
+    keep, reasons, undefined = common_rows(full, pool_label)
+    full = full.assign(_keep=keep, _undefined=undefined, _finite=np.isfinite(full["value"]) & np.isfinite(full["score"]),
                        _identical=(full["status"].astype(str) == "identical") if "status" in full.columns else False)
 
     def group_fit_problem(g):
@@ -400,9 +349,9 @@ def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: i
         orientation = (1.0 if hib else -1.0) * (1.0 if mhib else -1.0)
         all_fits = list(all_fits)
         full_fit = all_fits.pop(0) if x.size and "paper" in protocols else None
-        counts = {"n_nan": int((~finite).sum()), "n_dropped": int((finite & ~kept).sum()),
-                  "n_identical": int(gg["_identical"].sum()),
-                  "drop_reasons": reasons.get(tuple(key[c] for c in ARM_KEYS), "")}
+        counts = {"n_nan": int((~finite).sum()), "n_undefined": int(g["_undefined"].sum()),
+                  "n_dropped": int((finite & ~kept).sum()), "n_identical": int(gg["_identical"].sum()),
+                  "drop_reasons": reasons.get((key["dataset"], key["distortion"]), "")}
         for protocol in protocols:
             rng = np.random.default_rng(seed_from(seed, "bootstrap", protocol, *keys))
             folds = fold_of if protocol == "content_separated" else None
@@ -417,7 +366,8 @@ def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: i
                                                  folds=folds, n_boot=n_boot, ci_level=ci_level, rng=rng,
                                                  n_starts=n_starts, fold_n_starts=fold_n_starts,
                                                  full_fit=full_fit, fold_fits=all_fits or None, logistic=logistic,
-                                                 n_perm=n_perm, kendall_matrix_max_n=kendall_matrix_max_n)
+                                                 n_perm=n_perm, kendall_matrix_max_n=kendall_matrix_max_n,
+                                                 defer_perm=True)
             corr_rows.append({**base, **row, **counts, "orientation": orientation, "logistic": logistic,
                               "higher_is_better": hib, "measure_higher_is_better": mhib})
             for f in fits:
@@ -427,6 +377,20 @@ def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: i
                                             "fold": folds if folds is not None else -1,
                                             "value": x, "score": y, "prediction": pred}))
         return corr_rows, fit_rows, pred_parts
+
+    def chunk_of_groups(chunk):
+        """Groups one by one, then the permutation fits of all of them in a few batches (the same fits as one
+        group at a time, at a fraction of the solver's per-iteration overhead)."""
+        done = [one_group(it) for it in chunk]
+        pending = [r for c, _, _ in done for r in c if "_perm" in r]
+        probs = [pr for r in pending for pr in _perm_problems(r["_perm"][0], r["_perm"][1])]
+        fitted = _fit_batched(probs, logistic)
+        at = 0
+        for r in pending:
+            xs, yy, o, pl = r.pop("_perm")
+            r.update(_chance_from_fits(xs, yy, fitted[at:at + len(xs)], o, pl))
+            at += len(xs)
+        return done
 
     groups = list(full.groupby(list(GROUP_KEYS), sort=True))
     # Every group's fits (paper and each fold) in a few vectorised batches here, then the bootstrap per group
@@ -441,11 +405,15 @@ def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: i
     fits_of = dict(zip(with_rows, fitted))
     items = [(keys, g, arrays[i], fits_of.get(i, [])) for i, (keys, g) in enumerate(groups)]
     corr_rows, fit_rows, pred_parts = [], [], []
-    for c, f, p in map_ordered(one_group, items, workers):  # groups are independent and seeded by their keys
+    # groups are independent and seeded by their keys: chunks of them (a few per worker, for balance)
+    n_chunks = max(1, min(len(items), 4 * max(1, int(workers))))
+    cuts = np.linspace(0, len(items), n_chunks + 1).astype(int)
+    chunks = [items[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
+    for c, f, p in (r for part in map_ordered(chunk_of_groups, chunks, workers) for r in part):
         corr_rows += c
         fit_rows += f
         pred_parts += p
-    lead = list(GROUP_KEYS) + ["protocol", "n", "n_nan", "n_dropped", "n_identical", "drop_reasons", "n_refs",
+    lead = list(GROUP_KEYS) + ["protocol", "n", "n_nan", "n_undefined", "n_dropped", "n_identical", "drop_reasons", "n_refs",
                                "orientation", "higher_is_better", "measure_higher_is_better", "logistic",
                                "fit_status", "fit_message", "mapping", "n_fits_failed", "k_folds", "fit_direction_reversed",
                                *STATS, "plcc_raw", "plcc_chance", "plcc_p_perm", "n_perm"]
