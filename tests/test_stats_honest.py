@@ -4,6 +4,7 @@ import inspect
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from veiqa import ranking, stats
 
@@ -23,6 +24,27 @@ def test_reversed_direction_gets_negative_plcc():
     for _, r in res.corr[res.corr.distortion == "d1"].iterrows():
         assert r["srocc"] < -0.5
         assert r["plcc"] < -0.5  # scipy-independent: same sign as the oriented SROCC
+
+
+def test_reversed_direction_keeps_the_rmse_of_its_own_predictions():
+    """The sign that makes a wrong-way arm's PLCC negative is PLCC's alone: RMSE is that of the fitted predictions
+    (in score units, at most the scores' spread for a fit with an intercept), not of the negated predictions
+    (which lay about twice the mean score away: 106 on a 0-100 DMOS scale in a LIVE run)."""
+    from veiqa.stats.protocols import evaluate_group
+
+    rng = np.random.default_rng(3)
+    y = 50 + 15 * rng.normal(size=40)  # DMOS-like: far from zero
+    x = -y + 5 * rng.normal(size=40)
+    refs = np.array([f"r{i // 4}" for i in range(40)])
+    for protocol, folds in (("paper", None), ("content_separated", np.arange(40) // 4 % 5)):
+        row, _, pred = evaluate_group(x, y, refs, protocol=protocol, folds=folds, n_boot=0)
+        assert row["plcc"] < -0.5 and row["fit_direction_reversed"]
+        if protocol == "paper":
+            assert row["rmse"] == pytest.approx(np.sqrt(np.mean((pred - y) ** 2)), rel=1e-9)
+        else:  # mean over the held-out folds of each fold's RMSE
+            per_fold = [np.sqrt(np.mean((pred[folds == f] - y[folds == f]) ** 2)) for f in range(5)]
+            assert row["rmse"] == pytest.approx(np.mean(per_fold), rel=1e-9)
+        assert row["rmse"] < 2 * y.std()
 
 
 def test_small_n_no_interval_and_tied_values():

@@ -177,7 +177,7 @@ def evaluate_group(x, y, ref_ids, *, orientation: float = 1.0, protocol: str = "
         raise VeiqaError(f"unknown protocol {protocol!r} (expected one of {PROTOCOLS})")
 
     sign = direction_signs(x, pred, folds if protocol == "content_separated" else None) * orientation
-    spred = pred * sign  # mapping direction fixed a priori: an arm going the wrong way gets a negative PLCC
+    # mapping direction fixed a priori: an arm going the wrong way gets a negative PLCC (RMSE stays that of pred)
     row["fit_direction_reversed"] = bool(np.any(sign < 0))
     row["n_boot"] = int(n_boot)
     row["ci_level"] = float(ci_level)
@@ -191,12 +191,12 @@ def evaluate_group(x, y, ref_ids, *, orientation: float = 1.0, protocol: str = "
         if n_boot > 0 and ok_n:
             counts = np.vstack([counts, stratified_content_counts(ref_index, folds, n_boot, rng)])
         W = counts[:, ref_index]
-        st = _fold_mean_stats(x, y, spred, W, F, kendall_matrix_max_n)
+        st = _fold_mean_stats(x, y, pred, sign, W, F, kendall_matrix_max_n)
     else:
         W = np.ones((1, n))
         if n_boot > 0 and ok_n:
             W = np.vstack([W, bootstrap_weights(n, n_boot, rng, ref_index)])
-        st = blocked_stats(x, y, spred, W, 1.0, kendall_matrix_max_n)
+        st = blocked_stats(x, y, pred, W, 1.0, kendall_matrix_max_n, sign=sign)
         for s in ("srocc", "krocc", "plcc_raw"):
             st[s] = st[s] * orientation
     for k, v in st.items():
@@ -216,13 +216,13 @@ def evaluate_group(x, y, ref_ids, *, orientation: float = 1.0, protocol: str = "
     return row, fits, pred
 
 
-def _fold_mean_stats(x, y, spred, W, F, kendall_matrix_max_n) -> dict[str, np.ndarray]:
+def _fold_mean_stats(x, y, pred, sign, W, F, kendall_matrix_max_n) -> dict[str, np.ndarray]:
     """Mean over folds of the per-fold statistics for each row of W (B × N); F (k × N) are fold indicators.
 
     A row's figure is the mean over the folds where it is finite (NaN when none is)."""
     k, B = F.shape[0], W.shape[0]
     WF = (W[None, :, :] * F[:, None, :]).reshape(k * B, -1)
-    st = blocked_stats(x, y, spred, WF, 1.0, kendall_matrix_max_n)
+    st = blocked_stats(x, y, pred, WF, 1.0, kendall_matrix_max_n, sign=sign)
     out = {}
     for s, v in st.items():
         v = v.reshape(k, B)

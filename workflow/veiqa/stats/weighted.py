@@ -104,8 +104,12 @@ def _wkendall(x, y, W, matrix_max_n: int = 2000, chunk: int = 1024) -> np.ndarra
 
 
 def weighted_stats(x, y, pred, W, orientation: float = 1.0, kendall: bool = True,
-                   kendall_matrix_max_n: int = 2000) -> dict[str, np.ndarray]:
-    """PLCC(pred, y), SROCC(x, y), KROCC(x, y), RMSE(pred − y), plcc_raw(x, y) for each row of weights ``W``.
+                   kendall_matrix_max_n: int = 2000, sign=None) -> dict[str, np.ndarray]:
+    """PLCC(pred·sign, y), SROCC(x, y), KROCC(x, y), RMSE(pred − y), plcc_raw(x, y) for each row of weights ``W``.
+
+    ``sign`` (per point, ±1; default +1) signs the predictions for PLCC only (:func:`direction_signs` × the a-priori
+    orientation: an arm going the wrong way gets a negative PLCC); RMSE is always that of the predictions
+    themselves, in score units.
 
     Row b of ``W`` (B × N, non-negative integers) says how many times each point enters sample b (a bootstrap
     resample, a fold indicator, or all ones for the plain statistic). SROCC/KROCC/plcc_raw are multiplied by
@@ -118,7 +122,7 @@ def weighted_stats(x, y, pred, W, orientation: float = 1.0, kendall: bool = True
     out: dict[str, np.ndarray] = {}
     pred_ok = np.all(np.isfinite(pred))
     if pred_ok:
-        out["plcc"] = _wpearson(pred, y, W)
+        out["plcc"] = _wpearson(pred if sign is None else pred * np.asarray(sign, float), y, W)
         with np.errstate(invalid="ignore", divide="ignore"):
             out["rmse"] = np.sqrt((W * (pred - y) ** 2).sum(axis=1) / W.sum(axis=1))
     else:
@@ -135,9 +139,9 @@ def weighted_stats(x, y, pred, W, orientation: float = 1.0, kendall: bool = True
     return out
 
 
-def blocked_stats(x, y, pred, W, orientation, kendall_matrix_max_n, block=250):
-    parts = [weighted_stats(x, y, pred, W[i:i + block], orientation, kendall_matrix_max_n=kendall_matrix_max_n)
-             for i in range(0, W.shape[0], block)]
+def blocked_stats(x, y, pred, W, orientation, kendall_matrix_max_n, block=250, sign=None):
+    parts = [weighted_stats(x, y, pred, W[i:i + block], orientation, kendall_matrix_max_n=kendall_matrix_max_n,
+                            sign=sign) for i in range(0, W.shape[0], block)]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
