@@ -15,8 +15,7 @@ from typing import Mapping
 
 import pandas as pd
 
-from .io import atomic_path
-from .tables import _fmt, to_markdown
+from .tables import _fmt, to_markdown, write_csv_md
 
 POOL = "all"
 #: Order of kinds in the legend, with the short name the ranking tables show.
@@ -178,12 +177,4 @@ def write_ranked(ranked: pd.DataFrame, path_stem: str | os.PathLike, summary: pd
                  arms: Mapping[str, Mapping] | None = None) -> tuple[str, str]:
     """Write ``<stem>.csv`` (every column, full labels, full precision) and ``<stem>.md`` (:func:`to_markdown_page`),
     each atomically. Returns the two paths."""
-    stem = os.fspath(path_stem)
-    if stem.endswith((".csv", ".md")):
-        stem = os.path.splitext(stem)[0]
-    csv_path, md_path = stem + ".csv", stem + ".md"
-    with atomic_path(csv_path, suffix=".csv") as tmp:
-        ranked.to_csv(tmp, index=False, lineterminator="\n")
-    with atomic_path(md_path, suffix=".md") as tmp:
-        tmp.write_text(to_markdown_page(ranked, summary, arms), encoding="utf-8")
-    return csv_path, md_path
+    return write_csv_md(ranked, path_stem, to_markdown_page(ranked, summary, arms))

@@ -333,6 +333,15 @@ def write_table(df: pd.DataFrame, path_stem: str | os.PathLike, caption: str | N
     shows each interval inside its value's cell (:func:`compact_ci`). ``md_extra``: further tables appended to the
     Markdown only, each with its own ``attrs["caption"]``. Returns the two paths.
     """
+    text = to_markdown(compact_ci(df, decimals) if md_compact else df, caption, decimals)
+    for extra in md_extra:
+        text += "\n" + to_markdown(extra, None, decimals)
+    return write_csv_md(df, path_stem, text)
+
+
+def write_csv_md(df: pd.DataFrame, path_stem: str | os.PathLike, md_text: str) -> tuple[str, str]:
+    """Write ``<stem>.csv`` (every column, full precision, no index) and ``<stem>.md`` (``md_text``), each
+    atomically; a stem given with either suffix names the same pair. Returns the two paths."""
     stem = os.fspath(path_stem)
     if stem.endswith((".csv", ".md")):
         stem = os.path.splitext(stem)[0]
@@ -340,8 +349,5 @@ def write_table(df: pd.DataFrame, path_stem: str | os.PathLike, caption: str | N
     with atomic_path(csv_path, suffix=".csv") as tmp:
         df.to_csv(tmp, index=False, lineterminator="\n")
     with atomic_path(md_path, suffix=".md") as tmp:
-        text = to_markdown(compact_ci(df, decimals) if md_compact else df, caption, decimals)
-        for extra in md_extra:
-            text += "\n" + to_markdown(extra, None, decimals)
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_text(md_text, encoding="utf-8")
     return csv_path, md_path
