@@ -41,12 +41,17 @@ def test_ncc_spec_is_a_deviation_lower_is_more_similar():
     assert "|1 - value|" in s.stat_note and "lower = more similar" in s.stat_note
 
 
-def test_ncc_deviating_both_ways_ranks_in_its_direction(tmp_path):
+def _collected_nk(tmp_path, pair_kind, arm, backbone):
+    """The NK values of :func:`_nk_both_ways` as one measure shard of ``pair_kind``, through ``collect``."""
     ids, man, nk = _nk_both_ways()
-    t = pd.DataFrame({"image_id": ids, "measure": "ncc", "value": nk, "status": "ok", "pair_kind": "vei",
-                      "arm": "effnet", "backbone": "effnet", "pri_identical": False})[pairs.COLUMNS]
-    write_parquet(t, tmp_path / "m.parquet")
-    long = collect({str(tmp_path / "m.parquet"): ("gb", "box3")}, man, "toy")
+    t = pd.DataFrame({"image_id": ids, "measure": "ncc", "value": nk, "status": "ok", "pair_kind": pair_kind,
+                      "arm": arm, "backbone": backbone, "pri_identical": False})[pairs.COLUMNS]
+    write_parquet(t, tmp_path / f"{pair_kind}.parquet")
+    return collect({str(tmp_path / f"{pair_kind}.parquet"): ("gb", "box3")}, man, "toy"), man, nk
+
+
+def test_ncc_deviating_both_ways_ranks_in_its_direction(tmp_path):
+    long, man, nk = _collected_nk(tmp_path, "vei", "effnet", "effnet")
     np.testing.assert_allclose(long.sort_values("image_id")["value"], np.abs(nk - 1.0))
     assert long["measure_higher_is_better"].all()  # a larger deviation = a more dissimilar pair = better (PRI)
     corr = st.correlations(long, n_boot=0, n_perm=0, protocols=("paper",)).corr
@@ -65,11 +70,7 @@ def test_ncc_deviating_both_ways_ranks_in_its_direction(tmp_path):
 
 
 def test_fr_ceiling_ncc_keeps_the_deviation_direction(tmp_path):
-    ids, man, nk = _nk_both_ways()
-    t = pd.DataFrame({"image_id": ids, "measure": "ncc", "value": nk, "status": "ok", "pair_kind": "fr",
-                      "arm": "fr-ceiling", "backbone": "none", "pri_identical": False})[pairs.COLUMNS]
-    write_parquet(t, tmp_path / "fr.parquet")
-    long = collect({str(tmp_path / "fr.parquet"): ("gb", "box3")}, man, "toy")
+    long, man, nk = _collected_nk(tmp_path, "fr", "fr-ceiling", "none")
     assert set(long["measure"]) == {"fr_ncc"} and not long["measure_higher_is_better"].any()
     np.testing.assert_allclose(long.sort_values("image_id")["value"], np.abs(nk - 1.0))
 
