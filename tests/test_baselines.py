@@ -64,6 +64,8 @@ def test_fr_ceiling_equals_measures_computed_directly_and_skimage(tmp_path):
     # The noisier image is further from its reference.
     psnr = t[t.measure == "psnr"].set_index("image_id").value
     assert psnr["i0"] > psnr["i1"]
+    # ... and the shard says so: against the pristine reference, higher PSNR/SSIM = better quality
+    assert t.measure_higher_is_better.dtype == bool and t.measure_higher_is_better.all()
 
 
 def test_fr_ceiling_without_reference_column_is_a_clear_error(tmp_path):
@@ -81,6 +83,7 @@ def test_nr_driver_matches_nr_api_and_gives_every_failure_a_status(tmp_path, tid
     assert list(t.columns) == pairs.COLUMNS and len(t) == 3 * len(nr.METHODS)
     assert list(t.image_id) == [i for i in ("big", "tiny", "broken") for _ in nr.METHODS]
     assert (t.pair_kind == "nr").all() and (t.arm == t.measure).all() and (t.backbone == "none").all()
+    assert t.measure_higher_is_better.dtype == bool and not t.measure_higher_is_better.any()  # lower = better
     for name in ("big", "tiny"):
         img = read_image(tmp_path / rows.set_index("image_id").loc[name, "path"])
         got = t[t.image_id == name].set_index("measure")
@@ -119,9 +122,10 @@ def test_nr_driver_stops_on_a_missing_model_and_an_unknown_method(monkeypatch, t
 
 # ------------------------------------------------------------------------------------------- collect + statistics
 
-def _long(ids, measure, values, pair_kind, arm, status="ok"):
+def _long(ids, measure, values, pair_kind, arm, hib, status="ok"):
     return pd.DataFrame({"image_id": ids, "measure": measure, "value": values, "status": status,
-                         "pair_kind": pair_kind, "arm": arm, "backbone": "none", "pri_identical": False})[pairs.COLUMNS]
+                         "pair_kind": pair_kind, "arm": arm, "backbone": "none", "pri_identical": False,
+                         "measure_higher_is_better": hib})[pairs.COLUMNS]
 
 
 @pytest.fixture()
@@ -137,10 +141,11 @@ def collected(tmp_path):
     fr = 20 + 2 * mos + rng.normal(0, 0.5, n)         # PSNR to the reference: higher = better
     pri = 30 - mos + rng.normal(0, 0.5, n)            # PSNR to the PRI: higher = worse (PRI paradigm)
     files = {}
-    for name, t in (("image", _long(ids, "psnr", pri, "image", "image")),
-                    ("nr", _long(ids, "niqe", niqe, "nr", "niqe",
+    # each shard's direction as its producer writes it (checked against the producers in the tests above)
+    for name, t in (("image", _long(ids, "psnr", pri, "image", "image", False)),
+                    ("nr", _long(ids, "niqe", niqe, "nr", "niqe", False,
                                  ["too_small" if i == 3 else "ok" for i in range(n)])),
-                    ("fr", _long(ids, "psnr", fr, "fr", "fr-ceiling"))):
+                    ("fr", _long(ids, "psnr", fr, "fr", "fr-ceiling", True))):
         p = tmp_path / f"{name}.parquet"
         write_parquet(t, p)
         files[str(p)] = ("gb", "box3")
@@ -163,7 +168,7 @@ def test_collect_joins_the_baseline_shards_with_their_own_directions(collected):
     assert len(df) == 3 * 16 and df.score.notna().all() and (df.pri == "box3").all()
     by = df.groupby(["pair_kind", "measure"])["measure_higher_is_better"].unique()
     assert by[("image", "psnr")].tolist() == [False]     # PRI paradigm: more similar = worse
-    assert by[("fr", "fr_psnr")].tolist() == [True]      # FR: more similar to the reference = better
+    assert by[("fr", "psnr")].tolist() == [True]         # FR: more similar to the reference = better
     assert by[("nr", "niqe")].tolist() == [False]        # NIQE: lower = better
     assert df["measure_higher_is_better"].dtype == bool
     assert df[df.pair_kind == "nr"].status.tolist().count("too_small") == 1
@@ -202,11 +207,11 @@ def test_table6_layout_on_a_synthetic_corr_table(tmp_path):
     vei, ctl = "vgg16-pretrained-native-last-shared_top1-minmax", "vgg16-random0-native-last-shared_top1-minmax"
     rows = []
     for d in ("all", "wn", "gb"):
-        rows += [_corr_row(d, "piqe", "nr", "piqe", 0.5, 0.4), _corr_row(d, "fr-ceiling", "fr", "fr_psnr", 0.9, 0.95),
+        rows += [_corr_row(d, "piqe", "nr", "piqe", 0.5, 0.4), _corr_row(d, "fr-ceiling", "fr", "psnr", 0.9, 0.95),
                  _corr_row(d, ctl, "vei", "psnr", 0.3, 0.2), _corr_row(d, "image", "image", "psnr", 0.6, 0.55),
                  _corr_row(d, "niqe", "nr", "niqe", 0.7, 0.65), _corr_row(d, vei, "vei", "psnr", 0.8, 0.75),
                  _corr_row(d, "brisque", "nr", "brisque", 0.75, 0.7, status="failed"),
-                 _corr_row(d, vei, "vei", "ssim", 0.1, 0.1), _corr_row(d, "fr-ceiling", "fr", "fr_ssim", 0.2, 0.2),
+                 _corr_row(d, vei, "vei", "ssim", 0.1, 0.1), _corr_row(d, "fr-ceiling", "fr", "ssim", 0.2, 0.2),
                  _corr_row(d, vei, "vei", "psnr", 0.8, 0.75, protocol="content_separated"),
                  _corr_row(d, vei + "@box5", "vei", "psnr", 0.1, 0.1)]
     corr = pd.DataFrame(rows)
@@ -218,7 +223,7 @@ def test_table6_layout_on_a_synthetic_corr_table(tmp_path):
                                   f"VEI {ctl} (random weights)", "FR ceiling"]
     assert gb.kind.tolist() == ["pretrained", "nr-baseline", "nr-baseline", "nr-baseline", "no-CNN baseline",
                                 "random-weights control", "fr-ceiling"]
-    assert gb.measure.tolist() == ["psnr", "niqe", "brisque", "piqe", "psnr", "psnr", "fr_psnr"]
+    assert gb.measure.tolist() == ["psnr", "niqe", "brisque", "piqe", "psnr", "psnr", "psnr"]
     assert gb.SROCC.tolist() == pytest.approx([0.75, 0.65, 0.7, 0.4, 0.55, 0.2, 0.95])
     assert gb["PLCC CI low"].tolist() == pytest.approx([0.7, 0.6, 0.65, 0.4, 0.5, 0.2, 0.8])
     assert gb.n_nan.tolist() == [0, 2, 2, 2, 0, 0, 0] and len(t) == 3 * 7

@@ -65,7 +65,7 @@ def test_ranked_table_holds_every_arm_with_controls_and_baseline(grid_run):
     assert (np.diff(srocc[finite]) <= 0).all() and list(jpeg["rank"]) == list(range(1, 15))
     pr = pd.read_parquet(wd / "results/demo/stats/predictions.parquet")
     pr = pr[(pr.protocol == "content_separated") & (pr.distortion == "jpeg")
-            & ((pr.measure == "psnr") | (pr.measure == "fr_psnr") | (pr.pair_kind == "nr"))]
+            & ((pr.measure == "psnr") | (pr.pair_kind == "nr"))]
     for r in jpeg[finite].itertuples():
         folds = pr[pr.arm == r.arm].groupby("fold")
         assert folds.ngroups == GRID["aggregate"]["folds"], r.arm

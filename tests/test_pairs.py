@@ -37,6 +37,11 @@ def test_vei_table_values_statuses_and_errors():
     assert (zero.status == "zero_map").all() and np.isnan(zero.loc["ncc", "value"])
     bad = t[t.image_id == "bad"]
     assert (bad.status == "error").all() and bad.value.isna().all()
+    # Direction, on every row (failed ones too): under the PRI paradigm a *less* similar pair means better quality;
+    # PSNR rises with similarity (so False), NCC enters as |1 - NK|, which rises with dissimilarity (so True).
+    hib = t.groupby("measure").measure_higher_is_better.unique()
+    assert hib["psnr"].tolist() == [False] and hib["ncc"].tolist() == [True]
+    assert t.measure_higher_is_better.dtype == bool
 
 
 def test_image_table_groups_sizes_and_survives_bad_files(tmp_path):
@@ -58,6 +63,7 @@ def test_image_table_groups_sizes_and_survives_bad_files(tmp_path):
         x, y = files[k]
         assert t[t.image_id == k].value.iloc[0] == pytest.approx(peak_signal_noise_ratio(x, y, data_range=255), abs=1e-9)
     assert t[t.image_id == "i3"].status.iloc[0] == "error" and (t.backbone == "none").all()
+    assert not t.measure_higher_is_better.any()  # PSNR to the PRI: more similar = worse
 
 
 def test_one_cell_maps_are_too_small_and_progress_is_logged_per_batch(caplog):

@@ -42,10 +42,13 @@ def test_ncc_spec_is_a_deviation_lower_is_more_similar():
 
 
 def _collected_nk(tmp_path, pair_kind, arm, backbone):
-    """The NK values of :func:`_nk_both_ways` as one measure shard of ``pair_kind``, through ``collect``."""
+    """The NK values of :func:`_nk_both_ways` as one measure shard of ``pair_kind``, through ``collect``, with the
+    direction its producer writes (veiqa.pairs: against the PRI, or the pristine reference for the FR ceiling)."""
     ids, man, nk = _nk_both_ways()
+    hib = MEASURES["ncc"].quality_higher_is_better("pristine" if pair_kind == "fr" else "pri")
     t = pd.DataFrame({"image_id": ids, "measure": "ncc", "value": nk, "status": "ok", "pair_kind": pair_kind,
-                      "arm": arm, "backbone": backbone, "pri_identical": False})[pairs.COLUMNS]
+                      "arm": arm, "backbone": backbone, "pri_identical": False,
+                      "measure_higher_is_better": hib})[pairs.COLUMNS]
     write_parquet(t, tmp_path / f"{pair_kind}.parquet")
     return collect({str(tmp_path / f"{pair_kind}.parquet"): ("gb", "box3")}, man, "toy"), man, nk
 
@@ -71,7 +74,7 @@ def test_ncc_deviating_both_ways_ranks_in_its_direction(tmp_path):
 
 def test_fr_ceiling_ncc_keeps_the_deviation_direction(tmp_path):
     long, man, nk = _collected_nk(tmp_path, "fr", "fr-ceiling", "none")
-    assert set(long["measure"]) == {"fr_ncc"} and not long["measure_higher_is_better"].any()
+    assert set(long["measure"]) == {"ncc"} and not long["measure_higher_is_better"].any()
     np.testing.assert_allclose(long.sort_values("image_id")["value"], np.abs(nk - 1.0))
 
 

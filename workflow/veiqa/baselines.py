@@ -17,12 +17,11 @@ FR ceiling (``pair_kind == "fr"``, arm ``fr-ceiling``)
     between the distorted image and its pristine reference (the manifest's ``ref_path``). It sees the reference,
     which no NR method does; it shows what the measure reaches when the PRI is replaced by the true reference.
 
-Orientation (:func:`orient`, called by :func:`veiqa.collect.collect`)
-    Under the PRI paradigm a similarity measure rises as quality *falls* (the PRI of a good image differs more from
-    it), so :func:`veiqa.collect.collect` gives every FR measure the reverse of its similarity direction. The FR
-    ceiling keeps the measure's own direction (more similar to the pristine reference = better), and the statistics
-    need one direction per measure name, so the FR ceiling's measures are renamed ``fr_<measure>``
-    (:func:`fr_measure`). NR scores are lower-is-better.
+Direction
+    Each producer writes the quality direction of its values in the column ``measure_higher_is_better`` (see
+    :data:`veiqa.pairs.COLUMNS`): the FR ceiling's measures keep their own direction (more similar to the pristine
+    reference = better), the PRI arms the reverse, NR scores are lower-is-better. The FR ceiling's rows keep the
+    measure's name; they are told apart by ``pair_kind`` and ``arm``.
 """
 
 from __future__ import annotations
@@ -39,7 +38,6 @@ from .io import ImageError, VeiqaError, read_image
 NR_KIND = "nr"
 FR_KIND = "fr"
 FR_ARM = "fr-ceiling"
-FR_PREFIX = "fr_"
 
 STATUS_OK = "ok"
 STATUS_TOO_SMALL = "too_small"
@@ -47,37 +45,10 @@ STATUS_ERROR = "error"
 STATUS_NAN = "nan"
 
 
-def fr_measure(measure: str) -> str:
-    """Name of the FR ceiling's figures of ``measure`` in the collected table (``psnr`` → ``fr_psnr``)."""
-    return FR_PREFIX + measure
-
-
 def at_measure(corr: pd.DataFrame, measure: str) -> pd.Series:
-    """Rows of a correlation (or long) table that belong to a table of ``measure``: the arms scored by ``measure``,
-    the FR ceiling's ``fr_<measure>``, and every NR baseline (each scored by its own method)."""
-    return (corr["measure"] == measure) | (corr["measure"] == fr_measure(measure)) | (corr["pair_kind"] == NR_KIND)
-
-
-def orient(df: pd.DataFrame) -> pd.DataFrame:
-    """Set the measure name and ``measure_higher_is_better`` of the NR and FR-ceiling rows of a collected table
-    (see the module docstring); other rows are returned unchanged."""
-    from .specs import MEASURES
-
-    df = df.copy()
-    nr = (df["pair_kind"] == NR_KIND).to_numpy()
-    fr = (df["pair_kind"] == FR_KIND).to_numpy()
-    if fr.any():
-        names = df.loc[fr, "measure"]
-        unknown = sorted(set(names) - set(MEASURES))
-        if unknown:
-            raise VeiqaError(f"FR ceiling rows name unknown measure(s) {unknown}; known: {list(MEASURES)}")
-        df.loc[fr, "measure_higher_is_better"] = [MEASURES[m].stat_higher_is_better for m in names]
-        df.loc[fr, "measure"] = [fr_measure(m) for m in names]
-    if nr.any():
-        df.loc[nr, "measure_higher_is_better"] = False  # NIQE, BRISQUE, PIQE: lower = better quality
-    if df["measure_higher_is_better"].notna().all():
-        df["measure_higher_is_better"] = df["measure_higher_is_better"].astype(bool)
-    return df
+    """Rows of a correlation (or long) table that belong to a table of ``measure``: the arms scored by ``measure``
+    (the FR ceiling's among them), and every NR baseline (each scored by its own method)."""
+    return (corr["measure"] == measure) | (corr["pair_kind"] == NR_KIND)
 
 
 # ------------------------------------------------------------------------------------------------ NR baselines
@@ -125,6 +96,7 @@ def score_image(img: np.ndarray, methods: Sequence[str], image_id: str = "", log
 def nr_table(rows: pd.DataFrame, root: str | Path, methods: Iterable[str], log=None) -> pd.DataFrame:
     """NR scores of every distorted image of a shard (manifest rows with ``image_id`` and ``path`` relative to
     ``root``), one row per image × method, in the long measure-shard format."""
+    from . import nr
     from .pairs import _finish
 
     methods = _check_methods(methods)
@@ -143,6 +115,7 @@ def nr_table(rows: pd.DataFrame, root: str | Path, methods: Iterable[str], log=N
     df["pair_kind"] = NR_KIND
     df["arm"] = df["measure"]
     df["pri_identical"] = False
+    df["measure_higher_is_better"] = not nr.LOWER_IS_BETTER
     return _finish([df], rows["image_id"], methods)
 
 
@@ -161,7 +134,7 @@ def fr_table(rows: pd.DataFrame, root: str | Path, names: Iterable[str], log=Non
     refs = pd.DataFrame({"image_id": rows["image_id"].to_numpy(),
                          "pri_path": [str(Path(root) / p) for p in rows["ref_path"]],
                          "identical": False, "error": ""})
-    t = image_table(rows, root, refs, names, log=log)
+    t = image_table(rows, root, refs, names, log=log, reference="pristine")
     t["pair_kind"] = FR_KIND
     t["arm"] = FR_ARM
     return t

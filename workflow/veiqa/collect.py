@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import baselines
+from .io import VeiqaError
 from .specs import MEASURES
 
 
@@ -16,13 +17,17 @@ def collect(measure_files, manifest: pd.DataFrame, dataset: str) -> pd.DataFrame
 
     ``measure_files`` maps each file to its (distortion, pri) labels (the shards of :mod:`veiqa.baselines` get the
     default PRI's label from :func:`veiqa.baselines.shard_labels`, so that they are evaluated as default-strength
-    arms). Adds ref_id, level, score, score_kind,
-    higher_is_better (score direction), measure_higher_is_better and the dataset name. The ``value`` of a measure
-    with an ideal (:attr:`veiqa.specs.MeasureSpec.ideal`, NCC) is its deviation from it.
+    arms). Adds ref_id, level, score, score_kind, higher_is_better (score direction) and the dataset name; the
+    measure's direction ``measure_higher_is_better`` is the one each shard's producer wrote. The ``value`` of a
+    measure with an ideal (:attr:`veiqa.specs.MeasureSpec.ideal`, NCC) is its deviation from it (the direction the
+    producers write is that of the deviation).
     """
     parts = []
     for path, (distortion, pri) in measure_files.items():
         t = pd.read_parquet(path)
+        if "measure_higher_is_better" not in t.columns:
+            raise VeiqaError(f"{path}: a measure shard without the column 'measure_higher_is_better' (written by an "
+                             "older veiqa): delete it, or rerun with --forcerun on the rule that wrote it")
         t["distortion"] = distortion
         t["pri"] = pri
         parts.append(t)
@@ -30,18 +35,13 @@ def collect(measure_files, manifest: pd.DataFrame, dataset: str) -> pd.DataFrame
     man = manifest[["image_id", "ref_id", "level", "score", "score_kind", "higher_is_better"]]
     df = df.merge(man, on="image_id", how="left", validate="m:1")
     df["dataset"] = dataset
-    # The PRI paradigm: an image that changes little when degraded once more was already degraded, so quality
-    # rises with *dissimilarity* between the pair. A measure whose higher values mean "more similar" (PSNR, SSIM)
-    # therefore has lower values for better images, and the statistics' sign convention is set accordingly.
     # A measure with an ideal inside its range (NCC: NK = 1, deviating both ways) enters the statistics as its
     # deviation |value - ideal| (veiqa.specs; the measure shards keep the raw value), with that deviation's direction.
     for name, spec in MEASURES.items():
         if spec.ideal is not None:
-            sel = (df["measure"] == name).to_numpy()
+            sel = ((df["measure"] == name) & (df["pair_kind"] != baselines.NR_KIND)).to_numpy()
             df.loc[sel, "value"] = spec.stat_value(df.loc[sel, "value"])
-    df["measure_higher_is_better"] = df["measure"].map({k: not v.stat_higher_is_better for k, v in MEASURES.items()})
-    # NR baselines and the FR ceiling (veiqa.baselines) are not PRI pairs: their own names and directions.
-    df = baselines.orient(df)
+    df["measure_higher_is_better"] = df["measure_higher_is_better"].astype(bool)
     lead = ["dataset", "distortion", "pri", "arm", "backbone", "pair_kind", "measure", "image_id", "ref_id", "level", "value",
             "status", "pri_identical", "score", "score_kind", "higher_is_better", "measure_higher_is_better"]
     df = df[lead].sort_values(["distortion", "pri", "arm", "measure", "image_id"], kind="stable")

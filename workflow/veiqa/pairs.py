@@ -18,7 +18,11 @@ _log = logging.getLogger(__name__)
 #: Status of a VEI pair whose heat map has a single cell: the image is smaller than the network's stride.
 STATUS_TOO_SMALL_NET = "too_small_for_network"
 
-COLUMNS = ["image_id", "measure", "value", "status", "pair_kind", "arm", "backbone", "pri_identical"]
+#: Columns of a measure shard. ``measure_higher_is_better``: whether a higher value means better quality of the
+#: distorted image, written once here by the producer (:meth:`veiqa.specs.MeasureSpec.quality_higher_is_better`;
+#: NR methods: :data:`veiqa.nr.LOWER_IS_BETTER`) and read by the statistics.
+COLUMNS = ["image_id", "measure", "value", "status", "pair_kind", "arm", "backbone", "pri_identical",
+           "measure_higher_is_better"]
 
 
 def _error_rows(ids, names, status, pair_kind, arm, pri_identical) -> pd.DataFrame:
@@ -77,14 +81,15 @@ def vei_table(vei: pd.DataFrame, names, size: int, normalize: str, arm: str,
             t["pri_identical"] = t["image_id"].map(lambda i: bool(pri_identical.get(i, False)))
             parts.append(t)
             progress.update(len(chunk))
-    return _finish(parts, vei["image_id"], names)
+    return _with_direction(_finish(parts, vei["image_id"], names), "pri")
 
 
 def image_table(rows: pd.DataFrame, root: str | Path, pri: pd.DataFrame, names, log=None,
-                batch_size: int = 64) -> pd.DataFrame:
+                batch_size: int = 64, reference: str = "pri") -> pd.DataFrame:
     """Measures between each distorted image and its PRI (image mode: the reference implementations'
     conventions, RGB in 0..255), in batches of up to ``batch_size`` images of one size. Unreadable pairs get NaN
-    with status ``error``. Progress (pairs done, pairs/s) goes to ``log`` (default: this module's logger) after each
+    with status ``error``. ``reference``: what ``pri`` holds, ``"pri"`` or ``"pristine"`` (the FR ceiling passes
+    the true references), which sets the quality direction of the values. Progress (pairs done, pairs/s) goes to ``log`` (default: this module's logger) after each
     batch."""
     from . import measures as M
 
@@ -125,7 +130,16 @@ def image_table(rows: pd.DataFrame, root: str | Path, pri: pd.DataFrame, names, 
             t["pri_identical"] = t["image_id"].map(ident).astype(bool)
             parts.append(t)
             progress.update(len(items))
-    return _finish(parts, rows["image_id"], names)
+    return _with_direction(_finish(parts, rows["image_id"], names), reference)
+
+
+def _with_direction(df: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """The quality direction of each row's measure, compared with ``reference`` (``"pri"`` or ``"pristine"``)."""
+    from .specs import MEASURES
+
+    df["measure_higher_is_better"] = df["measure"].map(
+        {m: MEASURES[m].quality_higher_is_better(reference) for m in set(df["measure"])}).astype(bool)
+    return df
 
 
 def _nchw(images):
@@ -146,6 +160,8 @@ def _finish(parts, order, names) -> pd.DataFrame:
     df = df.drop(columns=["_r", "_m"]).reset_index(drop=True)
     df["value"] = df["value"].astype("float64")
     df["pri_identical"] = df["pri_identical"].astype(bool)
+    if "measure_higher_is_better" not in df:
+        df["measure_higher_is_better"] = pd.Series(dtype=bool)  # set by the producer (_with_direction, nr_table)
     # The backbone of a VEI arm is the first part of its label (veiqa.config.cam_arms); none for the baseline.
     df["backbone"] = [a.split("-")[0] if k == "vei" else "none" for a, k in zip(df["arm"], df["pair_kind"])]
     return df[COLUMNS]

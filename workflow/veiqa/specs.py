@@ -72,6 +72,16 @@ class MeasureSpec:
         """Whether higher values of :meth:`stat_value` mean more similar inputs (False for a deviation)."""
         return self.higher_is_better if self.ideal is None else False
 
+    def quality_higher_is_better(self, reference: str) -> bool:
+        """Whether higher :meth:`stat_value` means better quality of the distorted image, when the measure compares
+        it with ``reference``: ``"pri"`` (its pseudo-reference: under the PRI paradigm an image that changes little
+        when degraded once more was already degraded, so quality rises with *dissimilarity*) or ``"pristine"`` (its
+        true reference, the FR ceiling: more similar = better). The one home of the direction every measure shard
+        writes in its ``measure_higher_is_better`` column."""
+        if reference not in ("pri", "pristine"):
+            raise ValueError(f"reference must be 'pri' or 'pristine', got {reference!r}")
+        return self.stat_higher_is_better if reference == "pristine" else not self.stat_higher_is_better
+
     def stat_value(self, values):
         """The values the statistics use: the measure itself, or |value − ideal| (NaN stays NaN)."""
         import numpy as np

@@ -265,7 +265,9 @@ def _validate(df: pd.DataFrame) -> pd.DataFrame:
         if df[c].isna().any():
             raise VeiqaError(f"column {c!r} has missing values; it must be a boolean for every row")
         df[c] = df[c].astype(bool)
-    for key, col in (("dataset", "higher_is_better"), ("measure", "measure_higher_is_better")):
+    # a measure's direction is its producer's (veiqa.pairs.COLUMNS): one per kind of pair, e.g. PSNR against the PRI
+    # and PSNR against the pristine reference (the FR ceiling) go opposite ways
+    for key, col in ((["dataset"], "higher_is_better"), (["pair_kind", "measure"], "measure_higher_is_better")):
         nun = df.groupby(key)[col].nunique()
         bad = list(nun.index[nun > 1])
         if bad:
