@@ -12,7 +12,7 @@ from PIL import Image
 from scipy import stats as sps
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from veiqa import baselines, config as vc, measures as M, nr, pairs, ranking, table6, tables
+from veiqa import arms, baselines, config as vc, measures as M, nr, pairs, ranking, table6, tables
 from veiqa.collect import collect
 from veiqa.io import read_image, write_parquet
 from veiqa.measures._common import rgb2gray
@@ -41,7 +41,7 @@ def test_fr_ceiling_equals_measures_computed_directly_and_skimage(tmp_path):
     t = baselines.fr_table(rows, tmp_path, ["psnr", "ssim"])
     assert list(t.columns) == pairs.COLUMNS
     assert list(t.image_id.unique()) == ["i0", "i1", "i2", "i3"]
-    assert set(t.pair_kind) == {"fr"} and set(t.arm) == {"fr-ceiling"} and set(t.backbone) == {"none"}
+    assert set(t.pair_kind) == {"fr"} and set(t.arm) == {"fr-ceiling"}
     assert not t.pri_identical.any()
     for k, (ref, dist) in arrays.items():
         got = t[t.image_id == k].set_index("measure")
@@ -82,7 +82,7 @@ def test_nr_driver_matches_nr_api_and_gives_every_failure_a_status(tmp_path, tid
     t = baselines.nr_table(rows, tmp_path, nr.METHODS)
     assert list(t.columns) == pairs.COLUMNS and len(t) == 3 * len(nr.METHODS)
     assert list(t.image_id) == [i for i in ("big", "tiny", "broken") for _ in nr.METHODS]
-    assert (t.pair_kind == "nr").all() and (t.arm == t.measure).all() and (t.backbone == "none").all()
+    assert (t.pair_kind == "nr").all() and (t.arm == t.measure).all()
     assert t.measure_higher_is_better.dtype == bool and not t.measure_higher_is_better.any()  # lower = better
     for name in ("big", "tiny"):
         img = read_image(tmp_path / rows.set_index("image_id").loc[name, "path"])
@@ -124,7 +124,7 @@ def test_nr_driver_stops_on_a_missing_model_and_an_unknown_method(monkeypatch, t
 
 def _long(ids, measure, values, pair_kind, arm, hib, status="ok"):
     return pd.DataFrame({"image_id": ids, "measure": measure, "value": values, "status": status,
-                         "pair_kind": pair_kind, "arm": arm, "backbone": "none", "pri_identical": False,
+                         "pair_kind": pair_kind, "arm": arm, "pri_identical": False,
                          "measure_higher_is_better": hib})[pairs.COLUMNS]
 
 
@@ -149,18 +149,25 @@ def collected(tmp_path):
         p = tmp_path / f"{name}.parquet"
         write_parquet(t, p)
         files[str(p)] = ("gb", "box3")
-    return collect(files, man, "toy"), mos, niqe, fr, pri
+    run = {"image": arms.PIXEL_ARM, "niqe": arms.nr_arm("niqe"), "fr-ceiling": arms.FR_ARM}
+    return collect(files, man, "toy", {a: r.columns() for a, r in run.items()}), mos, niqe, fr, pri
 
 
-def test_baseline_shards_carry_the_default_pri_label():
-    got = baselines.shard_labels(["results/d/baselines/gb/nr/shard-0.parquet",
-                                  "results/d/baselines/jpeg/fr-ceiling/shard-3.parquet"], {"gb": "box3", "jpeg": "q1"})
-    assert got == {"results/d/baselines/gb/nr/shard-0.parquet": ("gb", "box3"),
-                   "results/d/baselines/jpeg/fr-ceiling/shard-3.parquet": ("jpeg", "q1")}
-    with pytest.raises(baselines.VeiqaError, match="not a baseline shard"):
-        baselines.shard_labels(["results/d/measures/gb/box3/image/shard-0.parquet"], {"gb": "box3"})
+def test_shard_labels_come_from_the_provenance_and_baselines_get_the_default_pri(tmp_path):
+    from veiqa.collect import shard_labels
+
+    t = _long(["a"], "psnr", [1.0], "image", "image", False)
+    # paths that say nothing: the labels are the ones each job wrote into its file's provenance
+    write_parquet(t, tmp_path / "x.parquet", meta={"distortion": "jpeg", "pri": "q10", "arm": "image"})
+    write_parquet(t, tmp_path / "y.parquet", meta={"distortion": "gb", "arm": "nr"})
+    write_parquet(t, tmp_path / "z.parquet", meta={"distortion": "wn", "arm": "nr"})
+    got = shard_labels([tmp_path / "x.parquet", tmp_path / "y.parquet"], {"gb": "box3", "jpeg": "q1"})
+    assert got == {str(tmp_path / "x.parquet"): ("jpeg", "q10"), str(tmp_path / "y.parquet"): ("gb", "box3")}
     with pytest.raises(baselines.VeiqaError, match="no default PRI"):
-        baselines.shard_labels(["results/d/baselines/wn/nr/shard-0.parquet"], {"gb": "box3"})
+        shard_labels([tmp_path / "z.parquet"], {"gb": "box3"})
+    write_parquet(t, tmp_path / "old.parquet")
+    with pytest.raises(baselines.VeiqaError, match="old.parquet.*names no distortion"):
+        shard_labels([tmp_path / "old.parquet"], {"gb": "box3"})
 
 
 def test_collect_joins_the_baseline_shards_with_their_own_directions(collected):
@@ -172,6 +179,19 @@ def test_collect_joins_the_baseline_shards_with_their_own_directions(collected):
     assert by[("nr", "niqe")].tolist() == [False]        # NIQE: lower = better
     assert df["measure_higher_is_better"].dtype == bool
     assert df[df.pair_kind == "nr"].status.tolist().count("too_small") == 1
+    # what each arm is comes from its record, for every row
+    kinds = df.groupby("arm")["arm_kind"].unique()
+    assert {a: k.tolist() for a, k in kinds.items()} == {"image": ["pixel"], "niqe": ["nr"], "fr-ceiling": ["fr_ceiling"]}
+    assert (df["backbone"] == "none").all()
+
+
+def test_collect_refuses_rows_of_an_arm_the_configuration_does_not_define(tmp_path):
+    t = _long(["a"], "psnr", [1.0], "vei", "vgg16-pretrained-network-last-own_top1-minmax", False)
+    write_parquet(t, tmp_path / "s.parquet")
+    man = pd.DataFrame({"image_id": ["a"], "ref_id": ["r"], "level": 1, "score": 1.0, "score_kind": "MOS",
+                        "higher_is_better": True})
+    with pytest.raises(baselines.VeiqaError, match="s.parquet: rows of arm.*vgg16-pretrained"):
+        collect({str(tmp_path / "s.parquet"): ("gb", "box3")}, man, "toy", {"image": arms.PIXEL_ARM.columns()})
 
 
 def test_baselines_get_the_statistics_and_kinds_of_every_arm(collected):
@@ -195,8 +215,11 @@ def test_baselines_get_the_statistics_and_kinds_of_every_arm(collected):
 
 # --------------------------------------------------------------------------------------------------- Table 6
 
-def _corr_row(distortion, arm, pair_kind, measure, plcc, srocc, protocol="paper", status="ok"):
+def _corr_row(distortion, arm, pair_kind, measure, plcc, srocc, protocol="paper", status="ok", kind=None,
+              pri="default"):
+    kind = kind or {"nr": "nr", "fr": "fr_ceiling", "image": "pixel", "vei": "vei"}[pair_kind]
     return {"dataset": "live1", "distortion": distortion, "arm": arm, "pair_kind": pair_kind, "measure": measure,
+            "arm_kind": kind, "pri_setting": pri,
             "protocol": protocol, "n": 40, "n_nan": 2 if pair_kind == "nr" else 0, "plcc": plcc, "srocc": srocc,
             "plcc_ci_low": plcc - 0.1, "plcc_ci_high": plcc + 0.05, "srocc_ci_low": srocc - 0.1,
             "srocc_ci_high": srocc + 0.05, "fit_status": status, "mapping": "logistic" if status == "ok" else
@@ -208,12 +231,12 @@ def test_table6_layout_on_a_synthetic_corr_table(tmp_path):
     rows = []
     for d in ("all", "wn", "gb"):
         rows += [_corr_row(d, "piqe", "nr", "piqe", 0.5, 0.4), _corr_row(d, "fr-ceiling", "fr", "psnr", 0.9, 0.95),
-                 _corr_row(d, ctl, "vei", "psnr", 0.3, 0.2), _corr_row(d, "image", "image", "psnr", 0.6, 0.55),
+                 _corr_row(d, ctl, "vei", "psnr", 0.3, 0.2, kind="random_control"), _corr_row(d, "image", "image", "psnr", 0.6, 0.55),
                  _corr_row(d, "niqe", "nr", "niqe", 0.7, 0.65), _corr_row(d, vei, "vei", "psnr", 0.8, 0.75),
                  _corr_row(d, "brisque", "nr", "brisque", 0.75, 0.7, status="failed"),
                  _corr_row(d, vei, "vei", "ssim", 0.1, 0.1), _corr_row(d, "fr-ceiling", "fr", "ssim", 0.2, 0.2),
                  _corr_row(d, vei, "vei", "psnr", 0.8, 0.75, protocol="content_separated"),
-                 _corr_row(d, vei + "@box5", "vei", "psnr", 0.1, 0.1)]
+                 _corr_row(d, vei + "@box5", "vei", "psnr", 0.1, 0.1, pri="box5")]
     corr = pd.DataFrame(rows)
     t = table6.table6(corr, "live1", "psnr", "paper", loader="live")
     assert list(t.columns) == table6.COLUMNS

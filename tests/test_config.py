@@ -105,8 +105,9 @@ def test_grids_expand_to_arms(default_cfg):
     arms = vc.cam_arms(out)
     assert len(arms) == 4
     assert "efficientnet_lite0-random3-native-last-own_top1-minmax" in arms
-    assert vc.is_control("efficientnet_lite0-random3-native-last-own_top1-minmax")
-    assert not vc.is_control("efficientnet_lite0-pretrained-native-last-own_top1-minmax")
+    run = vc.run_arms(out)
+    assert run["efficientnet_lite0-random3-native-last-own_top1-minmax"].kind == "random_control"
+    assert run["efficientnet_lite0-pretrained-native-last-own_top1-minmax"].kind == "vei"
 
 
 def test_jp2k_pri_grid_names_the_codec_and_preset_replaces_it(default_cfg):
@@ -175,16 +176,20 @@ def test_pri_labels_are_exact_and_unique(default_cfg):
 
 
 def test_control_flag_comes_from_the_weights_setting(default_cfg):
-    from veiqa.ranking import arm_kind
-
     cfg = copy.deepcopy(default_cfg)
     cfg["backbones"] = [{"name": "resnet50", "weights": "ckpt/random_init.pth"},
                         {"name": "resnet50", "weights": "random", "seed": 2}]
-    arms = vc.cam_arms(vc.load(cfg))
+    cfg["baselines"] = ["niqe"]
+    loaded = vc.load(cfg)
+    arms = vc.cam_arms(loaded)
     assert [vc.is_control(e) for e in arms.values()] == [False, True]
-    assert [vc.is_control(a) for a in arms] == [False, True]
-    assert [arm_kind(a + "@q10", "vei") for a in arms] == ["pretrained", "random-weights control"]
-    assert arm_kind("image@q10", "image") == "no-CNN baseline"
+    # every arm of the run is one record: kind, backbone and weights from the settings, never from the label
+    run = vc.run_arms(loaded)
+    assert {a: (r.kind, r.backbone, r.weights) for a, r in run.items()} == {
+        "resnet50-file-random_init-network-last-own_top1-minmax": ("vei", "resnet50", "file-random_init"),
+        "resnet50-random2-network-last-own_top1-minmax": ("random_control", "resnet50", "random2"),
+        "image": ("pixel", "none", ""), "niqe": ("nr", "none", ""), "fr-ceiling": ("fr_ceiling", "none", "")}
+    assert run["image"].kind_label == "no-CNN baseline" and vc.main_arm(loaded) == next(iter(arms))
 
 
 def test_distortion_enums_are_the_registry():

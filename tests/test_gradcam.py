@@ -547,7 +547,7 @@ def test_method_grid_arms_labels_and_the_ready_grid():
         "method"] == "gradcam"
     grid = vc.load(yaml.safe_load((repo / "workflow/configs/explanation_grid.yaml").read_text()), check_paths=False)
     arms = vc.cam_arms(grid)
-    assert len(arms) == 6 * 2 * 2 * 2 and sum(vc.is_control(a) for a in arms) == 24
+    assert len(arms) == 6 * 2 * 2 * 2 and sum(vc.is_control(a) for a in arms.values()) == 24
     assert {a["method"] for a in arms.values() if "method" in a} == set(vg.METHODS) - {"gradcam"}
     assert grid["baseline"] and grid["baselines"] and grid["fr_ceiling"]
     # the docs list every method of the registry with its title

@@ -212,6 +212,8 @@ def _scores_table(rng, n_contents=12, levels=5):
         for (arm, kind, m, mhib), v in arms.items():
             for i, r, val, s in zip(ids, refs, v, y):
                 rows.append({"dataset": "sim", "distortion": d, "arm": arm, "pair_kind": kind, "measure": m,
+                             "arm_kind": {"vei-pretrained": "vei", "image": "pixel", "vei-random0": "random_control",
+                                          "niqe": "nr", "piqe": "nr"}[arm],
                              "image_id": i, "ref_id": f"c{r}", "value": val, "score": s, "pri": "p0",
                              "higher_is_better": False, "measure_higher_is_better": mhib, "status": "ok"})
     return pd.DataFrame(rows)
@@ -219,13 +221,10 @@ def _scores_table(rng, n_contents=12, levels=5):
 
 @pytest.fixture(scope="module")
 def sim_comparisons():
-    import veiqa.config as vc
-
     rng = np.random.default_rng(7)
     scores = _scores_table(rng)
     scores = scores.assign(arm=scores["arm"].replace({"vei-random0": "efficientnet_lite0-random0-network-last-"
                                                       "own_top1-minmax"}))
-    assert vc.is_control("efficientnet_lite0-random0-network-last-own_top1-minmax")
     folds = pd.DataFrame({"dataset": "sim", "ref_id": [f"c{i}" for i in range(12)], "fold": np.arange(12) % 3})
     return scores, C.comparisons(scores, {"gb": "p0", "wn": "p0"}, folds, n_boot=150, seed=1)
 

@@ -537,8 +537,9 @@ def test_ranked_table_gains_nested_columns():
     from veiqa import ranking
 
     df = _arms_table(best=1, noise=3.0)
-    df["status"], df["pri"], df["pri_identical"] = "ok", "q1", False
-    res = st.correlations(df.drop(columns=["pri", "pri_identical"]), n_boot=50, k=5)
+    df["status"], df["pri"], df["pri_identical"], df["arm_kind"] = "ok", "q1", False, "vei"
+    # as ranking.correlations_all_arms gives it: the default PRI's rows, pri_setting "default"
+    res = st.correlations(df.drop(columns=["pri", "pri_identical"]).assign(pri_setting="default"), n_boot=50, k=5)
     deg = ranking.degenerate_counts(df, {"awgn": "q1"})
     nested = st.nested_selection(res.predictions, res.corr, measure="psnr", n_boot=50)
     ranked = ranking.ranked_table(res.corr, deg, "psnr", default_pri={"awgn": "q1"}, nested=nested)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from veiqa import pairs, tables
+from veiqa import arms, pairs, tables
 from veiqa import stats as st
 from veiqa.collect import collect
 from veiqa.io import write_parquet
@@ -47,10 +47,12 @@ def _collected_nk(tmp_path, pair_kind, arm, backbone):
     ids, man, nk = _nk_both_ways()
     hib = MEASURES["ncc"].quality_higher_is_better("pristine" if pair_kind == "fr" else "pri")
     t = pd.DataFrame({"image_id": ids, "measure": "ncc", "value": nk, "status": "ok", "pair_kind": pair_kind,
-                      "arm": arm, "backbone": backbone, "pri_identical": False,
+                      "arm": arm, "pri_identical": False,
                       "measure_higher_is_better": hib})[pairs.COLUMNS]
     write_parquet(t, tmp_path / f"{pair_kind}.parquet")
-    return collect({str(tmp_path / f"{pair_kind}.parquet"): ("gb", "box3")}, man, "toy"), man, nk
+    kind = {"vei": arms.VEI, "fr": arms.FR_CEILING}[pair_kind]
+    return (collect({str(tmp_path / f"{pair_kind}.parquet"): ("gb", "box3")}, man, "toy",
+                    {arm: arms.Arm(arm, kind, backbone).columns()}), man, nk)
 
 
 def test_ncc_deviating_both_ways_ranks_in_its_direction(tmp_path):
@@ -158,10 +160,10 @@ def test_comparisons_use_the_same_content_limit():
     for r in range(6):
         for lv in range(4):
             q = rng.uniform(0, 9)
-            for arm, pk in (("effnet", "vei"), ("image", "image")):
-                rows.append(("tid", "gb", "q1", arm, pk, "psnr", f"gb{r}{lv}", f"R{r}", 20 + 2 * q + rng.normal(0, 1),
-                             "ok", q + rng.normal(0, 0.5), True, False))
-    df = pd.DataFrame(rows, columns=["dataset", "distortion", "pri", "arm", "pair_kind", "measure", "image_id",
+            for arm, pk, kind in (("effnet", "vei", "vei"), ("image", "image", "pixel")):
+                rows.append(("tid", "gb", "q1", arm, kind, pk, "psnr", f"gb{r}{lv}", f"R{r}",
+                             20 + 2 * q + rng.normal(0, 1), "ok", q + rng.normal(0, 0.5), True, False))
+    df = pd.DataFrame(rows, columns=["dataset", "distortion", "pri", "arm", "arm_kind", "pair_kind", "measure", "image_id",
                                      "ref_id", "value", "status", "score", "higher_is_better",
                                      "measure_higher_is_better"])
     folds = st.assign_folds(df, k=3)

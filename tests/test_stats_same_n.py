@@ -115,6 +115,7 @@ def test_comparisons_use_the_tables_images():
     df["pri"] = "q1"
     nr = df[(df.arm == "image") & (df.measure == "psnr")].assign(arm="niqe", pair_kind="nr", measure="niqe")
     df = pd.concat([df, nr], ignore_index=True)
+    df["arm_kind"] = df["pair_kind"].map({"vei": "vei", "image": "pixel", "nr": "nr"})  # as collect writes it
     corr = st.correlations(df.drop(columns="pri"), n_boot=0, n_perm=0, protocols=("paper",)).corr
     c = comparisons.comparisons(df, {"awgn": "q1", "blur": "q1"}, st.assign_folds(df, k=3), n_boot=0,
                                 protocols=("paper",))["paper"]

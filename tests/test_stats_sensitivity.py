@@ -27,9 +27,9 @@ def _scores(n_refs=10, levels=5, seed=0):
                          "identical" if ident else "ok"),
                         ("image", "image", "psnr", 45 - 2 * q + rng.normal(0, 2), "ok"),
                         ("niqe", "nr", "niqe", 10 - q + rng.normal(0, 1), "ok")):
-                    rows.append(("tid", d, "q1", arm, pk, m, iid, f"R{r}", v, s, q + rng.normal(0, 0.5), True,
-                                 pk == "nr"))
-    return pd.DataFrame(rows, columns=["dataset", "distortion", "pri", "arm", "pair_kind", "measure", "image_id",
+                    rows.append(("tid", d, "q1", arm, {"vei": "vei", "image": "pixel", "nr": "nr"}[pk], pk, m, iid,
+                                 f"R{r}", v, s, q + rng.normal(0, 0.5), True, pk == "nr"))
+    return pd.DataFrame(rows, columns=["dataset", "distortion", "pri", "arm", "arm_kind", "pair_kind", "measure", "image_id",
                                        "ref_id", "value", "status", "score", "higher_is_better",
                                        "measure_higher_is_better"])
 
@@ -50,7 +50,7 @@ def test_sensitivity_row_equals_recomputation_without_identical_pairs():
     pd.testing.assert_frame_equal(a, b)
     assert (sens.n == 80).all() and (sens.n_identical_left == 20).all()
 
-    corr = st.correlations(sc.drop(columns="pri"), folds=folds, **kw).corr
+    corr = st.correlations(sc.drop(columns="pri").assign(pri_setting="default"), folds=folds, **kw).corr
     t = table6.table6(corr, "tid", "psnr", "paper", sensitivity=sens)
     assert list(dict.fromkeys(t.distortion)) == ["gb", "wn", "all", table6.NO_IDENTICAL]
     row = t[(t.distortion == table6.NO_IDENTICAL) & (t.arm == "effnet")].iloc[0]
@@ -69,7 +69,7 @@ def test_no_identical_pairs_row_is_the_pooled_row_when_none():
     sc.loc[sc.status == "identical", "status"] = "ok"
     folds = st.assign_folds(sc, k=3)
     sens = table6.sensitivity_corr(sc, {"gb": "q1", "wn": "q1"}, folds, "psnr", n_boot=0, n_perm=0)
-    corr = st.correlations(sc.drop(columns="pri"), folds=folds, n_boot=0, n_perm=0).corr
+    corr = st.correlations(sc.drop(columns="pri").assign(pri_setting="default"), folds=folds, n_boot=0, n_perm=0).corr
     pooled = corr[(corr.distortion == "all") & (corr.measure.isin(["psnr", "niqe"]))]
     for arm in ("effnet", "image", "niqe"):
         for p in ("paper", "content_separated"):
@@ -97,7 +97,7 @@ def test_permutations_come_from_the_config():
     for script in ("correlations.py", "table6.py"):
         assert "n_perm=smk.params.permutations" in (REPO / "workflow/scripts" / script).read_text()
     sc = _scores()
-    corr = st.correlations(sc.drop(columns="pri"), n_boot=20, n_perm=0, protocols=("paper",)).corr
+    corr = st.correlations(sc.drop(columns="pri").assign(pri_setting="default"), n_boot=20, n_perm=0, protocols=("paper",)).corr
     assert corr["plcc_chance"].isna().all()
     t = table6.table6(corr, "tid", "psnr", "paper")
     assert "PLCC chance" not in t.columns and "chance level" not in t.attrs["caption"]

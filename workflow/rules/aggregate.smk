@@ -8,6 +8,7 @@ rule collect:
         "results/{dataset}/scores.parquet",
     params:
         default_pri={d: next(iter(vc.pri_arms(CFG, d))) for d in vc.DISTORTIONS},
+        arms={label: arm.columns() for label, arm in vc.run_arms(CFG).items()},
     log:
         "logs/{dataset}/collect.log",
     benchmark:
@@ -71,7 +72,7 @@ rule tables:
         md=[f"results/{{dataset}}/tables/{p}/{t}.md" for p in PROTOCOLS for t in TABLES],
     params:
         measure=CFG["aggregate"]["table_measure"],
-        arms=list(CAM_ARMS),
+        main_arm=vc.main_arm(CFG),
     log:
         "logs/{dataset}/tables.log",
     benchmark:

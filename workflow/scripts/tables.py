@@ -4,14 +4,13 @@ from pathlib import Path
 import pandas as pd
 
 from veiqa import tables
-from veiqa.config import is_control
+from veiqa.arms import DEFAULT_PRI
 
 with step() as log:
     corr = pd.read_parquet(smk.input.corr)
-    corr = corr[~corr["arm"].str.contains("@", regex=False)]  # default PRI strengths; grids are in ranked_arms
+    corr = corr[corr["pri_setting"] == DEFAULT_PRI]  # default PRI strengths; grids are in ranked_arms
     ds = smk.wildcards.dataset
-    arms = list(smk.params.arms)
-    main = next((a for a in arms if not is_control(a)), arms[0])
+    main = smk.params.main_arm
     for protocol in ("paper", "content_separated"):
         out = Path(smk.output.csv[0]).parents[1] / protocol
         t3 = tables.table_per_distortion(corr, ds, main, measure=smk.params.measure, protocol=protocol, with_ci=True)

@@ -33,11 +33,12 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from .arms import FR_LABEL
 from .io import ImageError, VeiqaError, read_image
 
 NR_KIND = "nr"
 FR_KIND = "fr"
-FR_ARM = "fr-ceiling"
+FR_ARM = FR_LABEL  # veiqa.arms, the one home of the label
 
 STATUS_OK = "ok"
 STATUS_TOO_SMALL = "too_small"
@@ -141,23 +142,6 @@ def fr_table(rows: pd.DataFrame, root: str | Path, names: Iterable[str], log=Non
 
 
 # ------------------------------------------------------------------------------------------------ shard job
-
-def shard_labels(paths: Iterable[str | Path], default_pri: dict[str, str]) -> dict[str, tuple[str, str]]:
-    """(distortion, pri) labels of baseline shards ``results/<ds>/baselines/<distortion>/<nr|fr-ceiling>/shard-<k>
-    .parquet`` for :func:`veiqa.collect.collect`. They do not depend on the PRI (so a PRI change does not rerun them)
-    and are labelled with the distortion's default PRI strength, so that the statistics evaluate them once, as
-    default-strength arms, pooled over distortions like the VEI arms."""
-    out = {}
-    for p in paths:
-        parts = Path(p).parts
-        if len(parts) < 4 or parts[-4] != "baselines" or parts[-2] not in (NR_KIND, FR_ARM):
-            raise VeiqaError(f"{p}: not a baseline shard (expected .../baselines/<distortion>/<nr|fr-ceiling>/"
-                             "shard-<k>.parquet)")
-        if parts[-3] not in default_pri:
-            raise VeiqaError(f"{p}: no default PRI strength for distortion {parts[-3]!r}")
-        out[str(p)] = (parts[-3], default_pri[parts[-3]])
-    return out
-
 
 def run_shard(kind: str, rows_file: str | Path, distortion: str, names: Sequence[str], out: str | Path, dataset: str,
               log) -> pd.DataFrame:

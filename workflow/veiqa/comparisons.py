@@ -1,6 +1,6 @@
 """Paired comparisons between arms, per dataset × distortion and protocol: ``comparisons.{csv,md}``.
 
-By default every VEI arm (kind ``pretrained``, :func:`veiqa.ranking.arm_kind`) is compared with the pixel-PRI
+By default every VEI arm (``arm_kind`` ``vei``, :mod:`veiqa.arms`) is compared with the pixel-PRI
 (no-CNN) baseline, each random-weights control arm and the best NR method of that distortion (the NR method with the
 highest oriented SROCC on its images: a choice made on the same data, which favours the comparator), on the images
 where both arms have a finite value (default PRI strength; the table measure for the VEI arms, the baseline and the
@@ -37,7 +37,8 @@ import pandas as pd
 from . import baselines
 from .io import VeiqaError, atomic_path, seed_from
 from .parallel import map_ordered
-from .ranking import POOL, arm_kind, split_default
+from . import arms as A
+from .ranking import POOL, split_default
 from .stats import paired
 from .stats.protocols import MIN_CI_CONTENTS, MIN_CI_IMAGES, PROTOCOLS
 from .stats.same_images import common_rows
@@ -60,7 +61,7 @@ def arm_table(scores: pd.DataFrame, default_pri: dict[str, str], measure: str,
               pool_label: str = POOL) -> pd.DataFrame:
     """The per-image rows of every arm a comparison may use: default PRI strength, the table ``measure`` (VEI arms,
     the no-CNN baseline, controls) and each NR method's own score, plus the distortions pooled as ``pool_label``.
-    Adds ``kind`` (:func:`veiqa.ranking.arm_kind`) and ``orientation``; the FR ceiling is left out."""
+    Adds ``kind`` (the column ``arm_kind``, :mod:`veiqa.arms`) and ``orientation``; the FR ceiling is left out."""
     default, _ = split_default(scores, default_pri)
     # the images of the correlation tables: an image that failed for any arm or measure of a dataset × distortion
     # leaves every comparison of it (veiqa.stats.same_images)
@@ -68,7 +69,7 @@ def arm_table(scores: pd.DataFrame, default_pri: dict[str, str], measure: str,
     sel = default[baselines.at_measure(default, measure) & (default["pair_kind"] != baselines.FR_KIND)].copy()
     if sel.empty:
         raise VeiqaError(f"no rows at measure {measure!r} in the scores table")
-    sel["kind"] = [arm_kind(a, p) for a, p in zip(sel["arm"], sel["pair_kind"])]
+    sel["kind"] = sel["arm_kind"]
     hib = sel["higher_is_better"].astype(bool).to_numpy()
     mhib = sel["measure_higher_is_better"].astype(bool).to_numpy()
     sel["orientation"] = np.where(hib, 1.0, -1.0) * np.where(mhib, 1.0, -1.0)
@@ -84,10 +85,10 @@ def pairs_to_compare(arms: pd.DataFrame) -> list[tuple[str, str, str]]:
     """(arm_a, arm_b, role_b) of one dataset × distortion: each VEI arm against the pixel-PRI baseline, each
     random-weights control and the best NR method (highest oriented SROCC on its finite images)."""
     kinds = arms.groupby("arm", sort=True)["kind"].first()
-    vei = [a for a, k in kinds.items() if k == "pretrained"]
-    comps = [(a, ROLE_PIXEL) for a, k in kinds.items() if k == "no-CNN baseline"]
-    comps += [(a, ROLE_CONTROL) for a, k in kinds.items() if k == "random-weights control"]
-    nr = [a for a, k in kinds.items() if k == "nr-baseline"]
+    vei = [a for a, k in kinds.items() if k == A.VEI]
+    comps = [(a, ROLE_PIXEL) for a, k in kinds.items() if k == A.PIXEL]
+    comps += [(a, ROLE_CONTROL) for a, k in kinds.items() if k == A.RANDOM_CONTROL]
+    nr = [a for a, k in kinds.items() if k == A.NR]
     if nr:
         best, best_r = None, -np.inf
         for a in nr:

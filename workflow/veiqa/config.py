@@ -16,6 +16,8 @@ from typing import Any, Iterable
 
 import yaml
 
+from . import arms
+from .arms import Arm
 from .defaults import SCHEMA_PATH
 from .io import VeiqaError
 from .pri import DISTORTIONS as _DISTORTIONS
@@ -320,16 +322,38 @@ def cam_arms(cfg: dict) -> dict[str, dict]:
     return arms
 
 
-_CONTROL_LABEL = re.compile(r"[^-@]+-random\d+(-[^@]*)?(@.*)?")
-
-
-def is_control(arm: str | dict) -> bool:
+def is_control(arm: dict) -> bool:
     """True for a random-weights control arm: an engine config (a value of :func:`cam_arms`) whose weights are
-    ``random``, or an arm label whose weights part (the second, see :func:`cam_arms`) is ``random<seed>`` — a
-    weight file is labelled ``file-<stem>`` whatever its name, so ``random_init.pth`` is not a control."""
-    if isinstance(arm, dict):
-        return arm.get("weights") == "random"
-    return _CONTROL_LABEL.fullmatch(str(arm)) is not None
+    ``random`` (a weight file is ``file-<stem>`` whatever its name, so ``random_init.pth`` is not a control). Tables
+    carry the kind in their column ``arm_kind`` (:mod:`veiqa.arms`)."""
+    return arm.get("weights") == "random"
+
+
+def run_arms(cfg: dict) -> dict[str, Arm]:
+    """Every arm of a run, label → :class:`veiqa.arms.Arm`: the Grad-CAM arms (:func:`cam_arms`; kind ``vei``, or
+    ``random_control`` for random weights), the pixel-PRI control (``baseline``), the NR methods (``baselines``) and
+    the FR ceiling (``fr_ceiling``). The one source of each arm's kind and backbone in the tables."""
+    out: dict[str, Arm] = {}
+    for label, e in cam_arms(cfg).items():
+        b = {"name": e["name"], "weights": e["weights"], "seed": e["seed"]}
+        settings = tuple((k, str(e.get(k, LABEL_FREE_METHOD if k == "method" else ""))) for k in
+                         ("resolution", "method", "layer", "target", "normalize", "amp"))
+        out[label] = Arm(label, arms.RANDOM_CONTROL if is_control(e) else arms.VEI, backbone=e["name"],
+                         weights=weights_label(b, cfg["backbones"]), settings=settings)
+    if cfg.get("baseline"):
+        out[arms.PIXEL_LABEL] = arms.PIXEL_ARM
+    for m in cfg.get("baselines") or []:
+        out[m] = arms.nr_arm(m)
+    if cfg.get("fr_ceiling"):
+        out[arms.FR_LABEL] = arms.FR_ARM
+    return out
+
+
+def main_arm(cfg: dict) -> str:
+    """The arm the per-distortion, per-backbone and per-measure tables show: the first Grad-CAM arm that is not a
+    random-weights control (the first arm when all are)."""
+    cams = cam_arms(cfg)
+    return next((a for a, e in cams.items() if not is_control(e)), next(iter(cams)))
 
 
 def datasets(cfg: dict) -> Iterable[str]:

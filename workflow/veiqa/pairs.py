@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .arms import PIXEL_LABEL
 from .io import ImageError, read_image
 from .progress import Progress
 
@@ -21,8 +22,8 @@ STATUS_TOO_SMALL_NET = "too_small_for_network"
 #: Columns of a measure shard. ``measure_higher_is_better``: whether a higher value means better quality of the
 #: distorted image, written once here by the producer (:meth:`veiqa.specs.MeasureSpec.quality_higher_is_better`;
 #: NR methods: :data:`veiqa.nr.LOWER_IS_BETTER`) and read by the statistics.
-COLUMNS = ["image_id", "measure", "value", "status", "pair_kind", "arm", "backbone", "pri_identical",
-           "measure_higher_is_better"]
+#: What an arm is (its kind, its backbone) is not here: :func:`veiqa.collect.collect` adds it from the arm's record.
+COLUMNS = ["image_id", "measure", "value", "status", "pair_kind", "arm", "pri_identical", "measure_higher_is_better"]
 
 
 def _error_rows(ids, names, status, pair_kind, arm, pri_identical) -> pd.DataFrame:
@@ -112,7 +113,7 @@ def image_table(rows: pd.DataFrame, root: str | Path, pri: pd.DataFrame, names, 
             continue
         groups.setdefault(x.shape, []).append((r.image_id, x, y, bool(p["identical"])))
     if bad_ids:
-        parts.append(_error_rows(bad_ids, names, "error", "image", "image",
+        parts.append(_error_rows(bad_ids, names, "error", "image", PIXEL_LABEL,
                                  [bool(pri.loc[i, "identical"]) for i in bad_ids]))
         progress.update(len(bad_ids))
     for shape, group in sorted(groups.items()):
@@ -125,7 +126,7 @@ def image_table(rows: pd.DataFrame, root: str | Path, pri: pd.DataFrame, names, 
             y = _nchw([it[2] for it in items])
             t = M.measure_table(ids, x, y, names, mode="image")
             t["pair_kind"] = "image"
-            t["arm"] = "image"
+            t["arm"] = PIXEL_LABEL
             ident = {it[0]: it[3] for it in items}
             t["pri_identical"] = t["image_id"].map(ident).astype(bool)
             parts.append(t)
@@ -162,6 +163,4 @@ def _finish(parts, order, names) -> pd.DataFrame:
     df["pri_identical"] = df["pri_identical"].astype(bool)
     if "measure_higher_is_better" not in df:
         df["measure_higher_is_better"] = pd.Series(dtype=bool)  # set by the producer (_with_direction, nr_table)
-    # The backbone of a VEI arm is the first part of its label (veiqa.config.cam_arms); none for the baseline.
-    df["backbone"] = [a.split("-")[0] if k == "vei" else "none" for a, k in zip(df["arm"], df["pair_kind"])]
     return df[COLUMNS]

@@ -16,6 +16,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from . import arms as A
+from .arms import KIND_LABELS
 from .io import VeiqaError, atomic_path
 from .stats import BETA_NAMES, logistic5
 
@@ -184,9 +186,10 @@ def scatter_plots(long_df: pd.DataFrame, fits: pd.DataFrame, outdir: str | os.Pa
 
 # ------------------------------------------------------------------------------------------ SROCC across a grid
 
-#: Colour of each kind of arm (:func:`veiqa.ranking.arm_kind`) in the grid figure.
-KIND_COLOURS = {"pretrained": "tab:blue", "random-weights control": "tab:orange", "no-CNN baseline": "tab:gray",
-                "nr-baseline": "tab:green", "fr-ceiling": "tab:purple"}
+#: Colour of each kind of arm (:data:`veiqa.arms.KIND_LABELS`, as tables print it) in the grid figure.
+KIND_COLOURS = {KIND_LABELS[k]: c for k, c in ((A.VEI, "tab:blue"), (A.RANDOM_CONTROL, "tab:orange"),
+                                               (A.PIXEL, "tab:gray"), (A.NR, "tab:green"),
+                                               (A.FR_CEILING, "tab:purple"))}
 
 
 def grid_figure(ranked: pd.DataFrame, ncols: int = 3):

@@ -16,19 +16,21 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import baselines, stats
-from .config import is_control
+from . import arms, baselines, stats
+from .arms import DEFAULT_PRI, kind_labels
 
 POOL = "all"
 
 
 def split_default(scores: pd.DataFrame, default_pri: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rows at each distortion's default PRI strength (arm names as they are), and the other grid rows (arm names
-    suffixed with ``@<pri>``)."""
+    """Rows at each distortion's default PRI strength (arm names as they are, ``pri_setting`` =
+    :data:`veiqa.arms.DEFAULT_PRI`), and the other grid rows (arm names suffixed with ``@<pri>`` so that the
+    statistics tell them apart, ``pri_setting`` = the PRI label; code reads the column, never the suffix)."""
     is_default = scores["pri"] == scores["distortion"].map(default_pri)
-    default = scores[is_default]
+    default = scores[is_default].assign(pri_setting=DEFAULT_PRI)
     grid = scores[~is_default].copy()
     grid["arm"] = grid["arm"] + "@" + grid["pri"]
+    grid["pri_setting"] = grid["pri"]
     return default, grid
 
 
@@ -74,30 +76,20 @@ def degenerate_counts(scores: pd.DataFrame, default_pri: dict[str, str]) -> pd.D
     return out
 
 
-def arm_kind(arm: str, pair_kind: str) -> str:
-    if pair_kind == "image":
-        return "no-CNN baseline"
-    if pair_kind == baselines.NR_KIND:
-        return "nr-baseline"
-    if pair_kind == baselines.FR_KIND:
-        return "fr-ceiling"
-    return "random-weights control" if is_control(arm.split("@")[0]) else "pretrained"
-
-
 NESTED_COLS = ("nested_set", "nested_srocc", "nested_srocc_lo", "nested_srocc_hi", "nested_plcc", "nested_plcc_lo",
                "nested_plcc_hi", "nested_n", "nested_chosen")
 #: Candidate sets of nested selection: ``all`` = the arms of the table measure (VEI arms, random-weights controls,
 #: the no-CNN baseline); ``vei`` = the VEI arms with pretrained weights only.
 CANDIDATE_SETS = ("all", "vei")
+CANDIDATE_KINDS = {"all": (arms.VEI, arms.RANDOM_CONTROL, arms.PIXEL), "vei": (arms.VEI,)}
 
 
 def candidate_arms(corr: pd.DataFrame, candidate_set: str) -> set:
     """(arm, pair_kind) pairs that nested selection may choose from under ``candidate_set``."""
     if candidate_set not in CANDIDATE_SETS:
         raise ValueError(f"unknown candidate set {candidate_set!r} (expected one of {CANDIDATE_SETS})")
-    pairs = set(zip(corr["arm"], corr["pair_kind"]))
-    keep = {"pretrained"} if candidate_set == "vei" else {"pretrained", "random-weights control", "no-CNN baseline"}
-    return {(a, p) for a, p in pairs if arm_kind(a, p) in keep}
+    keep = CANDIDATE_KINDS[candidate_set]
+    return {(a, p) for a, p, k in zip(corr["arm"], corr["pair_kind"], corr["arm_kind"]) if k in keep}
 
 
 def ranked_table(corr: pd.DataFrame, degenerate: pd.DataFrame, measure: str,
@@ -114,9 +106,9 @@ def ranked_table(corr: pd.DataFrame, degenerate: pd.DataFrame, measure: str,
     (``nested_*``; ``nested_chosen`` lists fold=arm)."""
     sel = corr[baselines.at_measure(corr, measure) & (corr["protocol"] == protocol)].copy()
     sel = sel.merge(degenerate, on=["dataset", "distortion", "arm", "pair_kind", "measure"], how="left")
-    sel["kind"] = [arm_kind(a, p) for a, p in zip(sel["arm"], sel["pair_kind"])]
+    sel["kind"] = kind_labels(sel["arm_kind"])
     dp = default_pri or {}
-    sel["pri"] = [a.split("@")[1] if "@" in a else dp.get(d, "default") for a, d in zip(sel["arm"], sel["distortion"])]
+    sel["pri"] = [dp.get(d, "default") if p == DEFAULT_PRI else p for p, d in zip(sel["pri_setting"], sel["distortion"])]
     order = {d: i for i, d in enumerate(sorted(set(sel["distortion"]) - {POOL}) + [POOL])}
     sel = sel.assign(_d=sel["distortion"].map(order)).sort_values(
         ["dataset", "_d", "srocc"], ascending=[True, True, False], na_position="last", kind="stable")
@@ -173,7 +165,7 @@ def nested_summary(ranked: pd.DataFrame, others: pd.DataFrame | None = None,
     rename = {"srocc_nested": "nested_srocc", "srocc_nested_lo": "nested_srocc_lo", "srocc_nested_hi": "nested_srocc_hi",
               "plcc_nested": "nested_plcc", "plcc_nested_lo": "nested_plcc_lo", "plcc_nested_hi": "nested_plcc_hi",
               "n": "nested_n", "chosen": "nested_chosen", "candidate_set": "nested_set"}
-    kinds = {"all": ["pretrained", "random-weights control", "no-CNN baseline"], "vei": ["pretrained"]}
+    kinds = {c: kind_labels(k) for c, k in CANDIDATE_KINDS.items()}
     parts = []
     nest = ranked.groupby(["dataset", "distortion"], sort=False)[list(NESTED_COLS)].first().reset_index()
     extra = [] if others is None or not len(others) else [

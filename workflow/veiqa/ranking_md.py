@@ -15,12 +15,16 @@ from typing import Mapping
 
 import pandas as pd
 
+from . import arms as A
+from .arms import KIND_LABELS
 from .tables import _fmt, to_markdown, write_csv_md
 
 POOL = "all"
 #: Order of kinds in the legend, with the short name the ranking tables show.
-KIND_SHORT = {"pretrained": "VEI", "random-weights control": "random", "no-CNN baseline": "no-CNN",
-              "nr-baseline": "NR", "fr-ceiling": "FR"}
+KIND_SHORT = {KIND_LABELS[k]: s for k, s in ((A.VEI, "VEI"), (A.RANDOM_CONTROL, "random"), (A.PIXEL, "no-CNN"),
+                                             (A.NR, "NR"), (A.FR_CEILING, "FR"))}
+#: The kinds (as tables print them) that compare no PRI.
+_NO_PRI = (KIND_LABELS[A.NR], KIND_LABELS[A.FR_CEILING])
 #: Settings of a Grad-CAM arm shown in the legend (keys of :func:`arm_settings`).
 SETTINGS = ("backbone", "weights", "resolution", "method", "layer", "target", "normalize")
 
@@ -65,7 +69,7 @@ def legend(ranked: pd.DataFrame, ids: Mapping[str, str], arms: Mapping[str, Mapp
     for label, i in sorted(ids.items(), key=lambda kv: int(kv[1][1:])):
         s = settings.get(label, {})
         kind, pri = kinds[label], pris[label]
-        if kind in ("nr-baseline", "fr-ceiling"):
+        if kind in _NO_PRI:
             pri_text = "none"
         elif len(pri) == 1 and pri != ["default"]:
             pri_text = pri[0]
@@ -82,7 +86,7 @@ def ranking_rows(sub: pd.DataFrame, ids: Mapping[str, str]) -> pd.DataFrame:
         "rank": sub["rank"].astype(int).to_numpy(),
         "arm": [ids[a] for a in sub["arm"]],
         "kind": [KIND_SHORT.get(k, k) for k in sub["kind"]],
-        "PRI": ["none" if k in ("nr-baseline", "fr-ceiling") else p for k, p in zip(sub["kind"], sub["pri"])],
+        "PRI": ["none" if k in _NO_PRI else p for k, p in zip(sub["kind"], sub["pri"])],
         "SROCC [95% CI]": [_with_ci(*v) for v in zip(sub["srocc"], sub["srocc_lo"], sub["srocc_hi"])],
         "PLCC [95% CI]": [_with_ci(*v) for v in zip(sub["plcc"], sub["plcc_lo"], sub["plcc_hi"])],
         "N": sub["n"].to_numpy(),

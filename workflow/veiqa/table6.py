@@ -22,16 +22,18 @@ import pandas as pd
 
 import numpy as np
 
+from . import arms as A
+from .arms import DEFAULT_PRI, KIND_LABELS
 from .baselines import at_measure
 from .io import VeiqaError
 from .nr import LABELS as NR_LABELS  # display names of the NR methods (their one home: veiqa.nr)
-from .ranking import arm_kind, split_default
+from .ranking import split_default
 from .tables import PROTOCOL_TEXT, SIGN_TEXT, _select, _sort_rows, interval_text, measure_notes
 
 #: Label of the sensitivity row: the pooled row without the images of identical pairs.
 NO_IDENTICAL = "all, without identical pairs"
 
-KIND_ORDER = ("pretrained", "nr-baseline", "no-CNN baseline", "random-weights control", "fr-ceiling")
+KIND_ORDER = (A.VEI, A.NR, A.PIXEL, A.RANDOM_CONTROL, A.FR_CEILING)
 STATS = ("plcc", "srocc")
 STAT_LABELS = {"plcc": "PLCC", "srocc": "SROCC"}
 COLUMNS = ["dataset", "distortion", "method", "kind", "arm", "measure", "N", "n_nan", "n_dropped",
@@ -39,14 +41,15 @@ COLUMNS = ["dataset", "distortion", "method", "kind", "arm", "measure", "N", "n_
 
 
 def method_label(arm: str, kind: str) -> str:
-    """How a row names its method: ``VEI <arm>``, ``NIQE``, ``pixel PRI (no CNN)``, ``FR ceiling`` ..."""
-    if kind == "pretrained":
+    """How a row names its method (``kind``: :data:`veiqa.arms.KINDS`): ``VEI <arm>``, ``NIQE``, ``pixel PRI (no
+    CNN)``, ``FR ceiling`` ..."""
+    if kind == A.VEI:
         return f"VEI {arm}"
-    if kind == "random-weights control":
+    if kind == A.RANDOM_CONTROL:
         return f"VEI {arm} (random weights)"
-    if kind == "nr-baseline":
+    if kind == A.NR:
         return NR_LABELS.get(arm, arm.upper())
-    if kind == "no-CNN baseline":
+    if kind == A.PIXEL:
         return "pixel PRI (no CNN)"
     return "FR ceiling"
 
@@ -65,7 +68,7 @@ def _caption(dataset: str, measure: str, protocol: str, loader: str | None, kind
             cap += " This dataset is LIVE, so its BRISQUE rows are in-sample."
     cap += (" The PRI is chosen by the known distortion label, so the VEI and pixel-PRI rows are distortion-aware, "
             "while the NR methods are not: pooled rows are not like-for-like.")
-    if "fr-ceiling" in kinds:
+    if A.FR_CEILING in kinds:
         cap += (" FR ceiling: the measure between each distorted image and its pristine reference, which no "
                 "no-reference method sees.")
     cap += (f" {PROTOCOL_TEXT.get(protocol, 'Protocol ' + repr(protocol))}. {SIGN_TEXT} n_nan: images without a "
@@ -93,12 +96,12 @@ def table6(corr: pd.DataFrame, dataset: str, measure: str = "psnr", protocol: st
         n_left = int(sens["n_identical_left"].iloc[0]) if len(sens) else 0
         corr = pd.concat([corr, sens.drop(columns="n_identical_left")], ignore_index=True)
     sel = _select(corr, dataset=dataset, protocol=protocol)
-    sel = sel[at_measure(sel, measure) & ~sel["arm"].str.contains("@", regex=False)].copy()
+    sel = sel[at_measure(sel, measure) & (sel["pri_setting"] == DEFAULT_PRI)].copy()
     if not (sel["pair_kind"] == "vei").any():
         raise VeiqaError(f"no VEI rows for dataset={dataset!r} measure={measure!r} protocol={protocol!r}")
-    sel["kind"] = [arm_kind(a, p) for a, p in zip(sel["arm"], sel["pair_kind"])]
+    sel["kind"] = sel["arm_kind"]
     rank = {k: i for i, k in enumerate(KIND_ORDER)}
-    found = set(sel.loc[sel["kind"] == "nr-baseline", "arm"])
+    found = set(sel.loc[sel["kind"] == A.NR, "arm"])
     nr = [m for m in NR_LABELS if m in found] + sorted(found - set(NR_LABELS))
     nr_rank = {m: i for i, m in enumerate(nr)}
     order = _sort_rows(set(sel["distortion"]) - {NO_IDENTICAL}, pool_label)
@@ -108,7 +111,7 @@ def table6(corr: pd.DataFrame, dataset: str, measure: str = "psnr", protocol: st
     sel = sel.sort_values(["_d", "_k", "_a", "arm"], kind="stable")
     out = pd.DataFrame({
         "dataset": sel["dataset"].to_numpy(), "distortion": sel["distortion"].to_numpy(),
-        "method": [method_label(a, k) for a, k in zip(sel["arm"], sel["kind"])], "kind": sel["kind"].to_numpy(),
+        "method": [method_label(a, k) for a, k in zip(sel["arm"], sel["kind"])], "kind": [KIND_LABELS[k] for k in sel["kind"]],
         "arm": sel["arm"].to_numpy(), "measure": sel["measure"].to_numpy(),
         "N": sel["n"].astype(int).to_numpy(), "n_nan": sel["n_nan"].astype(int).to_numpy(),
         "n_dropped": sel["n_dropped"].fillna(0).astype(int).to_numpy() if "n_dropped" in sel else 0,
@@ -124,7 +127,7 @@ def table6(corr: pd.DataFrame, dataset: str, measure: str = "psnr", protocol: st
                                                         sel["mapping"]) if st != "ok"]
     if protocol == "paper" and "plcc_chance" in sel and np.isfinite(sel["plcc_chance"].astype(float)).any():
         out.insert(out.columns.get_loc("PLCC CI high") + 1, "PLCC chance", sel["plcc_chance"].astype(float).to_numpy())
-    out.attrs["caption"] = _caption(dataset, measure, protocol, loader, set(out["kind"]), nr, failed,
+    out.attrs["caption"] = _caption(dataset, measure, protocol, loader, set(sel["kind"]), nr, failed,
                                     interval_text(sel, STATS, protocol, "'PLCC chance'"))
     out.attrs["caption"] += measure_notes(sel["measure"])
     drops = sel.loc[sel["drop_reasons"].fillna("").astype(str) != "", ["distortion", "drop_reasons"]] \
@@ -155,7 +158,7 @@ def add_verdicts(t6: pd.DataFrame, comp: pd.DataFrame, alpha: float = 0.05) -> p
     v = C.verdicts(comp, alpha)
     key = {(d, a): verdict for d, a, verdict in v[["distortion", "arm", "verdict"]].itertuples(index=False)}
     out = t6.copy()
-    out["vs pixel PRI"] = [key.get((d, a), "no test") if k == "pretrained" and d != NO_IDENTICAL else ""
+    out["vs pixel PRI"] = [key.get((d, a), "no test") if k == KIND_LABELS[A.VEI] and d != NO_IDENTICAL else ""
                            for d, a, k in zip(out["distortion"], out["arm"], out["kind"])]
     fam = comp[(comp["statistic"] == "srocc") & (comp["test"] == C.T_BOOT)]
     m = int(fam["p_value"].notna().sum())

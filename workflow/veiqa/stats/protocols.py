@@ -77,6 +77,9 @@ REQUIRED_COLUMNS = (
     "dataset", "distortion", "arm", "pair_kind", "measure", "image_id", "ref_id",
     "value", "score", "higher_is_better", "measure_higher_is_better",
 )
+#: Columns of the long table that describe an arm (one value per arm and pair kind: its kind, the PRI setting of a
+#: grid arm; :mod:`veiqa.arms`), carried onto the correlation and fit rows when the table has them.
+ARM_ATTRIBUTES = ("arm_kind", "pri_setting")
 PROTOCOLS = ("paper", "content_separated")
 STATS = ("plcc", "srocc", "krocc", "rmse")
 FIT_STATS = ("plcc", "rmse")  # the figures that depend on the fitted mapping
@@ -429,7 +432,23 @@ def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: i
                                                               "fit_message", "n_fit", "rss", "n_starts",
                                                               "fit_method"])
     preds = pd.concat(pred_parts, ignore_index=True) if pred_parts else pd.DataFrame()
+    attrs = _arm_attributes(df)
+    if attrs is not None:
+        corr, fits = (t.merge(attrs, on=["arm", "pair_kind"], how="left", validate="m:1") for t in (corr, fits))
     return CorrelationResult(corr=corr, fits=fits, folds=folds_df, predictions=preds)
+
+
+def _arm_attributes(df: pd.DataFrame) -> pd.DataFrame | None:
+    """One row per (arm, pair_kind) with the table's :data:`ARM_ATTRIBUTES`; None when it has none of them."""
+    cols = [c for c in ARM_ATTRIBUTES if c in df.columns]
+    if not cols:
+        return None
+    a = df[["arm", "pair_kind", *cols]].drop_duplicates()
+    dup = a.duplicated(["arm", "pair_kind"])
+    if dup.any():
+        arm = a.loc[dup, "arm"].iloc[0]
+        raise VeiqaError(f"arm {arm!r} has more than one value of {cols} in the long table")
+    return a
 
 
 def save_results(result: CorrelationResult, outdir: str | os.PathLike, meta: Mapping | None = None) -> dict[str, str]:
