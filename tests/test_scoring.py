@@ -1,5 +1,6 @@
-"""``veiqa score`` and the workflow's jobs share one "score one image" core (veiqa.scoring, veiqa.gradcam.explain_batch):
-the command's maps and measures equal those of the workflow's own jobs on the same image and PRI."""
+"""``veiqa score`` and the workflow's jobs share one "score one image" core (veiqa.scoring,
+veiqa.gradcam.explain_batch): the command's maps and measures equal those of the workflow's own jobs on the same
+image and PRI."""
 
 import json
 

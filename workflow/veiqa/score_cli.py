@@ -7,6 +7,8 @@ mapped quality too. An image that cannot be read is reported on stderr and the o
 status is then 1. Every value comes with a status saying why it is missing or special (``identical``, ``zero_map``,
 ``too_small`` for a measure's window, ``too_small_for_network`` for an image smaller than the network's stride).
 Progress goes to stderr (a bar on a terminal, a line every few seconds otherwise); stdout holds only the result.
+Each step is the workflow job's own (:mod:`veiqa.scoring`): the PRI job's ``make_pri``, the Grad-CAM job's batch step
+(``veiqa.gradcam.explain_batch``), the measures job's ``vei_table``.
 
 Every setting that a workflow arm's label carries is a flag (backbone, weights and seed, resolution, explanation
 method ``--cam``, layer, target class, normalisation, comparison size, precision, PRI strength and codec); a flag not
@@ -228,7 +230,7 @@ def _score_one(bb, path, img, args, st, names, betas) -> dict:
                      log=_QUIET)
     v = sc.vei
     rec = {"image": str(path), "class": int(v["target_class"]), "class_prob": round(float(v["target_prob_dist"]), 6),
-           "pri_identical": bool(np.array_equal(img, sc.pri)), "map_size": [int(v["map_h"]), int(v["map_w"])],
+           "pri_identical": sc.pri_identical, "map_size": [int(v["map_h"]), int(v["map_w"])],
            "measures": {}}
     for m in names:
         val = float(sc.measures.loc[m, "value"])

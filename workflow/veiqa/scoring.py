@@ -42,10 +42,12 @@ def pri_image(img: np.ndarray, distortion: str, params: Mapping[str, Any], image
 
 @dataclass(frozen=True)
 class Scored:
-    """One scored image: its PRI's pixels, its row of a Grad-CAM shard (:data:`veiqa.gradcam.SHARD_COLUMNS`) and its
-    rows of the measures table (:data:`veiqa.pairs.COLUMNS`, indexed by measure, in the order asked)."""
+    """One scored image: its PRI's pixels, whether they equal the image's (as the PRI index's ``identical``), its row
+    of a Grad-CAM shard (:data:`veiqa.gradcam.SHARD_COLUMNS`) and its rows of the measures table
+    (:data:`veiqa.pairs.COLUMNS`, indexed by measure, in the order asked)."""
 
     pri: np.ndarray
+    pri_identical: bool
     vei: pd.Series
     measures: pd.DataFrame
 
@@ -71,6 +73,6 @@ def score_image(backbone: Backbone, img: np.ndarray, image_id: str, distortion: 
     cam = normalize_config(cam)
     pri = pri_image(img, distortion, pri_params, image_id)
     vei = explain_images(backbone, [image_id], [img], [pri], cam, log=log)
-    table = vei_table(vei, list(measures), size, cam["normalize"], arm, {image_id: bool(np.array_equal(img, pri))},
-                      log=log)
-    return Scored(pri, vei.iloc[0], table.set_index("measure"))
+    identical = bool(np.array_equal(img, pri))
+    table = vei_table(vei, list(measures), size, cam["normalize"], arm, {image_id: identical}, log=log)
+    return Scored(pri, identical, vei.iloc[0], table.set_index("measure"))
