@@ -294,6 +294,13 @@ def arm_label(b: dict, resolution: str, layer: str, target: str, normalize: str,
                     + (["amp"] if amp else []))  # mixed precision: named in every table
 
 
+def layer_list(layer: str) -> str | list[str]:
+    """The engine's ``layer`` (:func:`veiqa.gradcam.resolve_layers`) of a ``gradcam.layer`` setting: ``"last"`` as
+    is, otherwise the module names it joins with ``+`` as a list (``"blocks.4+bn2"`` → ``["blocks.4", "bn2"]``).
+    The one reading of that syntax: :func:`cam_arms` and ``veiqa score --layer`` both use it."""
+    return layer if layer == "last" else layer.split("+")
+
+
 def cam_arms(cfg: dict) -> dict[str, dict]:
     """Grad-CAM arms: the cross product of backbones and the Grad-CAM grid settings; label → engine config.
 
@@ -312,7 +319,7 @@ def cam_arms(cfg: dict) -> dict[str, dict]:
                                 f"{layer} {target} {norm}"))
             arms[label] = {
                 "name": b["name"], "weights": b.get("weights", "pretrained"), "seed": b.get("seed"),
-                "resolution": res, "layer": layer if layer == "last" else layer.split("+"),
+                "resolution": res, "layer": layer_list(layer),
                 "target": target, "normalize": norm, "batch_size": g["batch_size"],
                 "num_workers": g["num_workers"], "amp": g["amp"], "device": g["device"],
                 # named only when not Grad-CAM: a Grad-CAM arm's params (and so its jobs) stay those of earlier runs

@@ -7,6 +7,8 @@ mapped quality too. An image that cannot be read is reported on stderr and the o
 status is then 1. Every value comes with a status saying why it is missing or special (``identical``, ``zero_map``,
 ``too_small`` for a measure's window, ``too_small_for_network`` for an image smaller than the network's stride).
 Progress goes to stderr (a bar on a terminal, a line every few seconds otherwise); stdout holds only the result.
+Each step is the workflow job's own (:mod:`veiqa.scoring`): the PRI job's ``make_pri``, the Grad-CAM job's batch step
+(``veiqa.gradcam.explain_batch``), the measures job's ``vei_table``.
 
 Every setting that a workflow arm's label carries is a flag (backbone, weights and seed, resolution, explanation
 method ``--cam``, layer, target class, normalisation, comparison size, precision, PRI strength and codec); a flag not
@@ -24,7 +26,6 @@ for a run whose default strength differed, name the arm with ``--arm``.)
 from __future__ import annotations
 
 import argparse
-import io as _io
 import json
 import logging
 import sys
@@ -147,9 +148,7 @@ def settings(args) -> dict:
         from .io import VeiqaError
 
         raise VeiqaError(f"--size: {s['size']} must be >= 0")
-    # the engine's own checks (method, target, normalize), naming the bad setting
-    normalize_config({"name": s["backbone"], "weights": s["weights"], "seed": s["seed"], "resolution": s["resolution"],
-                      "method": s["method"], "target": s["target"], "normalize": s["normalize"], "amp": s["amp"]})
+    normalize_config(engine_config(s))  # the engine's own checks (method, target, normalize), naming the bad setting
     label = arm_label(backbone, s["resolution"], s["layer"], s["target"], s["normalize"], amp=s["amp"],
                       method=s["method"])
     pri = next(iter(pri_arms({"pri": {args.distortion: s["pri"]}}, args.distortion)))
@@ -157,6 +156,16 @@ def settings(args) -> dict:
         label += "@" + pri
     s["arm"] = label
     return s
+
+
+def engine_config(st: dict) -> dict:
+    """The Grad-CAM engine config of :func:`settings` (the keys a value of :func:`veiqa.config.cam_arms` has, the
+    layer read by :func:`veiqa.config.layer_list`)."""
+    from .config import layer_list
+
+    return {"name": st["backbone"], "weights": st["weights"], "seed": st["seed"], "resolution": st["resolution"],
+            "method": st["method"], "layer": layer_list(st["layer"]), "target": st["target"],
+            "normalize": st["normalize"], "amp": st["amp"]}
 
 
 def _betas(mapping: str | None, distortion: str, measure: str, arm: str, dataset: str | None) -> list[float] | None:
@@ -211,44 +220,29 @@ def _betas(mapping: str | None, distortion: str, measure: str, arm: str, dataset
 
 
 def _score_one(bb, path, img, args, st, names, betas) -> dict:
-    """One image: PRI, both maps (the arm's method, layer, target, normalisation), the measures (through
-    veiqa.pairs.vei_table, as the workflow), the mapped values."""
-    import pandas as pd
-    from PIL import Image
-
-    from .gradcam import gradcam, to_input
-    from .pairs import vei_table
-    from .pri import make_pri
+    """One image: PRI, both maps and the measures, each by the workflow's own step (:func:`veiqa.scoring.score_image`),
+    and the mapped values."""
+    from .scoring import score_image
     from .stats import logistic5
 
-    data, _ = make_pri(img, args.distortion, st["pri"], Path(path).stem)
-    pri = np.asarray(Image.open(_io.BytesIO(data)).convert("RGB"))
-    size = None if st["resolution"] == "native" else tuple(bb.input_size)
-    x = to_input(img, *bb.normalize, size)[None]
-    y = to_input(pri, *bb.normalize, size)[None]
-    layers = st["layer"] if st["layer"] == "last" else st["layer"].split("+")  # as veiqa.config.cam_arms
-    out = gradcam(bb, x, y, target=st["target"], normalize=st["normalize"], layers=layers, amp=st["amp"],
-                  cam=st["method"])
-    h, w = out["cam_dist"].shape[-2:]
-    vei = pd.DataFrame({"image_id": [str(path)], "map_h": [h], "map_w": [w], "error": [""],
-                        "cam_dist": [out["cam_dist"][0].float().numpy().ravel()],
-                        "cam_pri": [out["cam_pri"][0].float().numpy().ravel()]})
-    table = vei_table(vei, names, st["size"], st["normalize"], st["arm"], log=_QUIET).set_index("measure")
-    rec = {"image": str(path), "class": int(out["target_class"][0]),
-           "class_prob": round(float(out["target_prob_dist"][0]), 6), "pri_identical": bool(np.array_equal(img, pri)),
-           "map_size": [int(h), int(w)], "measures": {}}
+    stem = Path(path).stem
+    sc = score_image(bb, img, stem, args.distortion, st["pri"], engine_config(st), names, st["size"], st["arm"],
+                     log=_QUIET)
+    v = sc.vei
+    rec = {"image": str(path), "class": int(v["target_class"]), "class_prob": round(float(v["target_prob_dist"]), 6),
+           "pri_identical": sc.pri_identical, "map_size": [int(v["map_h"]), int(v["map_w"])],
+           "measures": {}}
     for m in names:
-        v = float(table.loc[m, "value"])
-        entry = {"value": None if np.isnan(v) else v, "status": str(table.loc[m, "status"])}
-        if betas.get(m) is not None and not np.isnan(v):
-            entry["mapped"] = float(logistic5(np.array([v]), *betas[m])[0])
+        val = float(sc.measures.loc[m, "value"])
+        entry = {"value": None if np.isnan(val) else val, "status": str(sc.measures.loc[m, "status"])}
+        if betas.get(m) is not None and not np.isnan(val):
+            entry["mapped"] = float(logistic5(np.array([val]), *betas[m])[0])
         rec["measures"][m] = entry
     if args.heatmap:
         from .plots import figure2
 
         Path(args.heatmap).mkdir(parents=True, exist_ok=True)
-        figure2([(Path(path).stem, img, pri, out["cam_dist"][0].numpy(), out["cam_pri"][0].numpy())],
-                Path(args.heatmap) / f"{Path(path).stem}_heatmap.png")
+        figure2([(stem, img, sc.pri, *sc.maps())], Path(args.heatmap) / f"{stem}_heatmap.png")
     return rec
 
 
@@ -273,7 +267,7 @@ def run(args) -> int:
         fit_arm = args.arm or st["arm"]
         betas = {m: _betas(args.mapping, args.distortion, m, fit_arm, args.dataset) for m in names}
         bb = load_backbone(st["backbone"], weights=st["weights"], seed=st["seed"], device=args.device)
-        resolve_layers(bb, st["layer"] if st["layer"] == "last" else st["layer"].split("+"))
+        resolve_layers(bb, engine_config(st)["layer"])
     except VeiqaError as e:
         print(f"veiqa score: {e}", file=sys.stderr)
         return 2

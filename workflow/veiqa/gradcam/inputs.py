@@ -28,6 +28,17 @@ def to_input(img: np.ndarray, mean: Sequence[float], std: Sequence[float], size:
     return (x - m) / s
 
 
+def pair_inputs(img: np.ndarray, pri: np.ndarray, mean: Sequence[float], std: Sequence[float],
+                size: tuple[int, int] | None, pri_name: str = "PRI") -> tuple[torch.Tensor, torch.Tensor]:
+    """The network inputs of one (distorted image, PRI) pair (uint8 H×W×3 each, as :func:`veiqa.io.read_image`
+    decodes them): :func:`to_input` of both. At native resolution (``size`` None) the two must have one size
+    (VeiqaError naming ``pri_name`` otherwise). The Grad-CAM job's data loader and ``veiqa score`` both make their
+    inputs here."""
+    if size is None and img.shape != pri.shape:
+        raise VeiqaError(f"{pri_name}: PRI size {pri.shape[:2]} differs from the image's {img.shape[:2]}")
+    return to_input(img, mean, std, size), to_input(pri, mean, std, size)
+
+
 class _PairDataset(torch.utils.data.Dataset):
     """Decodes (distorted, PRI) pairs; a pair that fails to load yields its error message instead of tensors."""
 
@@ -40,11 +51,7 @@ class _PairDataset(torch.utils.data.Dataset):
     def __getitem__(self, j: int):
         i, dpath, ppath = self.items[j]
         try:
-            d = read_image(dpath)
-            p = read_image(ppath)
-            if self.size is None and d.shape != p.shape:
-                raise VeiqaError(f"{ppath}: PRI size {p.shape[:2]} differs from the image's {d.shape[:2]}")
-            return i, to_input(d, self.mean, self.std, self.size), to_input(p, self.mean, self.std, self.size), ""
+            return (i, *pair_inputs(read_image(dpath), read_image(ppath), self.mean, self.std, self.size, ppath), "")
         except VeiqaError as e:
             return i, None, None, str(e)
 

@@ -2,9 +2,14 @@
 
 :func:`run_shard` chains pieces that each do one thing and are tested alone: :func:`open_backbone` (load once, log
 the weights and the precision), :func:`pair_items` + :func:`make_loader` (decode in background DataLoader workers),
-:func:`explain_with_retry` (Grad-CAM in chunks, halving the chunk on CUDA out-of-memory), :func:`result_rows` and
+:func:`explain_batch` (one batch's Grad-CAM through :func:`explain_with_retry`: in chunks, halving the chunk on CUDA
+out-of-memory), :func:`result_rows` and
 :func:`assemble_rows` (one row per pair, in the order of ``pairs``), :func:`shard_frame` (the typed table of
 :data:`SHARD_COLUMNS`) and :func:`shard_meta` (the provenance written with it).
+
+:func:`explain_images` is the same pipeline for pairs already decoded in memory (``veiqa score``'s one image and its
+PRI): the same :func:`~veiqa.gradcam.inputs.pair_inputs`, :func:`explain_batch` and rows, so the command and the
+workflow cannot explain an image differently.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import torch
 from ..backbones import Backbone, load_backbone, resolve_device
 from ..io import VeiqaError, write_parquet
 from .core import gradcam, normalize_config, resolve_layers
-from .inputs import _batches, _collate, _PairDataset, _resolve
+from .inputs import _batches, _collate, _PairDataset, _resolve, pair_inputs
 from .precision import describe
 
 log = logging.getLogger(__name__)
@@ -163,6 +168,71 @@ def shard_meta(backbone: Backbone, layers: list[str], cfg: Mapping[str, Any]) ->
     }
 
 
+def explain_batch(backbone: Backbone, dist: torch.Tensor | None, pri: torch.Tensor | None, cfg: Mapping[str, Any],
+                  layers: list[str], chunk: int | None = None, logger: logging.Logger | None = None
+                  ) -> tuple[list[dict], int]:
+    """Grad-CAM of one batch of pairs, the Grad-CAM job's step: ``dist`` and ``pri`` are N×3×H×W network inputs
+    (:func:`veiqa.gradcam.inputs.pair_inputs`, stacked; None for an empty batch), ``cfg`` a normalised engine config
+    (:func:`veiqa.gradcam.normalize_config`: method, target, normalisation, precision), ``layers`` its resolved
+    layers. Runs in chunks of ``chunk`` pairs (default ``cfg["batch_size"]``), halved on out-of-memory
+    (:func:`explain_with_retry`). Returns one result row per pair (:func:`result_rows`) and the chunk for the next
+    batch. :func:`run_shard` (the workflow) and :func:`explain_images` (``veiqa score``) both explain through here."""
+    def run(sl: slice) -> dict:
+        return gradcam(backbone, dist[sl], pri[sl], target=cfg["target"], normalize=cfg["normalize"], layers=layers,
+                       amp=cfg["amp"], cam=cfg["method"])
+
+    n = 0 if dist is None else len(dist)
+    return explain_with_retry(run, n, cfg["batch_size"] if chunk is None else chunk, backbone.device,
+                              f"{backbone.name}, resolution {cfg['resolution']}", logger)
+
+
+def _explain_all(batches, n: int, backbone: Backbone, cfg: Mapping[str, Any], layers: list[str],
+                 lg: logging.Logger) -> dict[int, dict]:
+    """Position → result row (or ``{"error": ...}``) for every pair of ``batches`` (dicts of ``_collate``'s form),
+    each explained by :func:`explain_batch`; progress (pairs done of ``n``, pairs/s) to ``lg`` after each batch."""
+    results: dict[int, dict[str, Any]] = {}
+    chunk, done, t0 = cfg["batch_size"], 0, time.perf_counter()
+    for batch in batches:
+        for i, msg in batch["errors"]:
+            results[i] = {"error": msg or "unknown error"}
+        idx = batch["idx"]
+        rows, chunk = explain_batch(backbone, batch["dist"], batch["pri"], cfg, layers, chunk, lg)
+        results.update(zip(idx, rows))
+        done += len(idx) + len(batch["errors"])
+        lg.info("%d/%d pairs, %.2f pairs/s", done, n, done / max(time.perf_counter() - t0, 1e-9))
+    return results
+
+
+def explain_images(backbone: Backbone, ids: list[str], images: list[np.ndarray], pris: list[np.ndarray],
+                   cfg: Mapping[str, Any] | None, log: logging.Logger | None = None):
+    """Grad-CAM maps of decoded (image, PRI) pairs (uint8 H×W×3 arrays, as :func:`veiqa.io.read_image` gives) →
+    the shard's frame (:data:`SHARD_COLUMNS`, one row per id, in order), as :func:`run_shard` makes it from files:
+    the same inputs (:func:`pair_inputs`), the same batch step (:func:`explain_batch`) and the same rows
+    (:func:`assemble_rows`, :func:`shard_frame`). Consecutive pairs of one input size form a batch of at most
+    ``cfg["batch_size"]``; a pair whose sizes disagree at native resolution gets a row with ``error`` set. Nothing
+    is written; the backbone is used as given (``cfg``'s name, weights and device are not read)."""
+    lg = log or logging.getLogger(__name__)
+    cfg = normalize_config(cfg)
+    layers = resolve_layers(backbone, cfg["layer"])
+    size = None if cfg["resolution"] == "native" else backbone.input_size
+    made: list[tuple] = []
+    for i, (image_id, img, pri) in enumerate(zip(ids, images, pris, strict=True)):
+        try:
+            made.append((i, *pair_inputs(img, pri, *backbone.normalize, size, str(image_id)), ""))
+        except VeiqaError as e:
+            made.append((i, None, None, str(e)))
+    groups: list[list[tuple]] = []
+    for it in made:
+        last = groups[-1] if groups else []
+        shapes = {tuple(x[1].shape) for x in last + [it] if not x[3]}
+        if last and len(last) < cfg["batch_size"] and len(shapes) <= 1:
+            last.append(it)
+        else:
+            groups.append([it])
+    results = _explain_all((_collate(g) for g in groups), len(made), backbone, cfg, layers, lg)
+    return shard_frame(assemble_rows([str(v) for v in ids], results, backbone))
+
+
 def run_shard(pairs, cfg: Mapping[str, Any] | None, out_path: str | os.PathLike, device: str = "auto",
               root: str | os.PathLike | None = None, backbone: Backbone | None = None,
               log: logging.Logger | None = None):
@@ -182,23 +252,7 @@ def run_shard(pairs, cfg: Mapping[str, Any] | None, out_path: str | os.PathLike,
     items = pair_items(pairs, root)
     backbone = open_backbone(cfg, device, backbone, lg)
     layers = resolve_layers(backbone, cfg["layer"])
-    results: dict[int, dict[str, Any]] = {}
-    chunk, done, t0 = cfg["batch_size"], 0, time.perf_counter()
-    for batch in make_loader(items, backbone, cfg):
-        for i, msg in batch["errors"]:
-            results[i] = {"error": msg or "unknown error"}
-        idx = batch["idx"]
-
-        def run(sl: slice, batch=batch) -> dict:
-            return gradcam(backbone, batch["dist"][sl], batch["pri"][sl], target=cfg["target"],
-                           normalize=cfg["normalize"], layers=layers, amp=cfg["amp"],
-                           cam=cfg["method"])
-
-        rows, chunk = explain_with_retry(run, len(idx), chunk, backbone.device,
-                                         f"{backbone.name}, resolution {cfg['resolution']}", lg)
-        results.update(zip(idx, rows))
-        done += len(idx) + len(batch["errors"])
-        lg.info("%d/%d pairs, %.2f pairs/s", done, len(items), done / max(time.perf_counter() - t0, 1e-9))
+    results = _explain_all(make_loader(items, backbone, cfg), len(items), backbone, cfg, layers, lg)
     df = shard_frame(assemble_rows([str(v) for v in pairs["image_id"].tolist()], results, backbone))
     write_parquet(df, out_path, shard_meta(backbone, layers, cfg))
     return df
