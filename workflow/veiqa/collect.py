@@ -8,6 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import baselines
+from .contracts import MEASURE_SHARD, check
 from .specs import MEASURES
 
 
@@ -22,7 +23,7 @@ def collect(measure_files, manifest: pd.DataFrame, dataset: str) -> pd.DataFrame
     """
     parts = []
     for path, (distortion, pri) in measure_files.items():
-        t = pd.read_parquet(path)
+        t = check(pd.read_parquet(path), MEASURE_SHARD, path)  # a shard that breaks its contract names its file
         t["distortion"] = distortion
         t["pri"] = pri
         parts.append(t)

@@ -11,14 +11,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .contracts import MEASURE_SHARD, STATUS_ERROR, STATUS_TOO_SMALL_NET
 from .io import ImageError, read_image
 from .progress import Progress
 
 _log = logging.getLogger(__name__)
-#: Status of a VEI pair whose heat map has a single cell: the image is smaller than the network's stride.
-STATUS_TOO_SMALL_NET = "too_small_for_network"
-
-COLUMNS = ["image_id", "measure", "value", "status", "pair_kind", "arm", "backbone", "pri_identical"]
+#: The measure shards' columns: their home is the table's contract (veiqa.contracts.MEASURE_SHARD).
+COLUMNS = list(MEASURE_SHARD.names)
 
 
 def _error_rows(ids, names, status, pair_kind, arm, pri_identical) -> pd.DataFrame:
@@ -55,7 +54,7 @@ def vei_table(vei: pd.DataFrame, names, size: int, normalize: str, arm: str,
     parts = []
     ok = vei["error"].fillna("") == ""
     one_cell = ok & (vei["map_h"] * vei["map_w"] == 1)
-    for sel, status in ((~ok, "error"), (one_cell, STATUS_TOO_SMALL_NET)):
+    for sel, status in ((~ok, STATUS_ERROR), (one_cell, STATUS_TOO_SMALL_NET)):
         bad = vei[sel]
         if len(bad):
             parts.append(_error_rows(bad["image_id"], names, status, "vei", arm,
@@ -107,7 +106,7 @@ def image_table(rows: pd.DataFrame, root: str | Path, pri: pd.DataFrame, names, 
             continue
         groups.setdefault(x.shape, []).append((r.image_id, x, y, bool(p["identical"])))
     if bad_ids:
-        parts.append(_error_rows(bad_ids, names, "error", "image", "image",
+        parts.append(_error_rows(bad_ids, names, STATUS_ERROR, "image", "image",
                                  [bool(pri.loc[i, "identical"]) for i in bad_ids]))
         progress.update(len(bad_ids))
     for shape, group in sorted(groups.items()):

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..backbones import Backbone, load_backbone, resolve_device
+from ..contracts import VEI
 from ..io import VeiqaError, write_parquet
 from .core import gradcam, normalize_config, resolve_layers
 from .inputs import _batches, _collate, _PairDataset, _resolve
@@ -200,5 +201,5 @@ def run_shard(pairs, cfg: Mapping[str, Any] | None, out_path: str | os.PathLike,
         done += len(idx) + len(batch["errors"])
         lg.info("%d/%d pairs, %.2f pairs/s", done, len(items), done / max(time.perf_counter() - t0, 1e-9))
     df = shard_frame(assemble_rows([str(v) for v in pairs["image_id"].tolist()], results, backbone))
-    write_parquet(df, out_path, shard_meta(backbone, layers, cfg))
+    write_parquet(df, out_path, shard_meta(backbone, layers, cfg), contract=VEI)
     return df
