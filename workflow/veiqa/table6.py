@@ -23,6 +23,7 @@ import pandas as pd
 import numpy as np
 
 from .baselines import at_measure
+from .contracts import STATUS_IDENTICAL
 from .io import VeiqaError
 from .nr import LABELS as NR_LABELS  # display names of the NR methods (their one home: veiqa.nr)
 from .ranking import arm_kind, split_default
@@ -186,7 +187,7 @@ def sensitivity_corr(scores: pd.DataFrame, default_pri: dict[str, str], folds: p
     default = default[common_rows(default)[0]]
     gone = set()
     if "status" in default:
-        ident = (default["status"].astype(str) == "identical").to_numpy()
+        ident = (default["status"].astype(str) == STATUS_IDENTICAL).to_numpy()
         gone = set(zip(default.loc[ident, "dataset"], default.loc[ident, "image_id"]))
     sel = default[at_measure(default, measure)]
     drop = pd.Series([(d, i) in gone for d, i in zip(sel["dataset"], sel["image_id"])], index=sel.index, dtype=bool)
