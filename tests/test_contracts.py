@@ -291,3 +291,31 @@ def test_no_status_literal_outside_the_contracts(tmp_path):
     planted.write_text('"""zero_map in a docstring is fine."""\nSTATUS_X = "x"\nif s == "too_small":\n    pass\n')
     assert status_literals(planted) == [(2, "STATUS_X"), (3, "too_small")]
 
+
+
+def test_degenerate_counts_and_set_metrics_hold_their_contracts(vei_shard, tmp_path):
+    from test_setmetrics import _HandFeatures, _staged_dataset
+
+    from veiqa import ranking
+    from veiqa import setmetrics as sm
+
+    write_parquet(vei_shard, tmp_path / "vei.parquet", contract=C.MEASURE_SHARD)
+    man = pd.DataFrame({"image_id": vei_shard.image_id.unique(), "ref_id": "r", "level": 1, "score": 1.0,
+                        "score_kind": "MOS", "higher_is_better": True})
+    scores = collect({str(tmp_path / "vei.parquet"): ("gb", "box3")}, man, "toy")
+    deg = ranking.degenerate_counts(scores, {"gb": "box3"})
+    write_parquet(deg, tmp_path / "deg.parquet", contract=C.DEGENERATE)
+    assert deg[(deg.distortion == "gb") & (deg.measure == "ncc")].n_zero_map.tolist() == [1]  # the zero map counted
+
+    (tmp_path / "sm").mkdir()
+    man = _staged_dataset(tmp_path / "sm")
+    lone = man[man.level == 2].iloc[:1].assign(level=3)  # a level with one image: FID and KID fail, with a status
+    man = pd.concat([man, lone], ignore_index=True)
+    out = sm.set_metrics_for_levels(man, tmp_path / "sm", sm.Extractor("handfeat", _HandFeatures(), has_logits=True),
+                                    lpips_metric=None, kid_n_subsets=3, is_splits=1)
+    sm.write_set_metrics(out, tmp_path / "sm.parquet")  # written with contract=SET_METRICS
+    C.check(pd.read_parquet(tmp_path / "sm.parquet"), C.SET_METRICS)
+    assert sm.NAN_STATUS is C.SET_METRICS_NAN_STATUS
+    bad = out.copy()
+    bad.loc[bad.level == 3, "fid_status"] = C.STATUS_OK  # a NaN FID said to be fine
+    _refused(tmp_path, bad, C.SET_METRICS, "fid and its status fid_status disagree", "in 1 row(s) (e.g. level 3)")

@@ -99,8 +99,9 @@ KINDS: dict[str, str] = {
 class Contract:
     """One table: ``columns`` (name → kind of :data:`KINDS`, in the table's order), ``not_null`` (columns without
     nulls), ``vocab`` (column → the values it may hold), ``nan_when`` ((column, statuses): the ``value`` column is
-    NaN in every row whose ``column`` is one of ``statuses``), ``key`` (the column an error message quotes to name
-    a bad row) and a one-line ``doc``."""
+    NaN in every row whose ``column`` is one of ``statuses``), ``ok_iff_value`` (value column → status column: the
+    status is ``ok`` exactly where the value is not NaN), ``key`` (the column an error message quotes to name a bad
+    row) and a one-line ``doc``."""
 
     name: str
     doc: str
@@ -108,11 +109,13 @@ class Contract:
     not_null: tuple[str, ...] = ()
     vocab: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     nan_when: tuple[str, tuple[str, ...]] | None = None
+    ok_iff_value: Mapping[str, str] = dataclasses.field(default_factory=dict)
     key: str = "image_id"
 
     def __post_init__(self):
         bad = {c: k for c, k in self.columns.items() if k not in KINDS}
-        unknown = [c for c in (*self.not_null, *self.vocab) if c not in self.columns]
+        unknown = [c for c in (*self.not_null, *self.vocab, *self.ok_iff_value, *self.ok_iff_value.values())
+                   if c not in self.columns]
         if bad or unknown:
             raise ValueError(f"contract {self.name}: unknown kinds {bad} or columns {unknown}")
 
@@ -142,13 +145,14 @@ def _kind_ok(s, kind: str) -> bool:
         return t.is_bool_dtype(s)
     vals = s.dropna()
     if kind == "string":
-        return (t.is_string_dtype(s) or s.dtype == object) and all(isinstance(v, str) for v in vals)
+        return (t.is_string_dtype(s) or s.dtype == object) and (len(vals) == 0 or t.infer_dtype(vals) == "string")
     return s.dtype == object and all(isinstance(v, (list, tuple, np.ndarray)) for v in vals)
 
 
 def _example(df, rows, key: str) -> str:
     if key in df.columns and rows.any():
-        return f" (e.g. {key} {df.loc[rows, key].iloc[0]!r})"
+        v = df.loc[rows, key].iloc[0]
+        return f" (e.g. {key} {v.item() if hasattr(v, 'item') else v!r})"
     return ""
 
 
@@ -185,6 +189,13 @@ def problems(df, contract: Contract) -> list[str]:
         if bad.any():
             out.append(f"value is not NaN in {int(bad.sum())} row(s) whose {col} is one of {list(statuses)}"
                        f"{_example(df, bad, contract.key)}")
+    for c, st in contract.ok_iff_value.items():
+        if {c, st} <= set(df.columns):
+            nan, ok = df[c].isna().to_numpy(), (df[st] == STATUS_OK).to_numpy()
+            bad = nan == ok
+            if bad.any():
+                out.append(f"{c} and its status {st} disagree (NaN with {STATUS_OK!r}, or a value without) in "
+                           f"{int(bad.sum())} row(s){_example(df, bad, contract.key)}")
     return out
 
 
@@ -288,9 +299,35 @@ PREDICTIONS = Contract(
     not_null=(*_GROUP, "protocol", "image_id", "ref_id", "fold"),
 )
 
+DEGENERATE = Contract(
+    "degenerate", "per dataset × distortion (and pooled) × arm × measure: images, identical PRIs, identical and "
+    "all-zero maps (results/<ds>/stats/degenerate.parquet, veiqa.ranking.degenerate_counts)",
+    {**_GROUP, "n_images": "int", "n_pri_identical": "int", "n_maps_identical": "int", "n_zero_map": "int"},
+    not_null=(*_GROUP, "n_images", "n_pri_identical", "n_maps_identical", "n_zero_map"),
+    key="arm",
+)
+
+#: Set metrics: each column that can be NaN and the column saying why, "ok" exactly where the number is there (the
+#: statuses are free text, e.g. "failed: ..."; veiqa.setmetrics.NAN_STATUS reads this).
+SET_METRICS_NAN_STATUS: dict[str, str] = {
+    "fid": "fid_status", "fid_sqrtm_imag_max": "fid_status", "fid_sqrtm_rel_err": "fid_sqrtm_rel_err_status",
+    "kid_mean": "kid_status", "kid_std": "kid_std_status",
+    "is_mean": "is_status", "is_ref_mean": "is_status", "is_std": "is_std_status", "is_ref_std": "is_ref_std_status",
+    "lpips_mean": "lpips_status", "lpips_std": "lpips_status",
+}
+SET_METRICS = Contract(
+    "set metrics", "per distortion × level: FID, KID, IS and LPIPS of the distorted set against its references "
+    "(veiqa.setmetrics)",
+    {"distortion": "string", "level": "number", "n_images": "int", "n_refs": "int", "extractor": "string",
+     **{c: "float" for c in SET_METRICS_NAN_STATUS}, **{s: "string" for s in SET_METRICS_NAN_STATUS.values()}},
+    not_null=("distortion", "level", "n_images", "n_refs", "extractor", *dict.fromkeys(SET_METRICS_NAN_STATUS.values())),
+    ok_iff_value=SET_METRICS_NAN_STATUS,
+    key="level",
+)
+
 #: Every contract, in the order docs/tables.md lists them.
 CONTRACTS: tuple[Contract, ...] = (MANIFEST, REJECTED, PRI, VEI, MEASURE_SHARD, SCORES, CORRELATION_INPUT, CORR,
-                                   FITS, FOLDS, PREDICTIONS)
+                                   FITS, FOLDS, PREDICTIONS, DEGENERATE, SET_METRICS)
 
 
 def tables_markdown() -> str:
@@ -327,6 +364,8 @@ def tables_markdown() -> str:
                             "one of " + ", ".join(f"`{v}`" for v in vocab))
             if c.nan_when and col == "value":
                 rule.append(f"NaN when {c.nan_when[0]} is " + ", ".join(f"`{s}`" for s in c.nan_when[1]))
+            if col in c.ok_iff_value:
+                rule.append(f"NaN exactly when `{c.ok_iff_value[col]}` is not `{STATUS_OK}`")
             lines.append(f"| `{col}` | {kind} | {'; '.join(rule)} |")
         lines.append("")
     return "\n".join(lines)
