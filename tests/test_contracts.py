@@ -272,8 +272,9 @@ def status_literals(path):
     docs = set()
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-            docs.add(id(body[0].value))
+        first = body[0] if isinstance(body, list) and body else None
+        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+            docs.add(id(first.value))
     out = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and node.value in DISTINCT and id(node) not in docs:

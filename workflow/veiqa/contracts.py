@@ -268,6 +268,7 @@ SCORES = Contract(
     not_null=(*_GROUP, "pri", "image_id", "ref_id", "status", "pri_identical", "higher_is_better",
               "measure_higher_is_better"),
     vocab={"status": STATUSES},
+    nan_when=("status", NAN_STATUSES),
 )
 CORR = Contract(
     "corr", "one row per dataset × distortion × arm × pair kind × measure × protocol: the correlations",
@@ -320,7 +321,8 @@ SET_METRICS = Contract(
     "(veiqa.setmetrics)",
     {"distortion": "string", "level": "number", "n_images": "int", "n_refs": "int", "extractor": "string",
      **{c: "float" for c in SET_METRICS_NAN_STATUS}, **{s: "string" for s in SET_METRICS_NAN_STATUS.values()}},
-    not_null=("distortion", "level", "n_images", "n_refs", "extractor", *dict.fromkeys(SET_METRICS_NAN_STATUS.values())),
+    not_null=("distortion", "level", "n_images", "n_refs", "extractor",
+              *dict.fromkeys(SET_METRICS_NAN_STATUS.values())),
     ok_iff_value=SET_METRICS_NAN_STATUS,
     key="level",
 )

@@ -23,7 +23,7 @@ import pandas as pd
 import numpy as np
 
 from .baselines import at_measure
-from .contracts import STATUS_IDENTICAL
+from .contracts import FIT_OK, STATUS_IDENTICAL
 from .io import VeiqaError
 from .nr import LABELS as NR_LABELS  # display names of the NR methods (their one home: veiqa.nr)
 from .ranking import arm_kind, split_default
@@ -122,7 +122,7 @@ def table6(corr: pd.DataFrame, dataset: str, measure: str = "psnr", protocol: st
     out["fit_status"] = sel["fit_status"].to_numpy()
     out = out[COLUMNS].reset_index(drop=True)
     failed = [f"{d} ({m}: {mp})" for d, m, st, mp in zip(out["distortion"], out["method"], sel["fit_status"],
-                                                        sel["mapping"]) if st != "ok"]
+                                                        sel["mapping"]) if st != FIT_OK]
     if protocol == "paper" and "plcc_chance" in sel and np.isfinite(sel["plcc_chance"].astype(float)).any():
         out.insert(out.columns.get_loc("PLCC CI high") + 1, "PLCC chance", sel["plcc_chance"].astype(float).to_numpy())
     out.attrs["caption"] = _caption(dataset, measure, protocol, loader, set(out["kind"]), nr, failed,
