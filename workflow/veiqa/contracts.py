@@ -10,16 +10,19 @@ Statuses
 
 Table contracts
     One :class:`Contract` per table: its required columns with their kind (:data:`KINDS`), the columns that must
-    not hold nulls, the columns whose values come from a vocabulary, and the rows whose value must be NaN
-    (``nan_when``). A table may have more columns than its contract names (columns are added without breaking the
+    not hold nulls, the columns whose values come from a vocabulary, the rows whose value must be NaN
+    (``nan_when``) and, for the set metrics, the value columns that are NaN exactly where their status is not ok
+    (``ok_iff_value``). A table may have more columns than its contract names (columns are added without breaking the
     check; add them here to have them checked). :func:`check` raises :class:`ContractError` naming the table, the
     file and what is wrong; :func:`veiqa.io.write_parquet` calls it (``contract=``) before the atomic write, so a
     table that breaks its contract never lands.
 
 Direction: this module is the one home of the column lists. The modules that had their own list read it from
 here (``veiqa.pairs.COLUMNS``, ``veiqa.stats.REQUIRED_COLUMNS``, ``veiqa.datasets.MANIFEST_COLUMNS`` /
-``REJECTED_COLUMNS``), never the other way round: the producers import this module for the statuses, so it
-imports nothing of the package but :mod:`veiqa.errors` (no cycle, and the core may import it).
+``REJECTED_COLUMNS``, ``veiqa.setmetrics.NAN_STATUS``, the PRI index's columns), never the other way round: the
+producers import this module for the statuses, so it imports nothing of the package but :mod:`veiqa.errors` (no
+cycle, and the core may import it). One exception: the Grad-CAM shard's exact Arrow types stay in
+``veiqa.gradcam.SHARD_COLUMNS``; tests/test_contracts.py keeps its names equal to :data:`VEI`'s.
 
 docs/tables.md is generated from this module (:func:`tables_markdown`).
 """
