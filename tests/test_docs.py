@@ -1,7 +1,8 @@
 """The documentation names only what exists: every ``--flag`` in README.md and docs/*.md is one that the command it
 belongs to accepts (``veiqa`` and its subcommands from their own argparse parsers, the scripts from their
 ``add_argument`` calls, Snakemake from a short list of its flags), every dotted configuration key (``gradcam.layer``)
-is a key of the schema, and docs/configuration.md is what scripts/gen_config_docs.py writes from the schema."""
+is a key of the schema, docs/configuration.md is what scripts/gen_config_docs.py writes from the schema and
+docs/tables.md what scripts/gen_tables_docs.py writes from veiqa.contracts."""
 
 import argparse
 import ast
@@ -142,5 +143,14 @@ def test_configuration_page_is_generated_from_the_schema():
     page = REPO / "docs" / "configuration.md"
     assert page.read_text() == gen_config_docs.render(load_schema()), "run python scripts/gen_config_docs.py"
     p = subprocess.run([sys.executable, str(REPO / "scripts" / "gen_config_docs.py"), "--check"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+
+
+def test_tables_page_is_generated_from_the_contracts():
+    from veiqa.contracts import tables_markdown
+
+    assert (REPO / "docs" / "tables.md").read_text() == tables_markdown(), "run python scripts/gen_tables_docs.py"
+    p = subprocess.run([sys.executable, str(REPO / "scripts" / "gen_tables_docs.py"), "--check"],
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr

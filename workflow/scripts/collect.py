@@ -2,6 +2,7 @@ from _veiqa import smk, step  # first: it puts veiqa on the import path
 
 from veiqa import shards
 from veiqa.collect import collect, shard_labels
+from veiqa.contracts import SCORES
 from veiqa.io import read_provenance, write_parquet
 
 with step() as log:
@@ -17,5 +18,6 @@ with step() as log:
             devices.setdefault(arm, set()).add(g.get("device"))
     write_parquet(df, smk.output[0], meta={"dataset": smk.wildcards.dataset, "n_shards": len(files),
                                            "weights_sha256": weights,
-                                           "devices": {a: sorted(map(str, d)) for a, d in devices.items()}})
+                                           "devices": {a: sorted(map(str, d)) for a, d in devices.items()}},
+                  contract=SCORES)
     log.info("%d rows from %d shards; %d NaN values", len(df), len(files), int(df.value.isna().sum()))

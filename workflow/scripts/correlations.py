@@ -4,6 +4,7 @@ from pathlib import Path
 import pandas as pd
 
 from veiqa import ranking, stats
+from veiqa.contracts import FIT_OK
 
 with step() as log:
     df = pd.read_parquet(smk.input[0])
@@ -15,5 +16,5 @@ with step() as log:
                        meta={"dataset": smk.wildcards.dataset, "folds": smk.params.folds,
                              "bootstrap": smk.params.bootstrap, "seed": smk.params.seed,
                              "logistic": smk.params.logistic, "permutations": smk.params.permutations})
-    failed = res.corr[res.corr.fit_status != "ok"]
+    failed = res.corr[res.corr.fit_status != FIT_OK]
     log.info("%d correlation rows, %d with a failed logistic fit", len(res.corr), len(failed))

@@ -2,6 +2,7 @@ from _veiqa import smk, step, torch_threads  # first: it puts veiqa on the impor
 import pandas as pd
 
 from veiqa import pairs
+from veiqa.contracts import MEASURE_SHARD
 from veiqa.io import read_provenance, write_parquet
 
 with step() as log:
@@ -14,5 +15,6 @@ with step() as log:
     write_parquet(df, smk.output[0], meta={"dataset": smk.wildcards.dataset, "distortion": smk.wildcards.distortion,
                                            "pri": smk.wildcards.pri, "arm": smk.wildcards.cam,
                                            "compare_size": smk.params.size, "measures": list(smk.params.measures),
-                                           "gradcam": {k: prov.get(k) for k in prov if k != "versions"}})
+                                           "gradcam": {k: prov.get(k) for k in prov if k != "versions"}},
+                  contract=MEASURE_SHARD)
     log.info("%d values (%d NaN) for %d pairs", len(df), int(df.value.isna().sum()), df.image_id.nunique())

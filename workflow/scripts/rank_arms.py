@@ -4,13 +4,14 @@ from pathlib import Path
 import pandas as pd
 
 from veiqa import plots, ranking, ranking_md, stats
+from veiqa.contracts import DEGENERATE
 from veiqa.io import write_parquet
 
 with step() as log:
     corr = pd.read_parquet(smk.input.corr)
     scores = pd.read_parquet(smk.input.scores)
     deg = ranking.degenerate_counts(scores, dict(smk.params.default_pri))
-    write_parquet(deg, smk.output.degenerate, meta={"dataset": smk.wildcards.dataset})
+    write_parquet(deg, smk.output.degenerate, meta={"dataset": smk.wildcards.dataset}, contract=DEGENERATE)
     preds = pd.read_parquet(smk.input.predictions)
     nested, vei = (stats.nested_selection(preds, corr, measure=smk.params.measure, n_boot=smk.params.bootstrap,
                                           seed=smk.params.seed, candidates=ranking.candidate_arms(corr, c),

@@ -34,16 +34,13 @@ import numpy as np
 import pandas as pd
 
 from .arms import FR_LABEL
+from .contracts import STATUS_ERROR, STATUS_NAN, STATUS_OK, STATUS_TOO_SMALL
 from .io import ImageError, VeiqaError, read_image
 
 NR_KIND = "nr"
 FR_KIND = "fr"
 FR_ARM = FR_LABEL  # veiqa.arms, the one home of the label
 
-STATUS_OK = "ok"
-STATUS_TOO_SMALL = "too_small"
-STATUS_ERROR = "error"
-STATUS_NAN = "nan"
 
 
 def at_measure(corr: pd.DataFrame, measure: str) -> pd.Series:
@@ -149,6 +146,7 @@ def run_shard(kind: str, rows_file: str | Path, distortion: str, names: Sequence
     ``names``) on the shard rows file ``rows_file`` (:func:`veiqa.shards.read_shard`) of ``distortion``; writes
     ``out`` atomically with its provenance."""
     from . import shards
+    from .contracts import MEASURE_SHARD
     from .io import write_parquet
 
     rows, root = shards.read_shard(rows_file)
@@ -159,7 +157,8 @@ def run_shard(kind: str, rows_file: str | Path, distortion: str, names: Sequence
     else:
         raise VeiqaError(f"unknown baseline kind {kind!r} (expected {NR_KIND!r} or {FR_KIND!r})")
     arm = FR_ARM if kind == FR_KIND else NR_KIND
-    write_parquet(df, out, meta={"dataset": dataset, "distortion": distortion, "arm": arm, "measures": list(names)})
+    write_parquet(df, out, meta={"dataset": dataset, "distortion": distortion, "arm": arm, "measures": list(names)},
+                  contract=MEASURE_SHARD)
     counts = df["status"].value_counts().to_dict()
     log.info("%s: %d values for %d images, statuses %s", arm, len(df), df["image_id"].nunique(), counts)
     return df

@@ -11,6 +11,7 @@ from typing import Mapping
 import pandas as pd
 
 from . import baselines
+from .contracts import MEASURE_SHARD, check
 from .io import VeiqaError, read_provenance
 from .specs import MEASURES
 
@@ -28,10 +29,7 @@ def collect(measure_files, manifest: pd.DataFrame, dataset: str, arms: Mapping[s
     """
     parts = []
     for path, (distortion, pri) in measure_files.items():
-        t = pd.read_parquet(path)
-        if "measure_higher_is_better" not in t.columns:
-            raise VeiqaError(f"{path}: a measure shard without the column 'measure_higher_is_better' (written by an "
-                             "older veiqa): delete it, or rerun with --forcerun on the rule that wrote it")
+        t = check(pd.read_parquet(path), MEASURE_SHARD, path)  # a shard that breaks its contract names its file
         t["distortion"] = distortion
         t["pri"] = pri
         parts.append(t)

@@ -203,11 +203,18 @@ def provenance(extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return prov
 
 
-def write_parquet(df, path: str | os.PathLike, meta: Mapping[str, Any] | None = None) -> None:
-    """Write a pandas DataFrame to Parquet atomically, with ``meta`` merged into the provenance metadata."""
+def write_parquet(df, path: str | os.PathLike, meta: Mapping[str, Any] | None = None, contract=None) -> None:
+    """Write a pandas DataFrame to Parquet atomically, with ``meta`` merged into the provenance metadata.
+
+    ``contract`` (a :class:`veiqa.contracts.Contract`): the table is checked first (:func:`veiqa.contracts.check`,
+    :class:`veiqa.contracts.ContractError` naming the table, ``path`` and the fault), so a bad table never lands."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if contract is not None:
+        from .contracts import check
+
+        check(df, contract, path)
     table = pa.Table.from_pandas(df, preserve_index=False)
     md = dict(table.schema.metadata or {})
     md[PROVENANCE_KEY] = json.dumps(provenance(meta), sort_keys=True, default=str).encode()

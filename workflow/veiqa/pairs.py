@@ -12,18 +12,17 @@ import numpy as np
 import pandas as pd
 
 from .arms import PIXEL_LABEL
+from .contracts import MEASURE_SHARD, STATUS_ERROR, STATUS_TOO_SMALL_NET
 from .io import ImageError, read_image
 from .progress import Progress
 
 _log = logging.getLogger(__name__)
-#: Status of a VEI pair whose heat map has a single cell: the image is smaller than the network's stride.
-STATUS_TOO_SMALL_NET = "too_small_for_network"
-
-#: Columns of a measure shard. ``measure_higher_is_better``: whether a higher value means better quality of the
-#: distorted image, written once here by the producer (:meth:`veiqa.specs.MeasureSpec.quality_higher_is_better`;
-#: NR methods: :data:`veiqa.nr.LOWER_IS_BETTER`) and read by the statistics.
-#: What an arm is (its kind, its backbone) is not here: :func:`veiqa.collect.collect` adds it from the arm's record.
-COLUMNS = ["image_id", "measure", "value", "status", "pair_kind", "arm", "pri_identical", "measure_higher_is_better"]
+#: The measure shards' columns: their home is the table's contract (veiqa.contracts.MEASURE_SHARD). Among them
+#: ``measure_higher_is_better``: whether a higher value means better quality of the distorted image, written once
+#: here by the producer (:meth:`veiqa.specs.MeasureSpec.quality_higher_is_better`; NR methods:
+#: :data:`veiqa.nr.LOWER_IS_BETTER`) and read by the statistics. What an arm is (its kind, its backbone) is not
+#: here: :func:`veiqa.collect.collect` adds it from the arm's record.
+COLUMNS = list(MEASURE_SHARD.names)
 
 
 def _error_rows(ids, names, status, pair_kind, arm, pri_identical) -> pd.DataFrame:
@@ -60,7 +59,7 @@ def vei_table(vei: pd.DataFrame, names, size: int, normalize: str, arm: str,
     parts = []
     ok = vei["error"].fillna("") == ""
     one_cell = ok & (vei["map_h"] * vei["map_w"] == 1)
-    for sel, status in ((~ok, "error"), (one_cell, STATUS_TOO_SMALL_NET)):
+    for sel, status in ((~ok, STATUS_ERROR), (one_cell, STATUS_TOO_SMALL_NET)):
         bad = vei[sel]
         if len(bad):
             parts.append(_error_rows(bad["image_id"], names, status, "vei", arm,
@@ -113,7 +112,7 @@ def image_table(rows: pd.DataFrame, root: str | Path, pri: pd.DataFrame, names, 
             continue
         groups.setdefault(x.shape, []).append((r.image_id, x, y, bool(p["identical"])))
     if bad_ids:
-        parts.append(_error_rows(bad_ids, names, "error", "image", PIXEL_LABEL,
+        parts.append(_error_rows(bad_ids, names, STATUS_ERROR, "image", PIXEL_LABEL,
                                  [bool(pri.loc[i, "identical"]) for i in bad_ids]))
         progress.update(len(bad_ids))
     for shape, group in sorted(groups.items()):

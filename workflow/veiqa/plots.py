@@ -18,6 +18,7 @@ import pandas as pd
 
 from . import arms as A
 from .arms import KIND_LABELS
+from .contracts import FIT_OK
 from .io import VeiqaError, atomic_path
 from .stats import BETA_NAMES, logistic5
 
@@ -135,7 +136,7 @@ def plot_scatter(points: pd.DataFrame, fits: pd.DataFrame, path: str | os.PathLi
         status = ""
         if rows.size:
             f = fits.iloc[rows[0]]
-            if f["fit_status"] == "ok" and x.size:
+            if f["fit_status"] == FIT_OK and x.size:
                 grid = np.linspace(x.min(), x.max(), 200)
                 ax.plot(grid, logistic5(grid, *[float(f[b]) for b in BETA_NAMES]), color="tab:red", lw=1.5)
             else:

@@ -169,6 +169,7 @@ def write_pri_shard(rows, root: str | Path, distortion: str, params: dict, image
     """
     import pandas as pd
 
+    from .contracts import PRI as PRI_TABLE
     from .io import ImageError, read_image, write_parquet
 
     image_dir = Path(image_dir)
@@ -192,6 +193,7 @@ def write_pri_shard(rows, root: str | Path, distortion: str, params: dict, image
             if log:
                 log.warning("PRI not made for %s: %s", r.image_id, e)
         out.append(rec)
-    df = pd.DataFrame(out, columns=["image_id", "pri_path", "pri_sha256", "identical", "mean_abs_diff", "error"])
-    write_parquet(df, out_path, meta={"distortion": distortion, "pri_params": params, **(meta or {})})
+    df = pd.DataFrame(out, columns=list(PRI_TABLE.names))
+    write_parquet(df, out_path, meta={"distortion": distortion, "pri_params": params, **(meta or {})},
+                  contract=PRI_TABLE)
     return df

@@ -18,6 +18,7 @@ import pandas as pd
 
 from . import arms, baselines, stats
 from .arms import DEFAULT_PRI, kind_labels
+from .contracts import STATUS_IDENTICAL, STATUS_ZERO
 
 POOL = "all"
 
@@ -68,8 +69,8 @@ def degenerate_counts(scores: pd.DataFrame, default_pri: dict[str, str]) -> pd.D
         g = d.groupby(["dataset", "distortion", "arm", "pair_kind", "measure"], sort=True)
         parts.append(g.agg(n_images=("image_id", "size"),
                            n_pri_identical=("pri_identical", "sum"),
-                           n_maps_identical=("status", lambda s: int((s == "identical").sum())),
-                           n_zero_map=("status", lambda s: int((s == "zero_map").sum()))).reset_index())
+                           n_maps_identical=("status", lambda s: int((s == STATUS_IDENTICAL).sum())),
+                           n_zero_map=("status", lambda s: int((s == STATUS_ZERO).sum()))).reset_index())
     out = pd.concat(parts, ignore_index=True)
     for c in ("n_pri_identical", "n_maps_identical", "n_zero_map"):
         out[c] = out[c].astype(int)

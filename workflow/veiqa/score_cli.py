@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .contracts import FIT_OK
 from .pri import DISTORTIONS, PRI_METHODS
 
 #: The PRI methods a setting can choose among (``--pri-codec``): those of the distortions that have several.
@@ -213,7 +214,7 @@ def _betas(mapping: str | None, distortion: str, measure: str, arm: str, dataset
     if len(sel) > 1:
         raise VeiqaError(f"{path}: {len(sel)} fits for {where}; choose one with --dataset:\n  {listing(sel)}")
     row = sel.iloc[0]
-    if row["fit_status"] != "ok":
+    if row["fit_status"] != FIT_OK:
         raise VeiqaError(f"{path}: the fit for {where}, dataset {row['dataset']} failed "
                          f"({row.get('fit_message', '') or row['fit_status']}); it cannot map scores")
     return [float(row[b]) for b in ("b1", "b2", "b3", "b4", "b5")]

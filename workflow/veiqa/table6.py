@@ -25,6 +25,7 @@ import numpy as np
 from . import arms as A
 from .arms import DEFAULT_PRI, KIND_LABELS
 from .baselines import at_measure
+from .contracts import FIT_OK, STATUS_IDENTICAL
 from .io import VeiqaError
 from .nr import LABELS as NR_LABELS  # display names of the NR methods (their one home: veiqa.nr)
 from .ranking import split_default
@@ -124,7 +125,7 @@ def table6(corr: pd.DataFrame, dataset: str, measure: str = "psnr", protocol: st
     out["fit_status"] = sel["fit_status"].to_numpy()
     out = out[COLUMNS].reset_index(drop=True)
     failed = [f"{d} ({m}: {mp})" for d, m, st, mp in zip(out["distortion"], out["method"], sel["fit_status"],
-                                                        sel["mapping"]) if st != "ok"]
+                                                        sel["mapping"]) if st != FIT_OK]
     if protocol == "paper" and "plcc_chance" in sel and np.isfinite(sel["plcc_chance"].astype(float)).any():
         out.insert(out.columns.get_loc("PLCC CI high") + 1, "PLCC chance", sel["plcc_chance"].astype(float).to_numpy())
     out.attrs["caption"] = _caption(dataset, measure, protocol, loader, set(sel["kind"]), nr, failed,
@@ -189,7 +190,7 @@ def sensitivity_corr(scores: pd.DataFrame, default_pri: dict[str, str], folds: p
     default = default[common_rows(default)[0]]
     gone = set()
     if "status" in default:
-        ident = (default["status"].astype(str) == "identical").to_numpy()
+        ident = (default["status"].astype(str) == STATUS_IDENTICAL).to_numpy()
         gone = set(zip(default.loc[ident, "dataset"], default.loc[ident, "image_id"]))
     sel = default[at_measure(default, measure)]
     drop = pd.Series([(d, i) in gone for d, i in zip(sel["dataset"], sel["image_id"])], index=sel.index, dtype=bool)

@@ -19,6 +19,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from .contracts import FIT_OK
 from .io import VeiqaError, atomic_path
 from .specs import MEASURES
 from .stats.protocols import FIT_STATS, MIN_CI_CONTENTS, MIN_CI_IMAGES
@@ -98,7 +99,7 @@ def _assemble(row_key: str, rows: list[str], vei: pd.DataFrame, base_for: dict, 
                     ok = sel is not None and len(sel)
                     rec[column_name(s, kind) + " chance"] = float(sel["plcc_chance"].iloc[0]) if ok else np.nan
         for kind, sel in (("image", b), ("vei", v)):
-            if sel is not None and len(sel) and (sel["fit_status"].iloc[0] != "ok"):
+            if sel is not None and len(sel) and (sel["fit_status"].iloc[0] != FIT_OK):
                 failed.append(f"{r} ({METHOD_LABELS[kind]}: {sel['mapping'].iloc[0]})")
         _counts(rec, r, v, failed)
         out.append(rec)

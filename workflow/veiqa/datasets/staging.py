@@ -25,23 +25,18 @@ from typing import Iterable
 
 import pandas as pd
 
+from ..contracts import MANIFEST, REJECT_REASONS, REJECTED
 from ..io import VeiqaError, read_provenance, write_parquet
 from ._common import PAPER_DISTORTIONS, Loader
 from .archives import _SKIP_DIRS, ARCHIVE_SUFFIXES, extract_archive, is_archive
 
 log = logging.getLogger("veiqa.datasets")
 
-MANIFEST_COLUMNS: tuple[str, ...] = (
-    "dataset", "image_id", "ref_id", "distortion", "db_distortion", "level", "path", "ref_path",
-    "score", "score_kind", "higher_is_better", "score_min", "score_max",
-    "width", "height", "sha256", "ref_sha256",
-)
-REJECTED_COLUMNS: tuple[str, ...] = (
-    "dataset", "image_id", "ref_id", "distortion", "db_distortion", "level", "path", "ref_path",
-    "reason_code", "reason",
-)
-#: reason codes in rejected.parquet
-REASONS = ("missing", "unreadable", "not_image", "truncated", "corrupt", "size", "reference")
+#: The columns of manifest.parquet and rejected.parquet, and the reason codes of the latter: their home is the
+#: tables' contracts (veiqa.contracts.MANIFEST, REJECTED).
+MANIFEST_COLUMNS: tuple[str, ...] = MANIFEST.names
+REJECTED_COLUMNS: tuple[str, ...] = REJECTED.names
+REASONS = REJECT_REASONS
 
 
 def find_root(loader: Loader, base: Path, max_depth: int = 2) -> Path:
@@ -270,8 +265,8 @@ def stage(
         "check_expected_size": bool(check_expected_size),
         "counts": {"listed": n_listed, "kept": len(kept), "accepted": len(manifest), "rejected": len(rej)},
     }
-    write_parquet(manifest, out_dir / "manifest.parquet", meta)
-    write_parquet(rej, out_dir / "rejected.parquet", meta)
+    write_parquet(manifest, out_dir / "manifest.parquet", meta, contract=MANIFEST)
+    write_parquet(rej, out_dir / "rejected.parquet", meta, contract=REJECTED)
     logger.info(
         "%s: %d images listed in %s, %d kept by distortions=%s, %d accepted, %d rejected -> %s",
         name, n_listed, attrs.get("score_file"), len(kept), meta["distortions"], len(manifest), len(rej),

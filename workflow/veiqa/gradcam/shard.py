@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from ..backbones import Backbone, load_backbone, resolve_device
+from ..contracts import VEI
 from ..io import VeiqaError, write_parquet
 from .core import gradcam, normalize_config, resolve_layers
 from .inputs import _batches, _collate, _PairDataset, _resolve, pair_inputs
@@ -254,5 +255,5 @@ def run_shard(pairs, cfg: Mapping[str, Any] | None, out_path: str | os.PathLike,
     layers = resolve_layers(backbone, cfg["layer"])
     results = _explain_all(make_loader(items, backbone, cfg), len(items), backbone, cfg, layers, lg)
     df = shard_frame(assemble_rows([str(v) for v in pairs["image_id"].tolist()], results, backbone))
-    write_parquet(df, out_path, shard_meta(backbone, layers, cfg))
+    write_parquet(df, out_path, shard_meta(backbone, layers, cfg), contract=VEI)
     return df

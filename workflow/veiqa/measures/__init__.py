@@ -44,6 +44,7 @@ from ._common import (
     pair_status,
     wang_downsample,
 )
+from ..contracts import MEASURE_STATUSES
 from ..specs import MEASURES, MeasureSpec
 from ._fsim import fsim
 from ._gradient import gmsd
@@ -87,7 +88,7 @@ __all__ = [
     "wang_factor",
 ]
 
-STATUSES = (STATUS_OK, STATUS_IDENTICAL, STATUS_ZERO, STATUS_CONSTANT, STATUS_TOO_SMALL)
+STATUSES = MEASURE_STATUSES  # the statuses compute gives (veiqa.contracts)
 
 
 def _unit_pairs(x: torch.Tensor, y: torch.Tensor, mode: str, data_range):

@@ -5,6 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+# The statuses' home is veiqa.contracts (one vocabulary for every table); re-exported for veiqa.measures.
+from ..contracts import STATUS_CONSTANT, STATUS_IDENTICAL, STATUS_OK, STATUS_TOO_SMALL, STATUS_ZERO  # noqa: F401
+
 #: Luminance weights Y = 0.299 R + 0.587 G + 0.114 B (the YIQ "Y" of FeatureSIM.m; ``grey="luma"``).
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
@@ -15,11 +18,6 @@ RGB2GRAY_WEIGHTS = (0.298936021293775, 0.587043074451121, 0.114020904255103)
 #: Grey conversions of :func:`grey` (``compute``'s ``grey`` option).
 GREY_MODES = ("rgb2gray", "luma", "channels")
 
-STATUS_OK = "ok"
-STATUS_IDENTICAL = "identical"
-STATUS_ZERO = "zero_map"
-STATUS_CONSTANT = "constant_map"
-STATUS_TOO_SMALL = "too_small"
 
 
 def check_pair(x: torch.Tensor, y: torch.Tensor) -> None:

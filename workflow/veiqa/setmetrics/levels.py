@@ -7,6 +7,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..contracts import SET_METRICS_NAN_STATUS
 from ..io import VeiqaError, read_image
 from .distances import fid_from_features, inception_score, kid_from_features
 from .sets import as_extractor, set_features
@@ -16,13 +17,8 @@ from .lpips import LPIPSMetric, load_lpips
 MANIFEST_COLUMNS = ("image_id", "ref_id", "distortion", "level", "path", "ref_path")
 
 #: For every column of the result that can be NaN, the column saying why: its value is "ok" exactly when the number
-#: is there (checked by :func:`check_statuses` before the table is returned).
-NAN_STATUS = {
-    "fid": "fid_status", "fid_sqrtm_imag_max": "fid_status", "fid_sqrtm_rel_err": "fid_sqrtm_rel_err_status",
-    "kid_mean": "kid_status", "kid_std": "kid_std_status",
-    "is_mean": "is_status", "is_ref_mean": "is_status", "is_std": "is_std_status", "is_ref_std": "is_ref_std_status",
-    "lpips_mean": "lpips_status", "lpips_std": "lpips_status",
-}
+#: is there (checked by :func:`check_statuses` before the table is returned). Its home: the table's contract.
+NAN_STATUS = SET_METRICS_NAN_STATUS
 
 
 def check_statuses(df) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..contracts import SET_METRICS
 from ..io import write_parquet
 from .inception import INCEPTION_FID_NAME
 
@@ -138,7 +139,8 @@ def plot_levels(df: pd.DataFrame, path: str | os.PathLike, dpi: int = 100) -> st
 def write_set_metrics(df: pd.DataFrame, path: str | os.PathLike, meta: dict | None = None) -> None:
     """The results as Parquet, with every weight file used (role, path, full SHA-256; from
     ``df.attrs["weight_files"]``) in the provenance metadata under ``weight_files``."""
-    write_parquet(df, path, meta={**(meta or {}), "weight_files": list(df.attrs.get("weight_files", []))})
+    write_parquet(df, path, meta={**(meta or {}), "weight_files": list(df.attrs.get("weight_files", []))},
+                  contract=SET_METRICS)
 
 
 def publish(df: pd.DataFrame, table: str | os.PathLike, csv: str | os.PathLike, plot: str | os.PathLike,

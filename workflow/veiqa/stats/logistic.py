@@ -54,6 +54,8 @@ from typing import Sequence
 
 import numpy as np
 
+from ..contracts import FIT_FAILED, FIT_OK
+
 MIN_FIT_POINTS = 6
 BETA_NAMES = ("b1", "b2", "b3", "b4", "b5")
 LOGISTIC_METHODS = ("monotone", "nlinfit")
@@ -108,7 +110,7 @@ class LogisticFit:
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        return self.status == FIT_OK
 
     def predict(self, x) -> np.ndarray:
         return logistic5(x, *self.betas)
@@ -121,7 +123,7 @@ class LogisticFit:
 
 
 def _failed(msg: str, n: int, n_starts: int = 0, method: str = "monotone") -> LogisticFit:
-    return LogisticFit((np.nan,) * 5, "failed", msg, int(n), float("nan"), n_starts, method)
+    return LogisticFit((np.nan,) * 5, FIT_FAILED, msg, int(n), float("nan"), n_starts, method)
 
 
 def _box_lm(x, y, w, b0, lo, hi, max_iter: int = 500, tol: float = 1e-6):
@@ -356,7 +358,7 @@ def _solve_prepared(preps, max_nfev, tol) -> list[LogisticFit]:
         msg = ("converged" if conv[best] else f"iteration cap {max_nfev} reached") + \
             f" after {int(iters[best])} iterations"
         rss = float(2.0 * cost[best] * p.sy ** 2)
-        out[i] = LogisticFit(tuple(float(v) for v in betas), "ok", msg, p.n, rss, len(rows), "monotone")
+        out[i] = LogisticFit(tuple(float(v) for v in betas), FIT_OK, msg, p.n, rss, len(rows), "monotone")
     return out
 
 
@@ -400,7 +402,7 @@ def _fit_nlinfit(x, y, max_nfev: int) -> LogisticFit:
     pred = logistic5(x, *res.x)
     if res.status < 0 or not np.all(np.isfinite(res.x)) or not np.all(np.isfinite(pred)):
         return _failed(f"nlinfit-style fit failed: {res.message}", n, 1, "nlinfit")
-    return LogisticFit(tuple(float(v) for v in res.x), "ok", str(res.message), n, float(np.sum((pred - y) ** 2)), 1,
+    return LogisticFit(tuple(float(v) for v in res.x), FIT_OK, str(res.message), n, float(np.sum((pred - y) ** 2)), 1,
                        "nlinfit")
 
 

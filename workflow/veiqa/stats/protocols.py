@@ -62,6 +62,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .. import contracts as C
+from ..contracts import CORRELATION_INPUT, FIT_FAILED, FIT_OK, STATUS_IDENTICAL
 from ..io import VeiqaError, seed_from, write_parquet
 from ..parallel import map_ordered
 from .logistic import (BETA_NAMES, LOGISTIC_METHODS, MIN_FIT_POINTS, LogisticFit, fit_logistic, fit_logistic_folds, fit_logistic_many,
@@ -73,10 +75,8 @@ from .weighted import (blocked_stats, bootstrap_weights, direction_signs, percen
 
 GROUP_KEYS = ("dataset", "distortion", "arm", "pair_kind", "measure")
 ARM_KEYS = ("dataset", "distortion", "arm", "pair_kind")
-REQUIRED_COLUMNS = (
-    "dataset", "distortion", "arm", "pair_kind", "measure", "image_id", "ref_id",
-    "value", "score", "higher_is_better", "measure_higher_is_better",
-)
+#: The columns the statistics read: their home is the contract veiqa.contracts.CORRELATION_INPUT.
+REQUIRED_COLUMNS = CORRELATION_INPUT.names
 #: Columns of the long table that describe an arm (one value per arm and pair kind: its kind, the PRI setting of a
 #: grid arm; :mod:`veiqa.arms`), carried onto the correlation and fit rows when the table has them.
 ARM_ATTRIBUTES = ("arm_kind", "pri_setting")
@@ -174,7 +174,7 @@ def evaluate_group(x, y, ref_ids, *, orientation: float = 1.0, protocol: str = "
                 failed_msgs.append(f"fold {int(f)}: {fit.message}")
         n_failed = len(failed_msgs)
         mapping = "none" if "none" in mappings else ("linear_fallback" if "linear_fallback" in mappings else "logistic")
-        row.update(fit_status="ok" if n_failed == 0 else "failed", fit_message="; ".join(failed_msgs)[:500],
+        row.update(fit_status=FIT_OK if n_failed == 0 else FIT_FAILED, fit_message="; ".join(failed_msgs)[:500],
                    mapping=mapping, n_fits_failed=n_failed, k_folds=int(ufolds.size))
     else:
         raise VeiqaError(f"unknown protocol {protocol!r} (expected one of {PROTOCOLS})")
@@ -326,7 +326,7 @@ def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: i
     full = df if pool_label is None else pd.concat([df, df.assign(distortion=pool_label)], ignore_index=True)
     keep, reasons, undefined = common_rows(full, pool_label)
     full = full.assign(_keep=keep, _undefined=undefined, _finite=np.isfinite(full["value"]) & np.isfinite(full["score"]),
-                       _identical=(full["status"].astype(str) == "identical") if "status" in full.columns else False)
+                       _identical=(full["status"].astype(str) == STATUS_IDENTICAL) if "status" in full.columns else False)
 
     def group_fit_problem(g):
         """The group's kept rows, values, scores, contents, folds, and its fits' training masks and starts."""
@@ -362,7 +362,7 @@ def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: i
             folds = fold_of if protocol == "content_separated" else None
             base = {**key, "protocol": protocol}
             if x.size == 0:
-                row = {"n": 0, "n_refs": 0, "fit_status": "failed", "fit_message": "no finite rows",
+                row = {"n": 0, "n_refs": 0, "fit_status": FIT_FAILED, "fit_message": "no finite rows",
                        "mapping": "none", "n_fits_failed": 1, "n_boot": n_boot, "n_boot_valid": 0,
                        "ci_level": ci_level}
                 fits, pred = [], np.array([])
@@ -431,7 +431,7 @@ def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: i
     fits = pd.DataFrame(fit_rows, columns=list(GROUP_KEYS) + ["protocol", "fold", *BETA_NAMES, "fit_status",
                                                               "fit_message", "n_fit", "rss", "n_starts",
                                                               "fit_method"])
-    preds = pd.concat(pred_parts, ignore_index=True) if pred_parts else pd.DataFrame()
+    preds = pd.concat(pred_parts, ignore_index=True) if pred_parts else pd.DataFrame(columns=C.PREDICTIONS.names)
     attrs = _arm_attributes(df)
     if attrs is not None:
         corr, fits = (t.merge(attrs, on=["arm", "pair_kind"], how="left", validate="m:1") for t in (corr, fits))
@@ -452,10 +452,12 @@ def _arm_attributes(df: pd.DataFrame) -> pd.DataFrame | None:
 
 
 def save_results(result: CorrelationResult, outdir: str | os.PathLike, meta: Mapping | None = None) -> dict[str, str]:
-    """Write corr.parquet, fits.parquet, folds.parquet, predictions.parquet into ``outdir`` (atomic, provenance)."""
+    """Write corr.parquet, fits.parquet, folds.parquet, predictions.parquet into ``outdir`` (atomic, provenance),
+    each checked against its contract (:mod:`veiqa.contracts`) first."""
     out = {}
-    for name in ("corr", "fits", "folds", "predictions"):
+    contracts = {"corr": C.CORR, "fits": C.FITS, "folds": C.FOLDS, "predictions": C.PREDICTIONS}
+    for name, contract in contracts.items():
         path = os.path.join(os.fspath(outdir), f"{name}.parquet")
-        write_parquet(getattr(result, name), path, meta)
+        write_parquet(getattr(result, name), path, meta, contract=contract)
         out[name] = path
     return out

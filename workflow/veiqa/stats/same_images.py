@@ -23,9 +23,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-#: Statuses under which a NaN is the measure's own "undefined here" (veiqa.measures' status names; a NaN row with
-#: any other status, or none, is a failure).
-UNDEFINED_BY_DESIGN = ("zero_map", "constant_map", "too_small")
+# Statuses under which a NaN is the measure's own "undefined here" (a NaN row with any other status, or none, is a
+# failure), and the other reasons for a drop: their home is veiqa.contracts.
+from ..contracts import REASON_MISSING, REASON_NO_SCORE, STATUS_NAN, STATUS_OK, UNDEFINED_BY_DESIGN
 TABLE_KEYS = ("dataset", "distortion")
 SERIES_KEYS = ("arm", "pair_kind", "measure")
 
@@ -41,7 +41,7 @@ def _failures(base: pd.DataFrame, fail: np.ndarray, status: pd.Series) -> pd.Dat
             continue
         miss = (present == 0).stack()
         miss = miss[miss.to_numpy()].reset_index()[list(SERIES_KEYS) + ["image_id"]]
-        parts.append(miss.assign(dataset=tkey[0], distortion=tkey[1], status="missing")[keys + ["status"]])
+        parts.append(miss.assign(dataset=tkey[0], distortion=tkey[1], status=REASON_MISSING)[keys + ["status"]])
     return pd.concat(parts, ignore_index=True)
 
 
@@ -75,11 +75,11 @@ def common_rows(full: pd.DataFrame, pool_label: str | None = None) -> tuple[np.n
     fin_v = np.isfinite(full["value"].to_numpy(float))
     fin_s = np.isfinite(full["score"].to_numpy(float))
     status = (full["status"].astype(str) if "status" in full.columns
-              else pd.Series("nan", index=full.index)).to_numpy(object)
+              else pd.Series(STATUS_NAN, index=full.index)).to_numpy(object)
     undefined = ~fin_v & fin_s & np.isin(status, UNDEFINED_BY_DESIGN)
     fin = fin_v & fin_s
     fail = ~fin & ~undefined
-    why = np.where(~fin_s, "no_score", np.where(np.isin(status, ("ok", "None", "")), "nan", status))
+    why = np.where(~fin_s, REASON_NO_SCORE, np.where(np.isin(status, (STATUS_OK, "None", "")), STATUS_NAN, status))
     pooled = (full["distortion"] == pool_label).to_numpy() if pool_label is not None else np.zeros(len(full), bool)
     base = full[~pooled]
     fails = _failures(base, fail[~pooled], pd.Series(why[~pooled], index=base.index))
