@@ -1,6 +1,6 @@
 """Seconds per stage of the aggregation rules on a saved scores table (prints timings; no test times anything).
 
-Usage: PYTHONPATH=workflow python scripts/bench_aggregate.py results/demo/scores.parquet [--bootstrap 200]
+Usage: PYTHONPATH=workflow python scripts/bench_aggregate.py results/demo/collected.parquet [--bootstrap 200]
        [--folds 3] [--permutations 200] [--measure psnr] [--workers 1] [--repeat 1]
 
 Stages, as the rules run them: ``correlations`` (:func:`veiqa.ranking.correlations_all_arms`; also timed with

@@ -1,4 +1,4 @@
-"""Speed of the similarity measures: image pairs per size, FSIM/VSI against piq, heat-map batches, the demo baseline.
+"""Speed of the similarity measures: image pairs per size, FSIM/VSI against piq, heat-map batches, the demo's pixel-PRI control.
 
     .venv/bin/python scripts/bench_measures.py [--part images,piq,maps,demo] [--sizes 256,512,1024] [--repeat 3]
         [--demo DIR] [--workflow PATH] [--device cpu|cuda]
@@ -143,7 +143,7 @@ def bench_demo(M, demo: Path, repeat: int) -> None:
             M.measure_table([i[0] for i in items], x, y, names, mode="image")
 
     s = timed(run, "cpu", repeat)
-    print(f"\n== demo baseline: measure_table on {total_pairs} image pairs of {demo} ({len(groups)} sizes), "
+    print(f"\n== demo pixel-PRI control: measure_table on {total_pairs} image pairs of {demo} ({len(groups)} sizes), "
           f"11 measures, threads={torch.get_num_threads()}")
     print(f"total {s:.2f} s, {s / total_pairs * 1000:.1f} ms/pair")
 

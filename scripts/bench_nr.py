@@ -1,8 +1,8 @@
-"""Per-image cost of the NR-IQA baselines (veiqa.nr) on a 512×384 RGB image, beside one Grad-CAM pair.
+"""Per-image cost of the NR-IQA methods (veiqa.nr) on a 512×384 RGB image, beside one Grad-CAM pair.
 
 Prints, for each of NIQE, BRISQUE, PIQE: the median milliseconds per image (after a warm-up call that loads the model
 files), and images/s; then the median milliseconds of one Grad-CAM pair (image + PRI, batch of one, the backbone at
-its network input size) with the same number of threads, so the baselines' share of a run is visible.
+its network input size) with the same number of threads, so the NR methods' share of a run is visible.
 
 Usage: .venv/bin/python scripts/bench_nr.py [--reps 5] [--threads 1] [--backbone efficientnet_lite0] [--no-gradcam]
 """

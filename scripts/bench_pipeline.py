@@ -43,8 +43,8 @@ def rule_of(bench: Path, root: Path) -> str:
         return "pri"
     if rest[0] == "measures":
         return "measures_image" if rest[-2] == "image" else "measures_vei"
-    if rest[0] == "baselines":
-        return "nr_baselines" if rest[-2] == "nr" else "fr_ceiling"
+    if rest[0] == "controls":
+        return "nr_methods" if rest[-2] == "nr" else "fr_ceiling"
     name = Path(rest[0]).stem
     return "figure2" if name.startswith("figure2-") else name
 

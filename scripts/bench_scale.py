@@ -81,7 +81,7 @@ TORCH_RULES = {"gradcam", "measures_vei", "measures_image", "fr_ceiling", "setme
 def print_startup() -> tuple[float, float]:
     light = ["pandas", "veiqa.pri", "veiqa.shards", "veiqa.smk"]
     a, b = startup_seconds(light + ["torch"]), startup_seconds(light)
-    print(f"per-job start-up: a torch-free script (pri, nr_baselines, stage, collect, tables ...) {b:.2f} s; one that "
+    print(f"per-job start-up: a torch-free script (pri, nr_methods, stage, collect, tables ...) {b:.2f} s; one that "
           f"needs torch ({', '.join(sorted(TORCH_RULES))}) {a:.2f} s")
     return a, b
 

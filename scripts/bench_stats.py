@@ -1,9 +1,9 @@
 """Benchmark veiqa.stats.correlations on a synthetic long table (prints timings).
 
 Usage: .venv/bin/python scripts/bench_stats.py [--distortions 24] [--refs 25] [--levels 5] [--arms 3]
-       [--measures 6] [--n-boot 1000] [--k 5] [--logistic monotone|nlinfit] [--scores results/demo/scores.parquet]
+       [--measures 6] [--n-boot 1000] [--k 5] [--logistic monotone|nlinfit] [--scores results/demo/collected.parquet]
 
-Demo-sized (200 images × 4 distortions, 2 Grad-CAM arms + the baseline, 11 measures, both protocols):
+Demo-sized (200 images × 4 distortions, 2 Grad-CAM arms + the pixel-PRI control, 11 measures, both protocols):
     OMP_NUM_THREADS=1 .venv/bin/python scripts/bench_stats.py --distortions 4 --refs 10 --levels 5 --arms 2 \
         --measures 11
 Prints the whole run and, separately, the same run without bootstrap (fits and point statistics only).
@@ -49,7 +49,7 @@ def main():
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--logistic", default="monotone", choices=["monotone", "nlinfit"])
     ap.add_argument("--workers", type=int, default=1, help="worker processes (the workflow gives its threads)")
-    ap.add_argument("--scores", help="a results/<ds>/scores.parquet to time instead of the synthetic table")
+    ap.add_argument("--scores", help="a results/<ds>/collected.parquet to time instead of the synthetic table")
     a = ap.parse_args()
     if a.scores:
         from veiqa import ranking

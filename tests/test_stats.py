@@ -438,8 +438,8 @@ def _demo_scores():
 
 
 def test_every_demo_fit_is_monotone_on_a_dense_grid():
-    """A saved demo scores table (results/demo/scores.parquet of a demo run: one Grad-CAM arm and the pixel
-    baseline, 11 measures, 200 images): every paper and fold fit is monotone over the data range."""
+    """A saved demo scores table (results/demo/collected.parquet of a demo run: one Grad-CAM arm and the
+    pixel-PRI control, 11 measures, 200 images): every paper and fold fit is monotone over the data range."""
     df = _demo_scores()
     res = st.correlations(df, n_boot=0)
     ok = res.fits[res.fits.fit_status == "ok"]
@@ -562,13 +562,13 @@ def test_check_monotone_script_flags_a_bump(tmp_path, capsys):
     df = _long_table(n_refs=6, dists=("awgn",), arms=(("effnet", "vei"),))
     res = st.correlations(df, n_boot=0, k=3)
     res.fits.to_parquet(tmp_path / "fits.parquet")
-    df.to_parquet(tmp_path / "scores.parquet")
-    assert mod.main([str(tmp_path / "fits.parquet"), str(tmp_path / "scores.parquet")]) == 0
+    df.to_parquet(tmp_path / "collected.parquet")
+    assert mod.main([str(tmp_path / "fits.parquet"), str(tmp_path / "collected.parquet")]) == 0
     bumped = res.fits.copy()
     # a sigmoid rising by 40 with a linear term falling by 2 per unit over x in ~15..45: not monotone
     bumped.loc[0, list(st.BETA_NAMES)] = [40.0, 1.0, 30.0, -2.0, 0.0]
     bumped.to_parquet(tmp_path / "bad.parquet")
-    assert mod.main([str(tmp_path / "bad.parquet"), str(tmp_path / "scores.parquet")]) == 1
+    assert mod.main([str(tmp_path / "bad.parquet"), str(tmp_path / "collected.parquet")]) == 1
     assert "1 not monotone" in capsys.readouterr().out
 
 
@@ -580,9 +580,9 @@ def test_nested_summary_compares_the_same_candidates():
     base = {c: np.nan for c in ranking.NESTED_COLS}
     rows = [
         {"dataset": "d", "distortion": "gb", "rank": 1, "arm": "fr-ceiling", "kind": "fr-ceiling", "srocc": 0.95},
-        {"dataset": "d", "distortion": "gb", "rank": 2, "arm": "niqe", "kind": "nr-baseline", "srocc": 0.90},
+        {"dataset": "d", "distortion": "gb", "rank": 2, "arm": "niqe", "kind": "NR method", "srocc": 0.90},
         {"dataset": "d", "distortion": "gb", "rank": 3, "arm": "vgg", "kind": "pretrained", "srocc": 0.60},
-        {"dataset": "d", "distortion": "gb", "rank": 4, "arm": "image", "kind": "no-CNN baseline", "srocc": 0.40},
+        {"dataset": "d", "distortion": "gb", "rank": 4, "arm": "image", "kind": "pixel-PRI control", "srocc": 0.40},
     ]
     ranked = pd.DataFrame([{**base, **r, "nested_srocc": 0.5} for r in rows])
     summ = ranking.nested_summary(ranked)

@@ -163,8 +163,8 @@ def test_comparisons_use_the_same_content_limit():
             for arm, pk, kind in (("effnet", "vei", "vei"), ("image", "image", "pixel")):
                 rows.append(("tid", "gb", "q1", arm, kind, pk, "psnr", f"gb{r}{lv}", f"R{r}",
                              20 + 2 * q + rng.normal(0, 1), "ok", q + rng.normal(0, 0.5), True, False))
-    df = pd.DataFrame(rows, columns=["dataset", "distortion", "pri", "arm", "arm_kind", "pair_kind", "measure", "image_id",
-                                     "ref_id", "value", "status", "score", "higher_is_better",
+    df = pd.DataFrame(rows, columns=["dataset", "distortion", "pri", "arm", "arm_kind", "pair_kind", "measure",
+                                     "image_id", "ref_id", "value", "status", "score", "higher_is_better",
                                      "measure_higher_is_better"])
     folds = st.assign_folds(df, k=3)
     c = comparisons.comparisons(df, {"gb": "q1"}, folds, n_boot=50, protocols=("paper",))["paper"]

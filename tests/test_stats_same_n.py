@@ -12,7 +12,7 @@ from veiqa.stats.same_images import common_rows
 
 
 def _table(n_refs=10, levels=5, measures=("psnr", "ncc", "ssim"), seed=0):
-    """Two distortions, a VEI arm and the pixel-PRI baseline, several measures, status 'ok' everywhere."""
+    """Two distortions, a VEI arm and the pixel-PRI control, several measures, status 'ok' everywhere."""
     rng = np.random.default_rng(seed)
     rows = []
     for d in ("awgn", "blur"):

@@ -10,7 +10,7 @@ from veiqa import table6, tables
 
 
 def _scores(n_refs=10, levels=5, seed=0):
-    """Default-PRI long table: a VEI arm, the pixel baseline and NIQE over two distortions; a fifth of the VEI
+    """Default-PRI long table: a VEI arm, the pixel-PRI control and NIQE over two distortions; a fifth of the VEI
     pairs (level 0) have identical maps (PSNR at its ceiling, SSIM 1: a group apart from the others)."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -29,8 +29,8 @@ def _scores(n_refs=10, levels=5, seed=0):
                         ("niqe", "nr", "niqe", 10 - q + rng.normal(0, 1), "ok")):
                     rows.append(("tid", d, "q1", arm, {"vei": "vei", "image": "pixel", "nr": "nr"}[pk], pk, m, iid,
                                  f"R{r}", v, s, q + rng.normal(0, 0.5), True, pk == "nr"))
-    return pd.DataFrame(rows, columns=["dataset", "distortion", "pri", "arm", "arm_kind", "pair_kind", "measure", "image_id",
-                                       "ref_id", "value", "status", "score", "higher_is_better",
+    return pd.DataFrame(rows, columns=["dataset", "distortion", "pri", "arm", "arm_kind", "pair_kind", "measure",
+                                       "image_id", "ref_id", "value", "status", "score", "higher_is_better",
                                        "measure_higher_is_better"])
 
 
@@ -97,7 +97,8 @@ def test_permutations_come_from_the_config():
     for script in ("correlations.py", "table6.py"):
         assert "n_perm=smk.params.permutations" in (REPO / "workflow/scripts" / script).read_text()
     sc = _scores()
-    corr = st.correlations(sc.drop(columns="pri").assign(pri_setting="default"), n_boot=20, n_perm=0, protocols=("paper",)).corr
+    corr = st.correlations(sc.drop(columns="pri").assign(pri_setting="default"), n_boot=20, n_perm=0,
+                           protocols=("paper",)).corr
     assert corr["plcc_chance"].isna().all()
     t = table6.table6(corr, "tid", "psnr", "paper")
     assert "PLCC chance" not in t.columns and "chance level" not in t.attrs["caption"]

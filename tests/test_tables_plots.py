@@ -82,7 +82,7 @@ def test_table_per_arm_and_per_measure(result):
     assert list(t4["arm"]) == ["effnet_lite0", "effnet_lite1"]
     base = corr[(corr.arm == "image") & (corr.measure == "gmsd") & (corr.distortion == "all")
                 & (corr.protocol == "paper")].iloc[0]
-    assert (t4["SROCC image"] == base.srocc).all()  # baseline repeated beside each backbone
+    assert (t4["SROCC image"] == base.srocc).all()  # pixel-PRI control repeated beside each backbone
     for _, row in t4.iterrows():
         ref = corr[(corr.arm == row.arm) & (corr.measure == "gmsd") & (corr.distortion == "all")
                    & (corr.protocol == "paper")].iloc[0]
@@ -259,10 +259,10 @@ DEFAULT_PRI = {"gb": "box3", "wn": "var0.5", "jpeg": "q1", "jp2k": "jpeg_q1"}
 
 @pytest.fixture(scope="module")
 def ranked_grid():
-    """A ranked table of a real grid's arms (4 Grad-CAM arms of 60-character labels, the no-CNN baseline, NIQE),
+    """A ranked table of a real grid's arms (4 Grad-CAM arms of 60-character labels, the pixel-PRI control, NIQE),
     four distortions plus a second JPEG strength, with nested selection over both candidate sets."""
     import veiqa.config as vc
-    from veiqa import baselines, ranking
+    from veiqa import controls, ranking
     from veiqa.ranking_md import arm_settings
 
     cfg = vc.load({"backbones": [{"name": "efficientnet_lite0", "weights": "pretrained"},
@@ -280,9 +280,11 @@ def ranked_grid():
                         pk = "image" if arm == "image" else "vei"
                         rows.append(("ds", d, arm, pk, "psnr", f"{d}{r}{lv}", f"R{r}", 20 + q + rng.normal(0, 1 + i),
                                      q, True, True, "ok", pri, False))
-                rows.append(("ds", d, "niqe", baselines.NR_KIND, "niqe", f"{d}{r}{lv}", f"R{r}", -q + rng.normal(),
+                rows.append(("ds", d, "niqe", controls.NR_KIND, "niqe", f"{d}{r}{lv}", f"R{r}", -q + rng.normal(),
                              q, True, False, "ok", DEFAULT_PRI[d], False))
     scores = pd.DataFrame(rows, columns=[*st.REQUIRED_COLUMNS, "status", "pri", "pri_identical"])
+    run = vc.run_arms({**cfg, "nr_methods": ["niqe"]})  # what collect adds to the table: each arm's kind
+    scores["arm_kind"] = scores["arm"].map({a: r.kind for a, r in run.items()})
     res = ranking.correlations_all_arms(scores, DEFAULT_PRI, n_boot=30, k=3, seed=0, n_starts=2,
                                         protocols=("content_separated",))
     deg = ranking.degenerate_counts(scores, DEFAULT_PRI)
@@ -404,13 +406,13 @@ def test_front_page_copies_table6_and_renders_without_rst_errors():
 
     t6 = pd.DataFrame({"dataset": "tid", "distortion": ["gb", "gb", "all"],
                        "method": ["VEI lite0-pretrained-network-last-own_top1-minmax", "NIQE", "NIQE"],
-                       "kind": ["pretrained", "nr-baseline", "nr-baseline"], "N": [50, 48, 200],
+                       "kind": ["pretrained", "NR method", "NR method"], "N": [50, 48, 200],
                        "PLCC": [0.71234, 0.5, np.nan], "PLCC CI low": [0.6, 0.4, np.nan], "PLCC CI high": [0.8, 0.6, 1],
                        "SROCC": [-0.25, 0.45, 0.5], "SROCC CI low": [-0.4, 0.3, 0.4], "SROCC CI high": [-0.1, 0.6, 0.6],
                        "vs pixel PRI": ["worse", np.nan, np.nan]})
     settings = {"preset": "paper", "distortions": ["gb"], "arms": ["lite0-pretrained-network-last-own_top1-minmax"],
-                "random_arms": 0, "measures": ["psnr", "ssim"], "table_measure": "psnr", "baseline": True,
-                "baselines": ["niqe"], "fr_ceiling": False, "folds": 5, "bootstrap": 1000}
+                "random_arms": 0, "measures": ["psnr", "ssim"], "table_measure": "psnr", "pixel_control": True,
+                "nr_methods": ["niqe"], "fr_ceiling": False, "folds": 5, "bootstrap": 1000}
     rst = front_page([DatasetRun("tid", "tid2013", 3000, 2, t6, "Table 6. tid: *as written* by the run.")], settings,
                      "content_separated")
     parts = publish_parts(rst, writer="html", settings_overrides={"report_level": 1, "halt_level": 5})

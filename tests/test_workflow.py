@@ -72,8 +72,8 @@ def test_demo_run_writes_every_stage(demo_run):
             # Network resolution (the default): EfficientNet-Lite0's 32x reduction of its 224 px input -> 7x7.
             assert (vei.error == "").all() and (vei.map_h == 7).all() and (vei.map_w == 7).all()
             assert (wd / f"results/demo/measures/{d}/{pri}/image/shard-{k}.parquet").is_file()
-    scores = pd.read_parquet(wd / "results/demo/scores.parquet")
-    # The VEI method, the no-CNN baseline, the NR-IQA baselines and the FR ceiling.
+    scores = pd.read_parquet(wd / "results/demo/collected.parquet")
+    # The VEI method, the pixel-PRI control, the NR-IQA methods and the FR ceiling.
     assert set(scores.pair_kind) == {"vei", "image", "nr", "fr"}
     assert set(scores[scores.pair_kind == "nr"].measure) == {"niqe", "brisque", "piqe"}
     assert scores.groupby(["arm", "measure"]).size().eq(60).all()
@@ -81,7 +81,7 @@ def test_demo_run_writes_every_stage(demo_run):
         for t in ("table3_per_distortion", "table4_per_backbone", "table5_per_measure"):
             assert (wd / f"results/demo/tables/{p}/{t}.md").read_text().startswith("Table:")
     assert (wd / f"results/demo/plots/figure2-{arm}.png").stat().st_size > 10_000
-    # 11 measures for the VEI arm and the baseline each, 11 for the FR ceiling, one per NR method.
+    # 11 measures for the VEI arm and the pixel-PRI control each, 11 for the FR ceiling, one per NR method.
     assert len(list((wd / "results/demo/plots/scatter").glob("*.png"))) == 2 * 11 + 11 + 3
     for p in ("paper", "content_separated"):
         assert (wd / f"results/demo/tables/{p}/table6_{p}.md").read_text().startswith("Table:")
@@ -93,15 +93,15 @@ def test_demo_comparisons_and_table6_summary(demo_run):
     (images taken as independent) gives a p-value; Table 6's VEI rows carry the summary column."""
     wd, _ = demo_run
     arm = "efficientnet_lite0-pretrained-network-last-own_top1-minmax"
-    scores = pd.read_parquet(wd / "results/demo/scores.parquet")
+    scores = pd.read_parquet(wd / "results/demo/collected.parquet")
     for p in ("paper", "content_separated"):
         c = pd.read_csv(wd / f"results/demo/tables/{p}/comparisons.csv")
         for col in ("dataset", "distortion", "arm_a", "arm_b", "statistic", "delta", "ci_low", "ci_high", "p_value",
                     "p_holm", "test", "n", "n_contents", "n_boot_valid"):
             assert col in c.columns
         assert set(c["distortion"]) == {"gb", "wn", "jpeg", "jp2k", "all"} and set(c["arm_a"]) == {arm}
-        # no random-weights control in this configuration: the pixel baseline and the best NR method
-        assert set(c["role_b"]) == {"pixel-PRI baseline", "best NR method"} and "image" in set(c["arm_b"])
+        # no random-weights control in this configuration: the pixel-PRI control and the best NR method
+        assert set(c["role_b"]) == {"pixel-PRI control", "best NR method"} and "image" in set(c["arm_b"])
         assert set(c.loc[c.role_b == "best NR method", "arm_b"]) <= {"niqe", "brisque", "piqe"}
         boot = c[c["test"] == "paired content bootstrap"]
         assert boot["ci_low"].isna().all() and boot["note"].str.contains("3 contents").all()
@@ -123,7 +123,7 @@ def test_demo_comparisons_and_table6_summary(demo_run):
 def test_table3_matches_scipy_recomputation(demo_run):
     """Table 3's SROCC/KROCC for each distortion equal SciPy's on the collected scores, sign-adjusted."""
     wd, _ = demo_run
-    scores = pd.read_parquet(wd / "results/demo/scores.parquet")
+    scores = pd.read_parquet(wd / "results/demo/collected.parquet")
     t3 = pd.read_csv(wd / "results/demo/tables/paper/table3_per_distortion.csv")
     for row in t3.itertuples():
         for kind, col in (("vei", "VEI"), ("image", "image")):

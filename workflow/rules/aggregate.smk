@@ -3,9 +3,9 @@ rule collect:
     input:
         manifest="resources/{dataset}/manifest.parquet",
         measures=lambda wc: measure_shards(wc.dataset),
-        baselines=lambda wc: baseline_shards(wc.dataset),
+        controls=lambda wc: control_shards(wc.dataset),
     output:
-        "results/{dataset}/scores.parquet",
+        "results/{dataset}/collected.parquet",
     params:
         default_pri={d: next(iter(vc.pri_arms(CFG, d))) for d in vc.DISTORTIONS},
         arms={label: arm.columns() for label, arm in vc.run_arms(CFG).items()},
@@ -22,7 +22,7 @@ rule collect:
 rule correlations:
     """Logistic mapping and PLCC/SROCC/KROCC/RMSE per distortion × arm × measure, under both protocols."""
     input:
-        "results/{dataset}/scores.parquet",
+        rules.collect.output[0],
     output:
         corr="results/{dataset}/stats/corr.parquet",
         fits="results/{dataset}/stats/fits.parquet",
@@ -54,7 +54,7 @@ PROTOCOLS = ["paper", "content_separated"]
 
 
 rule tables:
-    """The paper's Tables 3-5 (VEI method beside the no-CNN baseline), CSV and Markdown, for both protocols."""
+    """The paper's Tables 3-5 (VEI method beside the pixel-PRI control), CSV and Markdown, for both protocols."""
     input:
         corr="results/{dataset}/stats/corr.parquet",
     output:
@@ -84,13 +84,13 @@ rule tables:
 
 
 rule table6:
-    """The paper's Table 6: the VEI method beside NIQE, BRISQUE, PIQE, the pixel-PRI baseline, the random-weights
+    """The paper's Table 6: the VEI method beside NIQE, BRISQUE, PIQE, the pixel-PRI control, the random-weights
     control and the FR ceiling, per distortion, PLCC and SROCC with intervals, for both protocols, and the pooled
     row without identical pairs (a sensitivity check, recomputed here)."""
     input:
         corr="results/{dataset}/stats/corr.parquet",
         comparisons=[f"results/{{dataset}}/tables/{p}/comparisons.csv" for p in PROTOCOLS],
-        scores="results/{dataset}/scores.parquet",
+        collected=rules.collect.output[0],
         folds="results/{dataset}/stats/folds.parquet",
     output:
         csv=[
@@ -99,7 +99,7 @@ rule table6:
                 caption="../report/table6.rst",
                 category="Tables",
                 subcategory=p,
-                labels={"dataset": "{dataset}", "protocol": p, "table": "table6_baselines"},
+                labels={"dataset": "{dataset}", "protocol": p, "table": "table6_controls"},
             )
             for p in PROTOCOLS
         ],
@@ -124,11 +124,11 @@ rule table6:
 
 
 rule rank_arms:
-    """Every arm (backbones, weights, grid settings, PRI strengths, the no-CNN baseline) ranked by SROCC under the
+    """Every arm (backbones, weights, grid settings, PRI strengths, the pixel-PRI control) ranked by SROCC under the
     content-separated protocol, with degenerate-pair counts, and a picture of SROCC across the grid."""
     input:
         corr="results/{dataset}/stats/corr.parquet",
-        scores="results/{dataset}/scores.parquet",
+        collected=rules.collect.output[0],
         predictions="results/{dataset}/stats/predictions.parquet",
     output:
         csv=report(
@@ -164,7 +164,7 @@ rule rank_arms:
 rule scatter_plots:
     """Objective score against MOS/DMOS with the fitted logistic, per arm and measure."""
     input:
-        scores="results/{dataset}/scores.parquet",
+        collected=rules.collect.output[0],
         fits="results/{dataset}/stats/fits.parquet",
     output:
         report(

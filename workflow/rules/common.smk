@@ -113,8 +113,8 @@ def pri_shards(dataset):
 
 
 def measure_shards(dataset):
-    """Every measure shard of a dataset: each VEI arm, and the no-CNN baseline when configured."""
-    arms = list(CAM_ARMS) + (["image"] if CFG["baseline"] else [])
+    """Every measure shard of a dataset: each VEI arm, and the pixel-PRI control when configured."""
+    arms = list(CAM_ARMS) + (["image"] if CFG["pixel_control"] else [])
     return [
         f"results/{dataset}/measures/{d}/{p}/{arm}/shard-{k}.parquet"
         for d, k in shards_of(dataset)
@@ -123,12 +123,12 @@ def measure_shards(dataset):
     ]
 
 
-def baseline_shards(dataset):
-    """The NR-baseline and FR-ceiling shards of a dataset (rules/baselines.smk; they do not depend on the PRI)."""
-    kinds = (["nr"] if CFG["baselines"] else []) + (["fr-ceiling"] if CFG["fr_ceiling"] else [])
-    return [
-        f"results/{dataset}/baselines/{d}/{kind}/shard-{k}.parquet" for d, k in shards_of(dataset) for kind in kinds
-    ]
+def control_shards(dataset):
+    """The NR-method and FR-ceiling shards of a dataset (rules/controls.smk; they do not depend on the PRI)."""
+    outs = ([rules.nr_methods.output[0]] if CFG["nr_methods"] else []) + (
+        [rules.fr_ceiling.output[0]] if CFG["fr_ceiling"] else []
+    )
+    return [o.format(dataset=dataset, distortion=d, k=k) for d, k in shards_of(dataset) for o in outs]
 
 
 def all_targets(wildcards):

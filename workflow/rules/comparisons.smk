@@ -1,8 +1,8 @@
 rule comparisons:
-    """Paired comparisons between arms (veiqa.comparisons): every VEI arm against the pixel-PRI baseline, the
+    """Paired comparisons between arms (veiqa.comparisons): every VEI arm against the pixel-PRI control, the
     random-weights control and the best NR method, per distortion, for each protocol, Holm-corrected per table."""
     input:
-        scores="results/{dataset}/scores.parquet",
+        collected=rules.collect.output[0],
         folds="results/{dataset}/stats/folds.parquet",
     output:
         csv=[

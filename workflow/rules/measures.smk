@@ -11,7 +11,7 @@ rule measures_vei:
         "logs/{dataset}/benchmarks/measures/{distortion}/{pri}/{cam}/shard-{k}.tsv"
     wildcard_constraints:
         cam=r"(?!image/)[^/]+",
-    priority: 1  # after Grad-CAM, before the baselines (see rule pri)
+    priority: 1  # after Grad-CAM, before the NR methods and FR ceiling (see rule pri)
     conda:
         "../../envs/veiqa.yaml"
     threads: 1
@@ -27,7 +27,7 @@ rule measures_vei:
 
 
 rule measures_image:
-    """The no-CNN baseline: the same measures on the raw distorted image and its PRI."""
+    """The pixel-PRI control: the same measures on the raw distorted image and its PRI."""
     input:
         rows=shard_input,
         pri="results/{dataset}/pri/{distortion}/{pri}/shard-{k}.parquet",

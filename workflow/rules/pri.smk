@@ -8,7 +8,7 @@ rule pri:
         "logs/{dataset}/pri/{distortion}/{pri}/shard-{k}.log",
     benchmark:
         "logs/{dataset}/benchmarks/pri/{distortion}/{pri}/shard-{k}.tsv"
-    priority: 2  # the Grad-CAM chain first: the baselines fill the cores while it runs (bench_pipeline.py)
+    priority: 2  # the Grad-CAM chain first: the NR methods and FR ceiling fill the cores while it runs (bench_pipeline.py)
     conda:
         "../../envs/veiqa.yaml"
     params:

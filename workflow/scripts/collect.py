@@ -6,7 +6,7 @@ from veiqa.contracts import SCORES
 from veiqa.io import read_provenance, write_parquet
 
 with step() as log:
-    files = shard_labels(list(smk.input.measures) + list(smk.input.baselines), smk.params.default_pri)
+    files = shard_labels(list(smk.input.measures) + list(smk.input.controls), smk.params.default_pri)
     df = collect(files, shards.read_manifest(smk.input.manifest), smk.wildcards.dataset, smk.params.arms)
     weights, devices = {}, {}
     for f in files:

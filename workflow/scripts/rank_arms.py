@@ -9,7 +9,7 @@ from veiqa.io import write_parquet
 
 with step() as log:
     corr = pd.read_parquet(smk.input.corr)
-    scores = pd.read_parquet(smk.input.scores)
+    scores = pd.read_parquet(smk.input.collected)
     deg = ranking.degenerate_counts(scores, dict(smk.params.default_pri))
     write_parquet(deg, smk.output.degenerate, meta={"dataset": smk.wildcards.dataset}, contract=DEGENERATE)
     preds = pd.read_parquet(smk.input.predictions)

@@ -8,7 +8,7 @@ from veiqa import table6, tables
 with step() as log:
     corr = pd.read_parquet(smk.input.corr)
     comps = dict(zip(smk.params.protocols, smk.input.comparisons))
-    sens = table6.sensitivity_corr(pd.read_parquet(smk.input.scores), dict(smk.params.default_pri),
+    sens = table6.sensitivity_corr(pd.read_parquet(smk.input.collected), dict(smk.params.default_pri),
                                    pd.read_parquet(smk.input.folds), smk.params.measure, n_boot=smk.params.bootstrap,
                                    seed=smk.params.seed, logistic=smk.params.logistic,
                                    n_perm=smk.params.permutations, protocols=smk.params.protocols)

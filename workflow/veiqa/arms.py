@@ -1,7 +1,7 @@
 """Arms: the ways a run scores images, one :class:`Arm` record each, the one source of an arm's label, its kind and
 the columns the tables carry about it.
 
-Kinds (:data:`KINDS`, the column ``arm_kind`` of ``scores.parquet`` and of the statistics' tables):
+Kinds (:data:`KINDS`, the column ``arm_kind`` of ``collected.parquet`` and of the statistics' tables):
 
 ``vei``
     The VEI method: Grad-CAM maps of the image and of its PRI from a network with pretrained weights (or a weight
@@ -34,8 +34,8 @@ FR_CEILING = "fr_ceiling"
 #: Kind → the name tables and figures print for it (the one home of these words).
 KIND_LABELS = {
     VEI: "pretrained",
-    NR: "nr-baseline",
-    PIXEL: "no-CNN baseline",
+    NR: "NR method",
+    PIXEL: "pixel-PRI control",
     RANDOM_CONTROL: "random-weights control",
     FR_CEILING: "fr-ceiling",
 }
@@ -92,3 +92,9 @@ def kind_labels(kinds) -> list[str]:
     except KeyError as e:
         raise ValueError(f"unknown arm kind {e.args[0]!r} (expected one of {KINDS}); a table written by an older "
                          "veiqa lacks the column 'arm_kind': rerun the workflow's collect step") from None
+
+
+def at_measure(table, measure: str):
+    """Rows of a long or correlation table (with the column ``arm_kind``) that belong to a table of ``measure``: the
+    arms scored by ``measure`` (the FR ceiling's among them), and every NR method (each scored by its own)."""
+    return (table["measure"] == measure) | (table["arm_kind"] == NR)

@@ -1,5 +1,5 @@
-"""The long table the statistics read: every measure shard of a dataset (the VEI arms and the no-CNN baseline of
-:mod:`veiqa.pairs`, the NR methods and the FR ceiling of :mod:`veiqa.baselines`) joined with the manifest's scores.
+"""The long table the statistics read: every measure shard of a dataset (the VEI arms and the pixel-PRI control of
+:mod:`veiqa.pairs`, the NR methods and the FR ceiling of :mod:`veiqa.controls`) joined with the manifest's scores.
 
 It imports neither torch nor the table builders, so the ``collect`` job starts without them."""
 
@@ -10,7 +10,7 @@ from typing import Mapping
 
 import pandas as pd
 
-from . import baselines
+from . import controls
 from .contracts import MEASURE_SHARD, check
 from .io import VeiqaError, read_provenance
 from .specs import MEASURES
@@ -19,7 +19,7 @@ from .specs import MEASURES
 def collect(measure_files, manifest: pd.DataFrame, dataset: str, arms: Mapping[str, Mapping]) -> pd.DataFrame:
     """Join every measure shard of a dataset with the manifest's scores: the long table the statistics read.
 
-    ``measure_files`` maps each file to its (distortion, pri) labels (the shards of :mod:`veiqa.baselines`, which do
+    ``measure_files`` maps each file to its (distortion, pri) labels (the shards of :mod:`veiqa.controls`, which do
     not depend on the PRI, get the distortion's default PRI label, so that they are evaluated as default-strength
     arms: :func:`shard_labels`). ``arms``: label → the columns of each arm of the run (:meth:`veiqa.arms.Arm.columns`
     of :func:`veiqa.config.run_arms`: ``arm_kind``, ``backbone``); a shard row of an arm not in it is an error. Adds ref_id, level, score, score_kind, higher_is_better (score direction) and the dataset name; the
@@ -49,7 +49,7 @@ def collect(measure_files, manifest: pd.DataFrame, dataset: str, arms: Mapping[s
     # deviation |value - ideal| (veiqa.specs; the measure shards keep the raw value), with that deviation's direction.
     for name, spec in MEASURES.items():
         if spec.ideal is not None:
-            sel = ((df["measure"] == name) & (df["pair_kind"] != baselines.NR_KIND)).to_numpy()
+            sel = ((df["measure"] == name) & (df["pair_kind"] != controls.NR_KIND)).to_numpy()
             df.loc[sel, "value"] = spec.stat_value(df.loc[sel, "value"])
     df["measure_higher_is_better"] = df["measure_higher_is_better"].astype(bool)
     lead = ["dataset", "distortion", "pri", "arm", "arm_kind", "backbone", "pair_kind", "measure", "image_id", "ref_id", "level", "value",

@@ -1,12 +1,12 @@
 """Paired comparisons between arms, per dataset × distortion and protocol: ``comparisons.{csv,md}``.
 
 By default every VEI arm (``arm_kind`` ``vei``, :mod:`veiqa.arms`) is compared with the pixel-PRI
-(no-CNN) baseline, each random-weights control arm and the best NR method of that distortion (the NR method with the
+control (no CNN), each random-weights control arm and the best NR method of that distortion (the NR method with the
 highest oriented SROCC on its images: a choice made on the same data, which favours the comparator), on the images
-where both arms have a finite value (default PRI strength; the table measure for the VEI arms, the baseline and the
-control, each NR method's own score), among the images of the correlation tables (an image that failed for any arm
-or measure of a dataset × distortion leaves it: :mod:`veiqa.stats.same_images`). The tests are those of
-:mod:`veiqa.stats.paired`; each comparison gets:
+where both arms have a finite value (default PRI strength; the table measure for the VEI arms, the pixel-PRI
+control and the random-weights control, each NR method's own score), among the images of the correlation tables
+(an image that failed for any arm or measure of a dataset × distortion leaves it: :mod:`veiqa.stats.same_images`).
+The tests are those of :mod:`veiqa.stats.paired`; each comparison gets:
 
 ``srocc`` / paired content bootstrap
     Δ SROCC with its percentile interval and bootstrap p-value (the primary test; same resamples for every arm of
@@ -34,7 +34,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import baselines
 from .io import VeiqaError, atomic_path, seed_from
 from .parallel import map_ordered
 from . import arms as A
@@ -44,7 +43,7 @@ from .stats.protocols import MIN_CI_CONTENTS, MIN_CI_IMAGES, PROTOCOLS
 from .stats.same_images import common_rows
 
 ALPHA = 0.05
-ROLE_PIXEL = "pixel-PRI baseline"
+ROLE_PIXEL = "pixel-PRI control"
 ROLE_CONTROL = "random-weights control"
 ROLE_NR = "best NR method"
 T_BOOT = "paired content bootstrap"
@@ -60,13 +59,13 @@ COLUMNS = ["dataset", "protocol", "distortion", "arm_a", "arm_b", "role_b", "mea
 def arm_table(scores: pd.DataFrame, default_pri: dict[str, str], measure: str,
               pool_label: str = POOL) -> pd.DataFrame:
     """The per-image rows of every arm a comparison may use: default PRI strength, the table ``measure`` (VEI arms,
-    the no-CNN baseline, controls) and each NR method's own score, plus the distortions pooled as ``pool_label``.
+    the pixel-PRI control, controls) and each NR method's own score, plus the distortions pooled as ``pool_label``.
     Adds ``kind`` (the column ``arm_kind``, :mod:`veiqa.arms`) and ``orientation``; the FR ceiling is left out."""
     default, _ = split_default(scores, default_pri)
     # the images of the correlation tables: an image that failed for any arm or measure of a dataset × distortion
     # leaves every comparison of it (veiqa.stats.same_images)
     default = default[common_rows(default)[0]]
-    sel = default[baselines.at_measure(default, measure) & (default["pair_kind"] != baselines.FR_KIND)].copy()
+    sel = default[A.at_measure(default, measure) & (default["arm_kind"] != A.FR_CEILING)].copy()
     if sel.empty:
         raise VeiqaError(f"no rows at measure {measure!r} in the scores table")
     sel["kind"] = sel["arm_kind"]
@@ -82,7 +81,7 @@ def arm_table(scores: pd.DataFrame, default_pri: dict[str, str], measure: str,
 
 
 def pairs_to_compare(arms: pd.DataFrame) -> list[tuple[str, str, str]]:
-    """(arm_a, arm_b, role_b) of one dataset × distortion: each VEI arm against the pixel-PRI baseline, each
+    """(arm_a, arm_b, role_b) of one dataset × distortion: each VEI arm against the pixel-PRI control, each
     random-weights control and the best NR method (highest oriented SROCC on its finite images)."""
     kinds = arms.groupby("arm", sort=True)["kind"].first()
     vei = [a for a, k in kinds.items() if k == A.VEI]
@@ -275,13 +274,13 @@ def comparisons(scores: pd.DataFrame, default_pri: dict[str, str], folds: pd.Dat
 def caption(t: pd.DataFrame, protocol: str, measure: str, n_boot: int) -> str:
     """What a comparison table holds, how to read it, and what its figures rest on (only what this run computed)."""
     ds = ", ".join(sorted(set(t["dataset"])))
-    cap = (f"Paired comparisons, {ds}, protocol '{protocol}': each VEI arm (A) against the pixel-PRI baseline, the "
+    cap = (f"Paired comparisons, {ds}, protocol '{protocol}': each VEI arm (A) against the pixel-PRI control, the "
            "random-weights control(s) and the best NR method of each distortion (B; chosen by SROCC on the same data, "
-           f"which favours B), on the images where both have a value (measure '{measure}' for VEI arms, baseline "
-           "and control; each NR method's own score). delta = A - B with signs fixed a priori (score direction x "
-           "measure direction): delta > 0 means A agrees better with the human scores; for residual_sd, delta = "
-           "sd_B - sd_A. Tests: paired content bootstrap (contents resampled with replacement, the same resamples "
-           "for both arms; percentile interval, two-sided bootstrap p)")
+           f"which favours B), on the images where both have a value (measure '{measure}' for VEI arms, the "
+           "pixel-PRI and random-weights controls; each NR method's own score). delta = A - B with signs fixed a "
+           "priori (score direction x measure direction): delta > 0 means A agrees better with the human scores; "
+           "for residual_sd, delta = sd_B - sd_A. Tests: paired content bootstrap (contents resampled with "
+           "replacement, the same resamples for both arms; percentile interval, two-sided bootstrap p)")
     cap += (", PLCC with the logistic refitted on every resample (in-sample)" if protocol == "paper" else
             ", PLCC as the mean over the dataset's content folds of the held-out PLCC, folds refitted on every "
             "resample")

@@ -130,8 +130,30 @@ def _describe(error) -> str:
     return f"'{key}': {error.message}"
 
 
+#: Keys renamed so that one word has one meaning (old → new); a config with the old key is read, with a warning.
+RENAMED_KEYS = {"baseline": "pixel_control", "baselines": "nr_methods"}
+
+
+def _renamed(config: dict) -> dict:
+    """``config`` with the keys of :data:`RENAMED_KEYS` under their new names (a warning for each; both names at once
+    are an error)."""
+    import warnings
+
+    for old, new in RENAMED_KEYS.items():
+        if old in config:
+            if new in config:
+                raise ConfigError(f"invalid configuration:\n  - '{old}' and '{new}' are both set: '{old}' is the old "
+                                  f"name of '{new}'; keep only '{new}'")
+            warnings.warn(f"configuration key '{old}' is now called '{new}'; please rename it", FutureWarning,
+                          stacklevel=3)
+            config[new] = config.pop(old)
+    return config
+
+
 def validate(config: dict, schema: dict | None = None) -> dict:
-    """Validate ``config`` in place (filling defaults); raise :class:`ConfigError` listing every problem."""
+    """Validate ``config`` in place (filling defaults; old key names :data:`RENAMED_KEYS` read as the new ones);
+    raise :class:`ConfigError` listing every problem."""
+    _renamed(config)
     schema = schema or load_schema()
     validator = _validator_with_defaults(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
@@ -338,7 +360,7 @@ def is_control(arm: dict) -> bool:
 
 def run_arms(cfg: dict) -> dict[str, Arm]:
     """Every arm of a run, label → :class:`veiqa.arms.Arm`: the Grad-CAM arms (:func:`cam_arms`; kind ``vei``, or
-    ``random_control`` for random weights), the pixel-PRI control (``baseline``), the NR methods (``baselines``) and
+    ``random_control`` for random weights), the pixel-PRI control (``pixel_control``), the NR methods (``nr_methods``) and
     the FR ceiling (``fr_ceiling``). The one source of each arm's kind and backbone in the tables."""
     out: dict[str, Arm] = {}
     for label, e in cam_arms(cfg).items():
@@ -347,9 +369,9 @@ def run_arms(cfg: dict) -> dict[str, Arm]:
                          ("resolution", "method", "layer", "target", "normalize", "amp"))
         out[label] = Arm(label, arms.RANDOM_CONTROL if is_control(e) else arms.VEI, backbone=e["name"],
                          weights=weights_label(b, cfg["backbones"]), settings=settings)
-    if cfg.get("baseline"):
+    if cfg.get("pixel_control"):
         out[arms.PIXEL_LABEL] = arms.PIXEL_ARM
-    for m in cfg.get("baselines") or []:
+    for m in cfg.get("nr_methods") or []:
         out[m] = arms.nr_arm(m)
     if cfg.get("fr_ceiling"):
         out[arms.FR_LABEL] = arms.FR_ARM

@@ -3,7 +3,7 @@
 Statuses
     Every status a row of a measure shard (VEI arms, the pixel-PRI arm, the NR methods, the FR ceiling) may carry
     is a named constant here with its meaning (:data:`STATUS_MEANINGS`); the producers (:mod:`veiqa.measures`,
-    :mod:`veiqa.pairs`, :mod:`veiqa.baselines`) and the statistics (:mod:`veiqa.stats.same_images`) import them
+    :mod:`veiqa.pairs`, :mod:`veiqa.controls`) and the statistics (:mod:`veiqa.stats.same_images`) import them
     from here. The subsets the statistics need (:data:`UNDEFINED_BY_DESIGN`, :data:`NAN_STATUSES`) are defined
     beside them. The logistic fits' ``fit_status`` (:data:`FIT_STATUSES`) and the reasons the same-N rule gives for
     a dropped image (:data:`DROP_REASONS`) are separate vocabularies.
@@ -21,8 +21,9 @@ Direction: this module is the one home of the column lists. The modules that had
 here (``veiqa.pairs.COLUMNS``, ``veiqa.stats.REQUIRED_COLUMNS``, ``veiqa.datasets.MANIFEST_COLUMNS`` /
 ``REJECTED_COLUMNS``, ``veiqa.setmetrics.NAN_STATUS``, the PRI index's columns), never the other way round: the
 producers import this module for the statuses, so it imports nothing of the package but :mod:`veiqa.errors` and
-:mod:`veiqa.arms` (the kinds of arm; no cycle, and the core may import it). One exception: the Grad-CAM shard's exact Arrow types stay in
-``veiqa.gradcam.SHARD_COLUMNS``; tests/test_contracts.py keeps its names equal to :data:`VEI`'s.
+:mod:`veiqa.arms` (the kinds of arm; no cycle, and the core may import it). One exception: the Grad-CAM shard's
+exact Arrow types stay in ``veiqa.gradcam.SHARD_COLUMNS``; tests/test_contracts.py keeps its names equal to
+:data:`VEI`'s.
 
 docs/tables.md is generated from this module (:func:`tables_markdown`).
 """
@@ -46,7 +47,7 @@ STATUS_TOO_SMALL_NET = "too_small_for_network"
 STATUS_ERROR = "error"
 STATUS_NAN = "nan"
 
-#: Every status a row of a measure shard (and of the collected scores) may carry, with its meaning.
+#: Every status a row of a measure shard (and of the collected table) may carry, with its meaning.
 STATUS_MEANINGS: dict[str, str] = {
     STATUS_OK: "the value is computed and defined",
     STATUS_IDENTICAL: "the two inputs are equal everywhere (PSNR is then its finite ceiling, not +inf)",
@@ -259,13 +260,13 @@ MEASURE_SHARD = Contract(
 )
 CORRELATION_INPUT = Contract(
     "correlation input", "the columns the statistics read (veiqa.stats.REQUIRED_COLUMNS); a subset of the "
-    "collected scores",
+    "collected table",
     {**_GROUP, "image_id": "string", "ref_id": "string", "value": "float", "score": "number",
      "higher_is_better": "bool", "measure_higher_is_better": "bool"},
 )
 SCORES = Contract(
-    "collected scores", "every measure shard of a dataset joined with the manifest's scores "
-    "(results/<ds>/scores.parquet, veiqa.collect)",
+    "collected table", "every measure shard of a dataset joined with the manifest's scores "
+    "(results/<ds>/collected.parquet, veiqa.collect)",
     {**_GROUP, "pri": "string", "arm_kind": "string", "backbone": "string", "image_id": "string", "ref_id": "string",
      "level": "number", "value": "float", "status": "string", "pri_identical": "bool", "score": "float",
      "score_kind": "string", "higher_is_better": "bool", "measure_higher_is_better": "bool"},

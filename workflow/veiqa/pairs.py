@@ -1,5 +1,5 @@
 """Similarity tables for the workflow's shards: heat-map pairs (the VEI method) and raw image/PRI pairs (the
-no-CNN baseline), in the long format the aggregation reads; :func:`veiqa.collect.collect` joins them with the scores.
+pixel-PRI control), in the long format the aggregation reads; :func:`veiqa.collect.collect` joins them with the scores.
 
 torch is imported by the two table builders only."""
 
@@ -89,8 +89,8 @@ def image_table(rows: pd.DataFrame, root: str | Path, pri: pd.DataFrame, names, 
     """Measures between each distorted image and its PRI (image mode: the reference implementations'
     conventions, RGB in 0..255), in batches of up to ``batch_size`` images of one size. Unreadable pairs get NaN
     with status ``error``. ``reference``: what ``pri`` holds, ``"pri"`` or ``"pristine"`` (the FR ceiling passes
-    the true references), which sets the quality direction of the values. Progress (pairs done, pairs/s) goes to ``log`` (default: this module's logger) after each
-    batch."""
+    the true references), which sets the quality direction of the values. Progress (pairs done, pairs/s) goes to
+    ``log`` (default: this module's logger) after each batch."""
     from . import measures as M
 
     names = list(names)
@@ -107,7 +107,7 @@ def image_table(rows: pd.DataFrame, root: str | Path, pri: pd.DataFrame, names, 
             x = read_image(Path(root) / r.path)
             y = read_image(p["pri_path"])
         except ImageError as e:
-            log.warning("baseline not computed for %s: %s", r.image_id, e)
+            log.warning("pixel-PRI control not computed for %s: %s", r.image_id, e)
             bad_ids.append(r.image_id)
             continue
         groups.setdefault(x.shape, []).append((r.image_id, x, y, bool(p["identical"])))

@@ -1,7 +1,7 @@
 """Ablation grids: statistics over every arm, degenerate-pair counts, and the ranked table of all arms.
 
 An *arm* is one way of scoring images: a Grad-CAM configuration (backbone, weights, input resolution, target layer,
-target class, map normalisation) with one pseudo-reference strength, or the no-CNN baseline (``image``) with one
+target class, map normalisation) with one pseudo-reference strength, or the pixel-PRI control (``image``) with one
 pseudo-reference strength. The default PRI strength of each distortion (the first value of its grid) gives arms
 named as in :func:`veiqa.config.cam_arms`; other strengths append ``@<pri label>`` (e.g. ``…-minmax@q10``).
 Arms with other strengths are evaluated per distortion only (pooling distortions needs one PRI per distortion).
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import arms, baselines, stats
+from . import arms, stats
 from .arms import DEFAULT_PRI, kind_labels
 from .contracts import STATUS_IDENTICAL, STATUS_ZERO
 
@@ -80,7 +80,7 @@ def degenerate_counts(scores: pd.DataFrame, default_pri: dict[str, str]) -> pd.D
 NESTED_COLS = ("nested_set", "nested_srocc", "nested_srocc_lo", "nested_srocc_hi", "nested_plcc", "nested_plcc_lo",
                "nested_plcc_hi", "nested_n", "nested_chosen")
 #: Candidate sets of nested selection: ``all`` = the arms of the table measure (VEI arms, random-weights controls,
-#: the no-CNN baseline); ``vei`` = the VEI arms with pretrained weights only.
+#: the pixel-PRI control); ``vei`` = the VEI arms with pretrained weights only.
 CANDIDATE_SETS = ("all", "vei")
 CANDIDATE_KINDS = {"all": (arms.VEI, arms.RANDOM_CONTROL, arms.PIXEL), "vei": (arms.VEI,)}
 
@@ -105,7 +105,7 @@ def ranked_table(corr: pd.DataFrame, degenerate: pd.DataFrame, measure: str,
     ``folds_chosen`` (outer folds whose inner contents chose this arm) and, repeated on every row of a dataset ×
     distortion, the nested SROCC/PLCC of the chosen arms on the held-out contents with their intervals
     (``nested_*``; ``nested_chosen`` lists fold=arm)."""
-    sel = corr[baselines.at_measure(corr, measure) & (corr["protocol"] == protocol)].copy()
+    sel = corr[arms.at_measure(corr, measure) & (corr["protocol"] == protocol)].copy()
     sel = sel.merge(degenerate, on=["dataset", "distortion", "arm", "pair_kind", "measure"], how="left")
     sel["kind"] = kind_labels(sel["arm_kind"])
     dp = default_pri or {}
@@ -129,8 +129,8 @@ def ranked_table(corr: pd.DataFrame, degenerate: pd.DataFrame, measure: str,
         "a grid is biased upward (winner's curse). SROCC is signed: positive means the arm agrees with the scores. "
         "n_dropped: pairs left out because the image failed for another arm or measure of the distortion "
         "(drop_reasons names arm, measures and status); n_pri_identical: pairs whose PRI equals the input; n_maps_identical: pairs whose two "
-        "heat maps are identical; many such pairs mean the correlation may rest on a two-group split. NR baselines "
-        "(kind nr-baseline) are scored by their own method; the FR ceiling is the measure between each image and its "
+        "heat maps are identical; many such pairs mean the correlation may rest on a two-group split. NR methods "
+        "(kind NR method) are scored by their own method; the FR ceiling is the measure between each image and its "
         "pristine reference.")
     if nested is not None:
         out = _add_nested(out, *nested, measure)
@@ -181,7 +181,7 @@ def nested_summary(ranked: pd.DataFrame, others: pd.DataFrame | None = None,
             parts.append(top.merge(g[["dataset", "distortion", *NESTED_COLS]], on=["dataset", "distortion"]))
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     out.attrs["caption"] = ("Choosing an arm out of fold. Candidate set (nested_set) 'all': the arms of the table "
-                            "measure (VEI arms, random-weights controls, the no-CNN baseline); 'vei': the VEI arms "
+                            "measure (VEI arms, random-weights controls, the pixel-PRI control); 'vei': the VEI arms "
                             "with pretrained weights only (the figure to quote for the VEI method). Beside the "
                             "in-sample best arm of the set and its upward-biased SROCC: the nested estimate (mean "
                             "over outer folds of the arm chosen on the inner contents, evaluated on the held-out "

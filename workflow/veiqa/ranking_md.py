@@ -21,7 +21,7 @@ from .tables import _fmt, to_markdown, write_csv_md
 
 POOL = "all"
 #: Order of kinds in the legend, with the short name the ranking tables show.
-KIND_SHORT = {KIND_LABELS[k]: s for k, s in ((A.VEI, "VEI"), (A.RANDOM_CONTROL, "random"), (A.PIXEL, "no-CNN"),
+KIND_SHORT = {KIND_LABELS[k]: s for k, s in ((A.VEI, "VEI"), (A.RANDOM_CONTROL, "random"), (A.PIXEL, "pixel"),
                                              (A.NR, "NR"), (A.FR_CEILING, "FR"))}
 #: The kinds (as tables print them) that compare no PRI.
 _NO_PRI = (KIND_LABELS[A.NR], KIND_LABELS[A.FR_CEILING])
@@ -139,11 +139,11 @@ def _drop_notes(sub: pd.DataFrame, ids: Mapping[str, str]) -> str:
 
 
 RANKING_NOTE = ("Columns: rank (in-sample, by signed SROCC), arm (id, see the legend), kind (VEI: pretrained "
-                "weights; random: random-weights control; no-CNN: the measure between image and PRI; NR: no-reference "
-                "method; FR: full-reference ceiling), PRI strength, SROCC and PLCC with 95% bootstrap intervals, N "
-                "images, dropped pairs, pairs whose PRI equals the input (PRI = input), pairs with equal heat maps "
-                "(maps equal), all-zero maps (zero map), the logistic fit's status, and the outer folds whose inner "
-                "contents chose the arm (folds chosen).")
+                "weights; random: random-weights control; pixel: the pixel-PRI control, the measure between image "
+                "and PRI; NR: no-reference method; FR: full-reference ceiling), PRI strength, SROCC and PLCC with "
+                "95% bootstrap intervals, N images, dropped pairs, pairs whose PRI equals the input (PRI = input), "
+                "pairs with equal heat maps (maps equal), all-zero maps (zero map), the logistic fit's status, "
+                "and the outer folds whose inner contents chose the arm (folds chosen).")
 
 
 def to_markdown_page(ranked: pd.DataFrame, summary: pd.DataFrame | None = None,

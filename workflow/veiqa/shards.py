@@ -69,7 +69,7 @@ def shard_rows(manifest_path: str | os.PathLike, distortion: str, k: int, size: 
 
 
 #: The manifest columns a shard rule reads (scores are deliberately absent: they matter only to the aggregation).
-#: The reference's path and checksum serve the FR ceiling (veiqa.baselines).
+#: The reference's path and checksum serve the FR ceiling (veiqa.controls).
 SHARD_COLUMNS = ["image_id", "distortion", "path", "sha256", "width", "height", "ref_path", "ref_sha256"]
 
 

@@ -75,11 +75,12 @@ def _heading(text: str, char: str) -> str:
 
 def front_page(runs: Sequence[DatasetRun], settings: Mapping, protocol: str) -> str:
     """The front page's reStructuredText. ``settings``: preset, distortions, arms (labels), measures, table_measure,
-    baseline (the pixel-PRI arm on or off), baselines (NR methods), fr_ceiling, random_arms (how many arms have
+    pixel_control (the pixel-PRI arm on or off), nr_methods, fr_ceiling, random_arms (how many arms have
     random weights), folds, bootstrap."""
     s = settings
-    controls = (["pixel-PRI baseline (the measures on the raw image and its PRI, no CNN)"] if s.get("baseline") else [])
-    controls += [f"NR methods {', '.join(s['baselines'])}"] if s.get("baselines") else []
+    controls = ["pixel-PRI control (the measures on the raw image and its PRI, no CNN)"] if s.get("pixel_control") \
+        else []
+    controls += [f"NR methods {', '.join(s['nr_methods'])}"] if s.get("nr_methods") else []
     controls += ["FR ceiling (each measure against the pristine reference)"] if s.get("fr_ceiling") else []
     controls += [f"random-weights control arms: {s['random_arms']}"] if s.get("random_arms") else []
     arms = list(s.get("arms", []))

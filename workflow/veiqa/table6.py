@@ -1,13 +1,13 @@
 """The paper's Table 6: the VEI method beside standard NR-IQA methods, per dataset and distortion.
 
 One row per distortion (the pooled row ``all`` last) × method, in a fixed order of kinds: the VEI arm(s) with
-pretrained weights, the NR baselines (NIQE, BRISQUE, PIQE; :mod:`veiqa.baselines`), the pixel-PRI (no-CNN)
-baseline, the random-weights control arm(s) and the FR ceiling. Columns: PLCC and SROCC with their bootstrap
+pretrained weights, the NR methods (NIQE, BRISQUE, PIQE; :mod:`veiqa.controls`), the pixel-PRI
+control (no CNN), the random-weights control arm(s) and the FR ceiling. Columns: PLCC and SROCC with their bootstrap
 intervals (``"<STAT> CI low"`` / ``"<STAT> CI high"``, folded into the value's cell in the Markdown by
 :func:`veiqa.tables.compact_ci`), N (images in the correlation), ``n_nan`` (images without a value, e.g. NR status
 ``too_small``, left out of it and counted) and the logistic fit's status. Only default-PRI arms enter (grids are in
-the ranked table). The VEI arms, the pixel-PRI baseline, the control and the FR ceiling use the table measure;
-each NR baseline is its own score.
+the ranked table). The VEI arms, the pixel-PRI control, the control and the FR ceiling use the table measure;
+each NR method is its own score.
 
 Sensitivity row (:data:`NO_IDENTICAL`, after ``all``; :func:`sensitivity_corr`)
     The pooled row recomputed without the images where any arm's two inputs were identical (status ``identical``:
@@ -23,8 +23,7 @@ import pandas as pd
 import numpy as np
 
 from . import arms as A
-from .arms import DEFAULT_PRI, KIND_LABELS
-from .baselines import at_measure
+from .arms import DEFAULT_PRI, KIND_LABELS, at_measure
 from .contracts import FIT_OK, STATUS_IDENTICAL
 from .io import VeiqaError
 from .nr import LABELS as NR_LABELS  # display names of the NR methods (their one home: veiqa.nr)
@@ -61,7 +60,7 @@ def _caption(dataset: str, measure: str, protocol: str, loader: str | None, kind
            f"VEI, pixel-PRI (the measure on the raw image and its PRI, no CNN), random-weights control and FR "
            f"ceiling rows use measure '{measure}'.")
     if nr:
-        cap += (f" NR baselines ({', '.join(NR_LABELS.get(m, m) for m in nr)}) score the distorted image alone "
+        cap += (f" NR methods ({', '.join(NR_LABELS.get(m, m) for m in nr)}) score the distorted image alone "
                 "(lower = better quality); NIQE and BRISQUE are the authors' release codes and models, not MATLAB's "
                 "built-in niqe()/brisque(). BRISQUE was trained on LIVE (the whole database, says its release): its "
                 "figures on LIVE are in-sample.")
@@ -112,7 +111,8 @@ def table6(corr: pd.DataFrame, dataset: str, measure: str = "psnr", protocol: st
     sel = sel.sort_values(["_d", "_k", "_a", "arm"], kind="stable")
     out = pd.DataFrame({
         "dataset": sel["dataset"].to_numpy(), "distortion": sel["distortion"].to_numpy(),
-        "method": [method_label(a, k) for a, k in zip(sel["arm"], sel["kind"])], "kind": [KIND_LABELS[k] for k in sel["kind"]],
+        "method": [method_label(a, k) for a, k in zip(sel["arm"], sel["kind"])],
+        "kind": [KIND_LABELS[k] for k in sel["kind"]],
         "arm": sel["arm"].to_numpy(), "measure": sel["measure"].to_numpy(),
         "N": sel["n"].astype(int).to_numpy(), "n_nan": sel["n_nan"].astype(int).to_numpy(),
         "n_dropped": sel["n_dropped"].fillna(0).astype(int).to_numpy() if "n_dropped" in sel else 0,
@@ -151,7 +151,7 @@ def table6(corr: pd.DataFrame, dataset: str, measure: str = "psnr", protocol: st
 
 def add_verdicts(t6: pd.DataFrame, comp: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     """Column ``vs pixel PRI`` of Table 6: for each VEI arm row, ``better`` / ``not distinguishable`` / ``worse`` than
-    the pixel-PRI baseline by the paired content bootstrap of ΔSROCC, Holm-adjusted over its family of the
+    the pixel-PRI control by the paired content bootstrap of ΔSROCC, Holm-adjusted over its family of the
     comparison table (:func:`veiqa.comparisons.verdicts`), at ``alpha``; empty on other rows; ``no test`` where the
     comparison table has no p-value. The caption names the test, the family and alpha."""
     from . import comparisons as C
@@ -164,7 +164,7 @@ def add_verdicts(t6: pd.DataFrame, comp: pd.DataFrame, alpha: float = 0.05) -> p
     fam = comp[(comp["statistic"] == "srocc") & (comp["test"] == C.T_BOOT)]
     m = int(fam["p_value"].notna().sum())
     n_boot = sorted(set(int(b) for b in fam["n_boot"].dropna()))
-    cap = (f" vs pixel PRI: the VEI arm is better / not distinguishable / worse than the pixel-PRI baseline by the "
+    cap = (f" vs pixel PRI: the VEI arm is better / not distinguishable / worse than the pixel-PRI control by the "
            f"paired content bootstrap of delta SROCC ({', '.join(map(str, n_boot)) or 'no'} resamples, same images "
            f"and contents for both arms), Holm-adjusted over the {m} comparisons of that test in "
            f"comparisons.csv, alpha {alpha:g}")

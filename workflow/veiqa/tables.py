@@ -1,7 +1,7 @@
 """The paper's result tables (Tables 3, 4, 5 of Ahmed et al. 2024) built from the correlation frame of
 :func:`veiqa.stats.correlations`, as DataFrames, CSV and Markdown.
 
-Every table puts the no-CNN baseline (``pair_kind == "image"``: the similarity measure computed between the distorted
+Every table puts the pixel-PRI control (``pair_kind == "image"``: the similarity measure computed between the distorted
 image and its PRI directly) beside the VEI method (``pair_kind == "vei"``), statistic by statistic: columns
 ``"<STAT> image"`` and ``"<STAT> VEI"`` for STAT in PLCC, SROCC, KROCC, RMSE, plus ``N`` (images in the VEI group).
 With intervals under the paper protocol, ``"PLCC image chance"`` / ``"PLCC VEI chance"`` hold PLCC's chance level
@@ -50,19 +50,19 @@ def _select(corr: pd.DataFrame, **eq) -> pd.DataFrame:
     return corr[m]
 
 
-def _baseline_arm(base: pd.DataFrame, arm: str | None, baseline_arm: str | None) -> str:
+def _pixel_arm(base: pd.DataFrame, arm: str | None, pixel_arm: str | None) -> str:
     arms = sorted(set(base["arm"]))
-    if baseline_arm is not None:
-        if baseline_arm not in arms:
-            raise VeiqaError(f"baseline arm {baseline_arm!r} has no pair_kind 'image' rows (available: {arms})")
-        return baseline_arm
+    if pixel_arm is not None:
+        if pixel_arm not in arms:
+            raise VeiqaError(f"pixel-PRI arm {pixel_arm!r} has no pair_kind 'image' rows (available: {arms})")
+        return pixel_arm
     if arm is not None and arm in arms:
         return arm
     if len(arms) == 1:
         return arms[0]
     if not arms:
-        raise VeiqaError("no pair_kind 'image' (no-CNN baseline) rows for this selection")
-    raise VeiqaError(f"several baseline arms {arms}: pass baseline_arm=")
+        raise VeiqaError("no pair_kind 'image' (pixel-PRI control) rows for this selection")
+    raise VeiqaError(f"several pixel-PRI arms {arms}: pass pixel_arm=")
 
 
 def _sort_rows(keys: Sequence[str], pool_label: str = "all") -> list[str]:
@@ -169,9 +169,9 @@ def measure_notes(measures) -> str:
     return (" " + "; ".join(notes) + ".") if notes else ""
 
 
-def _caption(title: str, dataset: str, what: str, protocol: str, baseline: str, failed: list[str],
+def _caption(title: str, dataset: str, what: str, protocol: str, pixel: str, failed: list[str],
              intervals: str) -> str:
-    cap = (f"{title} {dataset}: {what}. No-CNN baseline (pair_kind 'image', arm '{baseline}') beside the VEI "
+    cap = (f"{title} {dataset}: {what}. Pixel-PRI control (pair_kind 'image', arm '{pixel}') beside the VEI "
            f"method (pair_kind 'vei'). {PROTOCOL_TEXT.get(protocol, 'Protocol ' + repr(protocol))}. {SIGN_TEXT}")
     cap += intervals
     cap += (" N identical: VEI pairs whose two inputs were identical (status 'identical'); N undefined: VEI pairs "
@@ -202,12 +202,12 @@ def _intervals(vei: pd.DataFrame, base: pd.DataFrame, stats: Sequence[str], prot
     return interval_text(pd.concat([vei, base], ignore_index=True), stats, protocol, cols)
 
 
-def _one_arm_table(key: str, sel: pd.DataFrame, vei: pd.DataFrame, arm: str, baseline_arm: str | None,
+def _one_arm_table(key: str, sel: pd.DataFrame, vei: pd.DataFrame, arm: str, pixel_arm: str | None,
                    stats: Sequence[str], with_ci: bool, pool_label: str, title: str, dataset: str, what: str,
                    protocol: str) -> pd.DataFrame:
-    """Tables 3 and 5: the rows ``key`` (distortion or measure) of one VEI arm beside its no-CNN baseline."""
+    """Tables 3 and 5: the rows ``key`` (distortion or measure) of one VEI arm beside its pixel-PRI control."""
     base_all = _select(sel, pair_kind="image")
-    b_arm = _baseline_arm(base_all, arm, baseline_arm)
+    b_arm = _pixel_arm(base_all, arm, pixel_arm)
     base = _select(base_all, arm=b_arm)
     rows = _sort_rows(vei[key], pool_label)
     base_for = {r: base[base[key] == r] for r in rows}
@@ -220,23 +220,23 @@ def _one_arm_table(key: str, sel: pd.DataFrame, vei: pd.DataFrame, arm: str, bas
 
 def table_per_distortion(corr: pd.DataFrame, dataset: str, arm: str, measure: str = "psnr",
                          protocol: str = "paper", stats: Sequence[str] = DEFAULT_STATS,
-                         baseline_arm: str | None = None, with_ci: bool = False,
+                         pixel_arm: str | None = None, with_ci: bool = False,
                          pool_label: str = "all") -> pd.DataFrame:
     """Table 3: one row per distortion (pooled row ``pool_label`` last) for one VEI arm and measure."""
     sel = _select(corr, dataset=dataset, measure=measure, protocol=protocol)
     vei = _select(sel, pair_kind="vei", arm=arm)
     if vei.empty:
         raise VeiqaError(f"no VEI rows for dataset={dataset!r} arm={arm!r} measure={measure!r} protocol={protocol!r}")
-    return _one_arm_table("distortion", sel, vei, arm, baseline_arm, stats, with_ci, pool_label, "Table 3.",
+    return _one_arm_table("distortion", sel, vei, arm, pixel_arm, stats, with_ci, pool_label, "Table 3.",
                           dataset, f"correlations per distortion, arm '{arm}', measure '{measure}'", protocol)
 
 
 def table_per_arm(corr: pd.DataFrame, dataset: str, measure: str = "psnr", distortion: str = "all",
-                  protocol: str = "paper", stats: Sequence[str] = DEFAULT_STATS, baseline_arm: str | None = None,
+                  protocol: str = "paper", stats: Sequence[str] = DEFAULT_STATS, pixel_arm: str | None = None,
                   with_ci: bool = False) -> pd.DataFrame:
     """Table 4: one row per VEI arm (CNN backbone) for one measure and distortion (default: all pooled).
 
-    The baseline does not depend on the backbone, so its columns repeat the same values on every row (unless the
+    The pixel-PRI control does not depend on the backbone, so its columns repeat the same values on every row (unless the
     corr frame holds pair_kind 'image' rows under the same arm name, which are then used row by row).
     """
     sel = _select(corr, dataset=dataset, measure=measure, protocol=protocol, distortion=distortion)
@@ -248,7 +248,7 @@ def table_per_arm(corr: pd.DataFrame, dataset: str, measure: str = "psnr", disto
     rows = _sort_rows(vei["arm"])
     base_for, used = {}, set()
     for r in rows:
-        b_arm = _baseline_arm(base_all, r, baseline_arm)
+        b_arm = _pixel_arm(base_all, r, pixel_arm)
         used.add(b_arm)
         base_for[r] = _select(base_all, arm=b_arm)
     df, failed = _assemble("arm", rows, vei, base_for, stats, with_ci)
@@ -261,14 +261,14 @@ def table_per_arm(corr: pd.DataFrame, dataset: str, measure: str = "psnr", disto
 
 def table_per_measure(corr: pd.DataFrame, dataset: str, arm: str, distortion: str = "all",
                       protocol: str = "paper", stats: Sequence[str] = DEFAULT_STATS,
-                      baseline_arm: str | None = None, with_ci: bool = False) -> pd.DataFrame:
+                      pixel_arm: str | None = None, with_ci: bool = False) -> pd.DataFrame:
     """Table 5: one row per similarity measure for one VEI arm and distortion (default: all pooled)."""
     sel = _select(corr, dataset=dataset, protocol=protocol, distortion=distortion)
     vei = _select(sel, pair_kind="vei", arm=arm)
     if vei.empty:
         raise VeiqaError(f"no VEI rows for dataset={dataset!r} arm={arm!r} distortion={distortion!r} "
                          f"protocol={protocol!r}")
-    return _one_arm_table("measure", sel, vei, arm, baseline_arm, stats, with_ci, "all", "Table 5.", dataset,
+    return _one_arm_table("measure", sel, vei, arm, pixel_arm, stats, with_ci, "all", "Table 5.", dataset,
                           f"correlations per similarity measure, arm '{arm}', distortion '{distortion}'", protocol)
 
 

@@ -1,6 +1,6 @@
-"""Standard no-reference IQA baselines: NIQE, BRISQUE, PIQE, after their reference MATLAB code.
+"""Standard no-reference IQA methods: NIQE, BRISQUE, PIQE, after their reference MATLAB code.
 
-API (what the workflow's baselines rule and ``veiqa nr`` call)::
+API (what the workflow's nr_methods rule and ``veiqa nr`` call)::
 
     from veiqa import nr
     nr.METHODS                         # ("niqe", "brisque", "piqe")

@@ -1,7 +1,7 @@
 """Which images every arm and measure of a table is correlated over (the same-N rule), and why others left.
 
 A *table* is one dataset × distortion (the pooled distortion included): every arm (VEI arms, the pixel-PRI
-baseline, the random-weights controls, the NR methods, the FR ceiling) and every measure of it is correlated over
+control, the random-weights controls, the NR methods, the FR ceiling) and every measure of it is correlated over
 the same images, so that two rows of a table can be compared. Two kinds of missing value are told apart:
 
 Undefined by design (:data:`UNDEFINED_BY_DESIGN`)
@@ -9,7 +9,7 @@ Undefined by design (:data:`UNDEFINED_BY_DESIGN`)
     (status ``zero_map``), PCC of a constant map (``constant_map``), a window larger than the image (``too_small``:
     SSIM, MS-SSIM, an NR method's minimum size). Only that measure's row leaves the image (counted in
     ``n_undefined``); the other measures of the arm and the other arms keep it, so e.g. the VEI arm's PSNR is
-    correlated over the same images as the pixel baseline's whatever the ``measures:`` list holds.
+    correlated over the same images as the pixel-PRI control's whatever the ``measures:`` list holds.
 A failure
     Anything else: a NaN value with another status (``error``, ``too_small_for_network``, ``nan``, ``identical``
     under a NaN convention, no status), a measure or arm without a row for an image the table has (``missing``), or

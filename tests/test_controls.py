@@ -1,4 +1,4 @@
-"""NR-IQA baselines and the FR ceiling in the workflow (issue 14): shard driver, collect join, statistics
+"""NR-IQA methods and the FR ceiling in the workflow (issue 14): shard driver, collect join, statistics
 orientation, ranked kinds, Table 6, config keys, and the jobs a dry run plans."""
 
 import math
@@ -12,7 +12,7 @@ from PIL import Image
 from scipy import stats as sps
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from veiqa import arms, baselines, config as vc, measures as M, nr, pairs, ranking, table6, tables
+from veiqa import arms, config as vc, controls, measures as M, nr, pairs, ranking, table6, tables
 from veiqa.collect import collect
 from veiqa.io import read_image, write_parquet
 from veiqa.measures._common import rgb2gray
@@ -38,7 +38,7 @@ def test_fr_ceiling_equals_measures_computed_directly_and_skimage(tmp_path):
     (tmp_path / "dist/d3.png").write_bytes(b"not a png")
     recs.append({"image_id": "i3", "path": "dist/d3.png", "ref_path": "ref/r0.png"})
     rows = pd.DataFrame(recs)
-    t = baselines.fr_table(rows, tmp_path, ["psnr", "ssim"])
+    t = controls.fr_table(rows, tmp_path, ["psnr", "ssim"])
     assert list(t.columns) == pairs.COLUMNS
     assert list(t.image_id.unique()) == ["i0", "i1", "i2", "i3"]
     assert set(t.pair_kind) == {"fr"} and set(t.arm) == {"fr-ceiling"}
@@ -69,8 +69,8 @@ def test_fr_ceiling_equals_measures_computed_directly_and_skimage(tmp_path):
 
 
 def test_fr_ceiling_without_reference_column_is_a_clear_error(tmp_path):
-    with pytest.raises(baselines.VeiqaError, match="ref_path"):
-        baselines.fr_table(pd.DataFrame({"image_id": ["a"], "path": ["a.png"]}), tmp_path, ["psnr"])
+    with pytest.raises(controls.VeiqaError, match="ref_path"):
+        controls.fr_table(pd.DataFrame({"image_id": ["a"], "path": ["a.png"]}), tmp_path, ["psnr"])
 
 
 def test_nr_driver_matches_nr_api_and_gives_every_failure_a_status(tmp_path, tid_pair):
@@ -79,7 +79,7 @@ def test_nr_driver_matches_nr_api_and_gives_every_failure_a_status(tmp_path, tid
     Image.fromarray(np.full((20, 24, 3), 128, np.uint8)).save(tmp_path / "tiny.png")
     (tmp_path / "broken.png").write_bytes(b"\x89PNG broken")
     rows = pd.DataFrame({"image_id": ["big", "tiny", "broken"], "path": ["big.bmp", "tiny.png", "broken.png"]})
-    t = baselines.nr_table(rows, tmp_path, nr.METHODS)
+    t = controls.nr_table(rows, tmp_path, nr.METHODS)
     assert list(t.columns) == pairs.COLUMNS and len(t) == 3 * len(nr.METHODS)
     assert list(t.image_id) == [i for i in ("big", "tiny", "broken") for _ in nr.METHODS]
     assert (t.pair_kind == "nr").all() and (t.arm == t.measure).all()
@@ -108,8 +108,8 @@ def test_nr_driver_matches_nr_api_and_gives_every_failure_a_status(tmp_path, tid
 def test_nr_driver_stops_on_a_missing_model_and_an_unknown_method(monkeypatch, tid_pair, tmp_path):
     shutil.copy(tid_pair[1], tmp_path / "a.bmp")
     rows = pd.DataFrame({"image_id": ["a"], "path": ["a.bmp"]})
-    with pytest.raises(baselines.VeiqaError, match="unknown NR baseline"):
-        baselines.nr_table(rows, tmp_path, ["niqe", "ilniqe"])
+    with pytest.raises(controls.VeiqaError, match="unknown NR method"):
+        controls.nr_table(rows, tmp_path, ["niqe", "ilniqe"])
 
     def missing(*a, **k):
         raise nr.ModelFileError("niqe_model.mat: model file missing")
@@ -117,7 +117,7 @@ def test_nr_driver_stops_on_a_missing_model_and_an_unknown_method(monkeypatch, t
     monkeypatch.setattr(nr, "score_many", missing)
     monkeypatch.setattr(nr, "score", missing)
     with pytest.raises(nr.ModelFileError):
-        baselines.nr_table(rows, tmp_path, ["niqe"])
+        controls.nr_table(rows, tmp_path, ["niqe"])
 
 
 # ------------------------------------------------------------------------------------------- collect + statistics
@@ -153,7 +153,7 @@ def collected(tmp_path):
     return collect(files, man, "toy", {a: r.columns() for a, r in run.items()}), mos, niqe, fr, pri
 
 
-def test_shard_labels_come_from_the_provenance_and_baselines_get_the_default_pri(tmp_path):
+def test_shard_labels_come_from_the_provenance_and_controls_get_the_default_pri(tmp_path):
     from veiqa.collect import shard_labels
 
     t = _long(["a"], "psnr", [1.0], "image", "image", False)
@@ -163,14 +163,14 @@ def test_shard_labels_come_from_the_provenance_and_baselines_get_the_default_pri
     write_parquet(t, tmp_path / "z.parquet", meta={"distortion": "wn", "arm": "nr"})
     got = shard_labels([tmp_path / "x.parquet", tmp_path / "y.parquet"], {"gb": "box3", "jpeg": "q1"})
     assert got == {str(tmp_path / "x.parquet"): ("jpeg", "q10"), str(tmp_path / "y.parquet"): ("gb", "box3")}
-    with pytest.raises(baselines.VeiqaError, match="no default PRI"):
+    with pytest.raises(controls.VeiqaError, match="no default PRI"):
         shard_labels([tmp_path / "z.parquet"], {"gb": "box3"})
     write_parquet(t, tmp_path / "old.parquet")
-    with pytest.raises(baselines.VeiqaError, match="old.parquet.*names no distortion"):
+    with pytest.raises(controls.VeiqaError, match="old.parquet.*names no distortion"):
         shard_labels([tmp_path / "old.parquet"], {"gb": "box3"})
 
 
-def test_collect_joins_the_baseline_shards_with_their_own_directions(collected):
+def test_collect_joins_the_control_shards_with_their_own_directions(collected):
     df, mos, *_ = collected
     assert len(df) == 3 * 16 and df.score.notna().all() and (df.pri == "box3").all()
     by = df.groupby(["pair_kind", "measure"])["measure_higher_is_better"].unique()
@@ -181,7 +181,8 @@ def test_collect_joins_the_baseline_shards_with_their_own_directions(collected):
     assert df[df.pair_kind == "nr"].status.tolist().count("too_small") == 1
     # what each arm is comes from its record, for every row
     kinds = df.groupby("arm")["arm_kind"].unique()
-    assert {a: k.tolist() for a, k in kinds.items()} == {"image": ["pixel"], "niqe": ["nr"], "fr-ceiling": ["fr_ceiling"]}
+    assert {a: k.tolist() for a, k in kinds.items()} == {"image": ["pixel"], "niqe": ["nr"],
+                                                         "fr-ceiling": ["fr_ceiling"]}
     assert (df["backbone"] == "none").all()
 
 
@@ -190,11 +191,11 @@ def test_collect_refuses_rows_of_an_arm_the_configuration_does_not_define(tmp_pa
     write_parquet(t, tmp_path / "s.parquet")
     man = pd.DataFrame({"image_id": ["a"], "ref_id": ["r"], "level": 1, "score": 1.0, "score_kind": "MOS",
                         "higher_is_better": True})
-    with pytest.raises(baselines.VeiqaError, match="s.parquet: rows of arm.*vgg16-pretrained"):
+    with pytest.raises(controls.VeiqaError, match="s.parquet: rows of arm.*vgg16-pretrained"):
         collect({str(tmp_path / "s.parquet"): ("gb", "box3")}, man, "toy", {"image": arms.PIXEL_ARM.columns()})
 
 
-def test_baselines_get_the_statistics_and_kinds_of_every_arm(collected):
+def test_controls_get_the_statistics_and_kinds_of_every_arm(collected):
     df, mos, niqe, fr, pri = collected
     res = ranking.correlations_all_arms(df, {"gb": "box3"}, k=2, n_boot=50, seed=0)
     c = res.corr[(res.corr.protocol == "paper") & (res.corr.distortion == "gb")].set_index("arm")
@@ -208,7 +209,7 @@ def test_baselines_get_the_statistics_and_kinds_of_every_arm(collected):
     deg = ranking.degenerate_counts(df, {"gb": "box3"})
     ranked = ranking.ranked_table(res.corr, deg, "psnr", default_pri={"gb": "box3"})
     kinds = ranked[ranked.distortion == "gb"].set_index("arm").kind
-    assert kinds.to_dict() == {"niqe": "nr-baseline", "fr-ceiling": "fr-ceiling", "image": "no-CNN baseline"}
+    assert kinds.to_dict() == {"niqe": "NR method", "fr-ceiling": "fr-ceiling", "image": "pixel-PRI control"}
     other = ranking.ranked_table(res.corr, deg, "ssim", default_pri={"gb": "box3"})
     assert set(other.arm) == {"niqe"}                    # no psnr-scored arm in a table of ssim
 
@@ -231,7 +232,8 @@ def test_table6_layout_on_a_synthetic_corr_table(tmp_path):
     rows = []
     for d in ("all", "wn", "gb"):
         rows += [_corr_row(d, "piqe", "nr", "piqe", 0.5, 0.4), _corr_row(d, "fr-ceiling", "fr", "psnr", 0.9, 0.95),
-                 _corr_row(d, ctl, "vei", "psnr", 0.3, 0.2, kind="random_control"), _corr_row(d, "image", "image", "psnr", 0.6, 0.55),
+                 _corr_row(d, ctl, "vei", "psnr", 0.3, 0.2, kind="random_control"),
+                 _corr_row(d, "image", "image", "psnr", 0.6, 0.55),
                  _corr_row(d, "niqe", "nr", "niqe", 0.7, 0.65), _corr_row(d, vei, "vei", "psnr", 0.8, 0.75),
                  _corr_row(d, "brisque", "nr", "brisque", 0.75, 0.7, status="failed"),
                  _corr_row(d, vei, "vei", "ssim", 0.1, 0.1), _corr_row(d, "fr-ceiling", "fr", "ssim", 0.2, 0.2),
@@ -244,7 +246,7 @@ def test_table6_layout_on_a_synthetic_corr_table(tmp_path):
     gb = t[t.distortion == "gb"]
     assert gb.method.tolist() == [f"VEI {vei}", "NIQE", "BRISQUE", "PIQE", "pixel PRI (no CNN)",
                                   f"VEI {ctl} (random weights)", "FR ceiling"]
-    assert gb.kind.tolist() == ["pretrained", "nr-baseline", "nr-baseline", "nr-baseline", "no-CNN baseline",
+    assert gb.kind.tolist() == ["pretrained", "NR method", "NR method", "NR method", "pixel-PRI control",
                                 "random-weights control", "fr-ceiling"]
     assert gb.measure.tolist() == ["psnr", "niqe", "brisque", "piqe", "psnr", "psnr", "psnr"]
     assert gb.SROCC.tolist() == pytest.approx([0.75, 0.65, 0.7, 0.4, 0.55, 0.2, 0.95])
@@ -252,31 +254,31 @@ def test_table6_layout_on_a_synthetic_corr_table(tmp_path):
     assert gb.n_nan.tolist() == [0, 2, 2, 2, 0, 0, 0] and len(t) == 3 * 7
     cap = t.attrs["caption"]
     assert "BRISQUE was trained on LIVE" in cap and "This dataset is LIVE" in cap and "95%" in cap
-    assert "NR baselines (NIQE, BRISQUE, PIQE)" in cap
+    assert "NR methods (NIQE, BRISQUE, PIQE)" in cap
     assert "gb (BRISQUE: linear_fallback)" in cap
     csv, md = tables.write_table(t, tmp_path / "table6_paper", md_compact=True)
     text = open(md).read()
     assert text.startswith("Table: Table 6. live1")
-    row = "| gb | NIQE | nr-baseline | niqe | niqe | 40 | 2 | 0 | 0.700 [0.600, 0.750] | 0.650 [0.550, 0.700] | ok |"
+    row = "| gb | NIQE | NR method | niqe | niqe | 40 | 2 | 0 | 0.700 [0.600, 0.750] | 0.650 [0.550, 0.700] | ok |"
     assert row in text
     back = pd.read_csv(csv)
     assert back.shape == t.shape and back["SROCC CI high"].iloc[0] == pytest.approx(0.8)
     cs = table6.table6(corr, "live1", "psnr", "content_separated", loader="tid2013")
     assert cs.kind.tolist() == ["pretrained"] * 3 and "This dataset is LIVE" not in cs.attrs["caption"]
-    with pytest.raises(baselines.VeiqaError, match="no VEI rows"):
+    with pytest.raises(controls.VeiqaError, match="no VEI rows"):
         table6.table6(corr, "live1", "gmsd", "paper")
 
 
 # ---------------------------------------------------------------------------------------------------- config
 
-def test_schema_defaults_and_rejects_bad_baselines():
+def test_schema_defaults_and_rejects_bad_nr_methods():
     cfg = vc.validate({"datasets": {"demo": {"loader": "demo"}}})
-    assert cfg["baselines"] == list(nr.METHODS) and cfg["fr_ceiling"] is True
+    assert cfg["nr_methods"] == list(nr.METHODS) and cfg["fr_ceiling"] is True
     schema = vc.load_schema()
-    assert schema["properties"]["baselines"]["items"]["enum"] == list(nr.METHODS)
-    assert vc.validate({"datasets": {"demo": {"loader": "demo"}}, "baselines": []})["baselines"] == []
-    with pytest.raises(vc.ConfigError, match="baselines"):
-        vc.validate({"datasets": {"demo": {"loader": "demo"}}, "baselines": ["niqe", "ilniqe"]})
+    assert schema["properties"]["nr_methods"]["items"]["enum"] == list(nr.METHODS)
+    assert vc.validate({"datasets": {"demo": {"loader": "demo"}}, "nr_methods": []})["nr_methods"] == []
+    with pytest.raises(vc.ConfigError, match="nr_methods"):
+        vc.validate({"datasets": {"demo": {"loader": "demo"}}, "nr_methods": ["niqe", "ilniqe"]})
     with pytest.raises(vc.ConfigError, match="fr_ceiling"):
         vc.validate({"datasets": {"demo": {"loader": "demo"}}, "fr_ceiling": "yes"})
 
@@ -292,13 +294,13 @@ TINY = {
 }
 
 
-def test_dry_run_plans_the_baseline_jobs(tmp_path):
+def test_dry_run_plans_the_control_jobs(tmp_path):
     from test_workflow import job_counts, snakemake
 
     snakemake(tmp_path, "resources/demo/shards/index.json", config=TINY)  # staging and the shard list
     plan = job_counts(snakemake(tmp_path, "-n", config=TINY))
     # 2 references x 5 levels = 10 images per distortion -> 3 shards of 4, for gb and jpeg.
-    assert plan["nr_baselines"] == plan["fr_ceiling"] == plan["measures_image"] == 6
+    assert plan["nr_methods"] == plan["fr_ceiling"] == plan["measures_image"] == 6
     assert plan["table6"] == plan["collect"] == 1
-    off = job_counts(snakemake(tmp_path, "-n", config={**TINY, "baselines": [], "fr_ceiling": False}))
-    assert "nr_baselines" not in off and "fr_ceiling" not in off and off["table6"] == 1
+    off = job_counts(snakemake(tmp_path, "-n", config={**TINY, "nr_methods": [], "fr_ceiling": False}))
+    assert "nr_methods" not in off and "fr_ceiling" not in off and off["table6"] == 1

@@ -1,11 +1,13 @@
-"""Per-shard driver of the reference arms beside the VEI method: standard NR-IQA baselines and the FR ceiling.
+"""The control arms computed outside the Grad-CAM chain, per shard: the standard NR-IQA methods and the FR ceiling
+(the third control computed on pixels, the pixel-PRI control, is :func:`veiqa.pairs.image_table`; the fourth, the
+random-weights control, is a Grad-CAM arm). Words: docs/layout.md ("Words").
 
 Both write rows in the long measure-shard format of :mod:`veiqa.pairs` (columns :data:`veiqa.pairs.COLUMNS`), so
-:func:`veiqa.collect.collect` joins them with the VEI arms and the no-CNN baseline, and the statistics treat them the
-same way (logistic mapping, PLCC/SROCC/KROCC/RMSE, both protocols, bootstrap intervals).
+:func:`veiqa.collect.collect` joins them with the VEI arms and the pixel-PRI control, and the statistics treat them
+the same way (logistic mapping, PLCC/SROCC/KROCC/RMSE, both protocols, bootstrap intervals).
 
-NR baselines (``pair_kind == "nr"``)
-    Each method of :data:`veiqa.nr.METHODS` named in the config (``baselines``) scores the distorted image alone
+NR methods (``pair_kind == "nr"``)
+    Each method of :data:`veiqa.nr.METHODS` named in the config (``nr_methods``) scores the distorted image alone
     (:func:`veiqa.nr.score_many`). The arm and the measure are the method's name (``niqe``, ``brisque``, ``piqe``).
     Lower scores mean better quality for all three. An image a method cannot score gets NaN with a status:
     ``too_small`` (smaller than the method needs), ``error`` (unreadable image or a failure of the method, logged),
@@ -13,7 +15,7 @@ NR baselines (``pair_kind == "nr"``)
     an unknown method stops the job: they concern the whole run, not one image.
 
 FR ceiling (``pair_kind == "fr"``, arm ``fr-ceiling``)
-    The configured FR measures (:mod:`veiqa.measures`, image mode, the same conventions as the no-CNN baseline)
+    The configured FR measures (:mod:`veiqa.measures`, image mode, the same conventions as the pixel-PRI control)
     between the distorted image and its pristine reference (the manifest's ``ref_path``). It sees the reference,
     which no NR method does; it shows what the measure reaches when the PRI is replaced by the true reference.
 
@@ -42,14 +44,7 @@ FR_KIND = "fr"
 FR_ARM = FR_LABEL  # veiqa.arms, the one home of the label
 
 
-
-def at_measure(corr: pd.DataFrame, measure: str) -> pd.Series:
-    """Rows of a correlation (or long) table that belong to a table of ``measure``: the arms scored by ``measure``
-    (the FR ceiling's among them), and every NR baseline (each scored by its own method)."""
-    return (corr["measure"] == measure) | (corr["pair_kind"] == NR_KIND)
-
-
-# ------------------------------------------------------------------------------------------------ NR baselines
+# ------------------------------------------------------------------------------------------------ NR methods
 
 def _check_methods(methods: Iterable[str]) -> list[str]:
     from . import nr
@@ -57,7 +52,7 @@ def _check_methods(methods: Iterable[str]) -> list[str]:
     methods = list(methods)
     unknown = [m for m in methods if m not in nr.METHODS]
     if unknown:
-        raise VeiqaError(f"unknown NR baseline(s) {unknown}; known: {list(nr.METHODS)}")
+        raise VeiqaError(f"unknown NR method(s) {unknown}; known: {list(nr.METHODS)}")
     return methods
 
 
@@ -104,7 +99,7 @@ def nr_table(rows: pd.DataFrame, root: str | Path, methods: Iterable[str], log=N
             img = read_image(Path(root) / r.path)
         except ImageError as e:
             if log:
-                log.warning("NR baselines not computed for %s: %s", r.image_id, e)
+                log.warning("NR methods not computed for %s: %s", r.image_id, e)
             res = {m: (math.nan, STATUS_ERROR) for m in methods}
         else:
             res = score_image(img, methods, r.image_id, log)
@@ -123,7 +118,7 @@ def fr_table(rows: pd.DataFrame, root: str | Path, names: Iterable[str], log=Non
     """The FR measures ``names`` between every distorted image of a shard and its pristine reference (manifest
     rows with ``image_id``, ``path`` and ``ref_path``, relative to ``root``), in the long measure-shard format.
 
-    The pairs go through :func:`veiqa.pairs.image_table` (the no-CNN baseline's code: image mode, batched by size,
+    The pairs go through :func:`veiqa.pairs.image_table` (the pixel-PRI control's code: image mode, batched by size,
     unreadable pairs NaN with status ``error``) with the reference in place of the PRI."""
     from .pairs import image_table
 
@@ -142,7 +137,7 @@ def fr_table(rows: pd.DataFrame, root: str | Path, names: Iterable[str], log=Non
 
 def run_shard(kind: str, rows_file: str | Path, distortion: str, names: Sequence[str], out: str | Path, dataset: str,
               log) -> pd.DataFrame:
-    """One shard job of the workflow: ``kind`` ``"nr"`` (NR baselines ``names``) or ``"fr"`` (FR ceiling, measures
+    """One shard job of the workflow: ``kind`` ``"nr"`` (NR methods ``names``) or ``"fr"`` (FR ceiling, measures
     ``names``) on the shard rows file ``rows_file`` (:func:`veiqa.shards.read_shard`) of ``distortion``; writes
     ``out`` atomically with its provenance."""
     from . import shards
@@ -155,7 +150,7 @@ def run_shard(kind: str, rows_file: str | Path, distortion: str, names: Sequence
     elif kind == FR_KIND:
         df = fr_table(rows, root, names, log=log)
     else:
-        raise VeiqaError(f"unknown baseline kind {kind!r} (expected {NR_KIND!r} or {FR_KIND!r})")
+        raise VeiqaError(f"unknown control kind {kind!r} (expected {NR_KIND!r} or {FR_KIND!r})")
     arm = FR_ARM if kind == FR_KIND else NR_KIND
     write_parquet(df, out, meta={"dataset": dataset, "distortion": distortion, "arm": arm, "measures": list(names)},
                   contract=MEASURE_SHARD)
