@@ -1,7 +1,7 @@
 rule collect:
     """All similarity values of a dataset joined with its scores: the long table of the statistics."""
     input:
-        manifest="resources/{dataset}/manifest.parquet",
+        manifest=rules.stage.output.manifest,
         measures=lambda wc: measure_shards(wc.dataset),
         controls=lambda wc: control_shards(wc.dataset),
     output:
@@ -56,7 +56,7 @@ PROTOCOLS = ["paper", "content_separated"]
 rule tables:
     """The paper's Tables 3-5 (VEI method beside the pixel-PRI control), CSV and Markdown, for both protocols."""
     input:
-        corr="results/{dataset}/stats/corr.parquet",
+        corr=rules.correlations.output.corr,
     output:
         csv=[
             report(
@@ -88,10 +88,10 @@ rule table6:
     control and the FR ceiling, per distortion, PLCC and SROCC with intervals, for both protocols, and the pooled
     row without identical pairs (a sensitivity check, recomputed here)."""
     input:
-        corr="results/{dataset}/stats/corr.parquet",
+        corr=rules.correlations.output.corr,
         comparisons=[f"results/{{dataset}}/tables/{p}/comparisons.csv" for p in PROTOCOLS],
         collected=rules.collect.output[0],
-        folds="results/{dataset}/stats/folds.parquet",
+        folds=rules.correlations.output.folds,
     output:
         csv=[
             report(
@@ -127,9 +127,9 @@ rule rank_arms:
     """Every arm (backbones, weights, grid settings, PRI strengths, the pixel-PRI control) ranked by SROCC under the
     content-separated protocol, with degenerate-pair counts, and a picture of SROCC across the grid."""
     input:
-        corr="results/{dataset}/stats/corr.parquet",
+        corr=rules.correlations.output.corr,
         collected=rules.collect.output[0],
-        predictions="results/{dataset}/stats/predictions.parquet",
+        predictions=rules.correlations.output.predictions,
     output:
         csv=report(
             "results/{dataset}/tables/ranked_arms.csv",
@@ -165,7 +165,7 @@ rule scatter_plots:
     """Objective score against MOS/DMOS with the fitted logistic, per arm and measure."""
     input:
         collected=rules.collect.output[0],
-        fits="results/{dataset}/stats/fits.parquet",
+        fits=rules.correlations.output.fits,
     output:
         report(
             directory("results/{dataset}/plots/scatter"),

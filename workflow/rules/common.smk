@@ -104,22 +104,16 @@ def pri_params(wildcards):
     return vc.pri_arms(CFG, wildcards.distortion)[wildcards.pri]
 
 
-def pri_shards(dataset):
-    return [
-        f"results/{dataset}/pri/{d}/{arm}/shard-{k}.parquet"
-        for d, k in shards_of(dataset)
-        for arm in vc.pri_arms(CFG, d)
-    ]
-
-
 def measure_shards(dataset):
-    """Every measure shard of a dataset: each VEI arm, and the pixel-PRI control when configured."""
-    arms = list(CAM_ARMS) + (["image"] if CFG["pixel_control"] else [])
+    """Every measure shard of a dataset: each VEI arm, and the pixel-PRI control when configured (the paths are
+    the rules' own outputs)."""
+    outs = [(rules.measures_vei.output[0], cam) for cam in CAM_ARMS]
+    outs += [(rules.measures_image.output[0], None)] if CFG["pixel_control"] else []
     return [
-        f"results/{dataset}/measures/{d}/{p}/{arm}/shard-{k}.parquet"
+        out.format(dataset=dataset, distortion=d, pri=p, k=k, cam=cam)
         for d, k in shards_of(dataset)
         for p in vc.pri_arms(CFG, d)
-        for arm in arms
+        for out, cam in outs
     ]
 
 

@@ -3,7 +3,7 @@ rule comparisons:
     random-weights control and the best NR method, per distortion, for each protocol, Holm-corrected per table."""
     input:
         collected=rules.collect.output[0],
-        folds="results/{dataset}/stats/folds.parquet",
+        folds=rules.correlations.output.folds,
     output:
         csv=[
             report(

@@ -3,7 +3,7 @@ rule gradcam:
     input:
         rows=shard_input,
         weights=weight_stamp,
-        pri="results/{dataset}/pri/{distortion}/{pri}/shard-{k}.parquet",
+        pri=rules.pri.output.index,
     output:
         vei="results/{dataset}/vei/{distortion}/{pri}/{cam}/shard-{k}.parquet",
     params:

@@ -1,8 +1,8 @@
 rule measures_vei:
     """Similarity of each pair of heat maps, every configured measure, long format."""
     input:
-        vei="results/{dataset}/vei/{distortion}/{pri}/{cam}/shard-{k}.parquet",
-        pri="results/{dataset}/pri/{distortion}/{pri}/shard-{k}.parquet",
+        vei=rules.gradcam.output.vei,
+        pri=rules.pri.output.index,
     output:
         "results/{dataset}/measures/{distortion}/{pri}/{cam}/shard-{k}.parquet",
     log:
@@ -30,7 +30,7 @@ rule measures_image:
     """The pixel-PRI control: the same measures on the raw distorted image and its PRI."""
     input:
         rows=shard_input,
-        pri="results/{dataset}/pri/{distortion}/{pri}/shard-{k}.parquet",
+        pri=rules.pri.output.index,
     output:
         "results/{dataset}/measures/{distortion}/{pri}/image/shard-{k}.parquet",
     log:

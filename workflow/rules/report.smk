@@ -5,8 +5,8 @@ rule summary:
     """The report's front page (workflow/report/workflow.rst includes it): what was run, and each dataset's Table 6
     with the paired-test verdicts, as the run wrote them."""
     input:
-        manifests=expand("resources/{dataset}/manifest.parquet", dataset=DATASETS),
-        rejected=expand("resources/{dataset}/rejected.parquet", dataset=DATASETS),
+        manifests=expand(rules.stage.output.manifest, dataset=DATASETS),
+        rejected=expand(rules.stage.output.rejected, dataset=DATASETS),
         table6=expand(
             "results/{dataset}/tables/{p}/table6_{p}.csv",
             dataset=DATASETS,

@@ -1,7 +1,7 @@
 rule setmetrics:
     """FID and KID of each distortion level's images against the pristine references, IS of each set, mean LPIPS."""
     input:
-        manifest="resources/{dataset}/manifest.parquet",
+        manifest=rules.stage.output.manifest,
     output:
         table="results/{dataset}/setmetrics.parquet",
         csv=report(

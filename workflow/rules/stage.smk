@@ -59,7 +59,7 @@ checkpoint shard_index:
     """Split the manifest into shards of `shard_size` images: write each shard's rows file whose content changed (an
     unchanged shard keeps its file, so its jobs do not rerun) and the list of shards the DAG reads."""
     input:
-        manifest="resources/{dataset}/manifest.parquet",
+        manifest=rules.stage.output.manifest,
     output:
         index="resources/{dataset}/shards/index.json",
     log:
