@@ -14,6 +14,8 @@ are testable alone:
 :mod:`veiqa.stats.protocols`
     Direction conventions, folds over reference contents, the paper and content-separated protocols, the same-N
     rule across the measures of an arm, :func:`correlations` and :func:`save_results`.
+:mod:`veiqa.stats.long_table`
+    The long table the statistics read: its columns, its checks, the columns that describe an arm.
 :mod:`veiqa.stats.nested`
     Choosing an arm without the winner's curse: nested selection over outer folds of contents.
 :mod:`veiqa.stats.same_images`
@@ -50,7 +52,6 @@ from .protocols import (  # noqa: F401
     REQUIRED_COLUMNS,
     STATS,
     CorrelationResult,
-    _validate,
     assign_folds,
     common_rows,
     correlations,

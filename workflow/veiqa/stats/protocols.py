@@ -63,23 +63,20 @@ import numpy as np
 import pandas as pd
 
 from .. import contracts as C
-from ..contracts import CORRELATION_INPUT, FIT_FAILED, FIT_OK, STATUS_IDENTICAL
+from ..contracts import FIT_FAILED, FIT_OK, STATUS_IDENTICAL
 from ..io import VeiqaError, seed_from, write_parquet
 from ..parallel import map_ordered
 from .logistic import (BETA_NAMES, LOGISTIC_METHODS, MIN_FIT_POINTS, LogisticFit, fit_logistic, fit_logistic_folds, fit_logistic_many,
                        linear_fallback)
 from .chance import _chance_from_fits, _chance_plcc, _fit_batched, _perm_draws, _perm_problems
+from .long_table import GROUP_KEYS as _GROUP_KEYS
+from .long_table import ARM_ATTRIBUTES, REQUIRED_COLUMNS, arm_attributes, validate  # noqa: F401 (re-exported)
 from .same_images import UNDEFINED_BY_DESIGN, common_rows  # noqa: F401 (re-exported)
 from .weighted import (blocked_stats, bootstrap_weights, direction_signs, percentile_ci,
                        stratified_content_counts)
 
-GROUP_KEYS = ("dataset", "distortion", "arm", "pair_kind", "measure")
+GROUP_KEYS = _GROUP_KEYS  # one home: veiqa.stats.long_table
 ARM_KEYS = ("dataset", "distortion", "arm", "pair_kind")
-#: The columns the statistics read: their home is the contract veiqa.contracts.CORRELATION_INPUT.
-REQUIRED_COLUMNS = CORRELATION_INPUT.names
-#: Columns of the long table that describe an arm (one value per arm and pair kind: its kind, the PRI setting of a
-#: grid arm; :mod:`veiqa.arms`), carried onto the correlation and fit rows when the table has them.
-ARM_ATTRIBUTES = ("arm_kind", "pri_setting")
 PROTOCOLS = ("paper", "content_separated")
 STATS = ("plcc", "srocc", "krocc", "rmse")
 FIT_STATS = ("plcc", "rmse")  # the figures that depend on the fitted mapping
@@ -255,33 +252,6 @@ class CorrelationResult:
     predictions: pd.DataFrame
 
 
-def _validate(df: pd.DataFrame) -> pd.DataFrame:
-    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
-    if missing:
-        raise VeiqaError(f"correlation input table lacks column(s) {missing}; it has {list(df.columns)}")
-    df = df.copy()
-    for c in ("dataset", "distortion", "arm", "pair_kind", "measure", "image_id", "ref_id"):
-        df[c] = df[c].astype(str)
-    for c in ("value", "score"):
-        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
-    for c in ("higher_is_better", "measure_higher_is_better"):
-        if df[c].isna().any():
-            raise VeiqaError(f"column {c!r} has missing values; it must be a boolean for every row")
-        df[c] = df[c].astype(bool)
-    # a measure's direction is its producer's (veiqa.pairs.COLUMNS): one per kind of pair, e.g. PSNR against the PRI
-    # and PSNR against the pristine reference (the FR ceiling) go opposite ways
-    for key, col in ((["dataset"], "higher_is_better"), (["pair_kind", "measure"], "measure_higher_is_better")):
-        nun = df.groupby(key)[col].nunique()
-        bad = list(nun.index[nun > 1])
-        if bad:
-            raise VeiqaError(f"column {col!r} is not constant within {key} {bad}: check the manifest/measure table")
-    dup = df.duplicated(list(GROUP_KEYS) + ["image_id"])
-    if dup.any():
-        first = df.loc[dup, list(GROUP_KEYS) + ["image_id"]].iloc[0].to_dict()
-        raise VeiqaError(f"duplicate rows for the same group and image_id (e.g. {first})")
-    return df
-
-
 def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: int = 5, n_boot: int = 1000,
                  ci_level: float = 0.95, seed: int = 0, pool_label: str | None = "all", n_starts: int = 5,
                  fold_n_starts: int = 3, kendall_matrix_max_n: int = 2000,
@@ -318,7 +288,7 @@ def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: i
             raise VeiqaError(f"unknown protocol {p!r} (expected one of {PROTOCOLS})")
     if logistic not in LOGISTIC_METHODS:
         raise VeiqaError(f"unknown logistic method {logistic!r} (expected one of {LOGISTIC_METHODS})")
-    df = _validate(df)
+    df = validate(df)
     if pool_label is not None and pool_label in set(df["distortion"]):
         raise VeiqaError(f"a distortion is named {pool_label!r}, which is the pooled label; pass another pool_label")
     folds_df = assign_folds(df, k=k, seed=seed) if folds is None else folds
@@ -432,23 +402,10 @@ def correlations(df: pd.DataFrame, *, protocols: Sequence[str] = PROTOCOLS, k: i
                                                               "fit_message", "n_fit", "rss", "n_starts",
                                                               "fit_method"])
     preds = pd.concat(pred_parts, ignore_index=True) if pred_parts else pd.DataFrame(columns=C.PREDICTIONS.names)
-    attrs = _arm_attributes(df)
+    attrs = arm_attributes(df)
     if attrs is not None:
         corr, fits = (t.merge(attrs, on=["arm", "pair_kind"], how="left", validate="m:1") for t in (corr, fits))
     return CorrelationResult(corr=corr, fits=fits, folds=folds_df, predictions=preds)
-
-
-def _arm_attributes(df: pd.DataFrame) -> pd.DataFrame | None:
-    """One row per (arm, pair_kind) with the table's :data:`ARM_ATTRIBUTES`; None when it has none of them."""
-    cols = [c for c in ARM_ATTRIBUTES if c in df.columns]
-    if not cols:
-        return None
-    a = df[["arm", "pair_kind", *cols]].drop_duplicates()
-    dup = a.duplicated(["arm", "pair_kind"])
-    if dup.any():
-        arm = a.loc[dup, "arm"].iloc[0]
-        raise VeiqaError(f"arm {arm!r} has more than one value of {cols} in the long table")
-    return a
 
 
 def save_results(result: CorrelationResult, outdir: str | os.PathLike, meta: Mapping | None = None) -> dict[str, str]:
