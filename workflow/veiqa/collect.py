@@ -11,7 +11,7 @@ from typing import Mapping
 import pandas as pd
 
 from . import controls
-from .contracts import MEASURE_SHARD, check
+from .contracts import MEASURE_SHARD, ContractError, check
 from .io import VeiqaError, read_provenance
 from .specs import MEASURES
 
@@ -29,7 +29,11 @@ def collect(measure_files, manifest: pd.DataFrame, dataset: str, arms: Mapping[s
     """
     parts = []
     for path, (distortion, pri) in measure_files.items():
-        t = check(pd.read_parquet(path), MEASURE_SHARD, path)  # a shard that breaks its contract names its file
+        try:  # a shard that breaks its contract names its file
+            t = check(pd.read_parquet(path), MEASURE_SHARD, path)
+        except ContractError as e:
+            raise ContractError(f"{e}. A shard written by an older veiqa: rerun its jobs (snakemake --forcerun "
+                                "measures_vei measures_image nr_methods fr_ceiling), or delete it") from None
         t["distortion"] = distortion
         t["pri"] = pri
         parts.append(t)
