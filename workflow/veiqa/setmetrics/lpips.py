@@ -8,7 +8,7 @@ import numpy as np
 
 from ..io import VeiqaError, sha256_file
 from ._tensors import _batch_tensor
-from .weights import LPIPS_BACKBONE_FILES, _resolve_weights
+from .weights import LPIPS_BACKBONE_FILES, resolve_weights
 
 
 class LPIPSMetric:
@@ -47,7 +47,7 @@ def load_lpips(net: str = "alex", backbone_weights=None, device: str = "cpu") ->
 
     if net not in LPIPS_BACKBONE_FILES:
         raise VeiqaError(f"LPIPS: net must be one of {sorted(LPIPS_BACKBONE_FILES)}, got {net!r}")
-    path = _resolve_weights(backbone_weights, LPIPS_BACKBONE_FILES[net], f"LPIPS ({net} backbone)",
+    path = resolve_weights(backbone_weights, LPIPS_BACKBONE_FILES[net], f"LPIPS ({net} backbone)",
                             "torchvision's ImageNet checkpoint, https://download.pytorch.org/models/"
                             + LPIPS_BACKBONE_FILES[net])
     try:

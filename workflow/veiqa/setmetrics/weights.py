@@ -14,23 +14,23 @@ FID_INCEPTION_URL = get_source("inception_pytorch_fid").url
 LPIPS_BACKBONE_FILES = {net: get_source(f"lpips_{net}").file for net in ("alex", "vgg", "squeeze")}
 
 
-def _default_weights_dir() -> Path:
+def default_weights_dir() -> Path:
     import torch
 
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
-def _resolve_weights(path, filename: str, what: str, source: str = "") -> Path:
+def resolve_weights(path, filename: str, what: str, source: str = "") -> Path:
     """``path`` (a file, or a folder holding ``filename``) or, when None, the torch hub cache; else VeiqaError."""
     if path is not None:
         p = Path(path).expanduser()
         cand = p / filename if p.is_dir() else p
     else:
-        cand = _default_weights_dir() / filename
+        cand = default_weights_dir() / filename
     if cand.is_file():
         return cand
     raise VeiqaError(
         f"{what}: weight file {filename} not found (looked for {cand}). Copy {filename} into the torch hub cache "
-        f"{_default_weights_dir()}/ or give its path in the config{' (' + source + ')' if source else ''}; "
+        f"{default_weights_dir()}/ or give its path in the config{' (' + source + ')' if source else ''}; "
         "veiqa never downloads weights at run time."
     )

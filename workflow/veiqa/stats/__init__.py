@@ -22,52 +22,22 @@ are testable alone:
     Which images every arm and measure of a table is correlated over, and why others left.
 :mod:`veiqa.stats.chance`
     The chance level of the paper protocol's in-sample PLCC, by permutation of contents.
+:mod:`veiqa.stats.paired`
+    Paired tests between two arms on the same images.
 
-Every name of the former single module ``veiqa.stats`` is still importable from here.
+The names below are the package's public API; anything else is imported from its module.
 """
 
-from .logistic import (  # noqa: F401
-    BETA_NAMES,
-    LOGISTIC_METHODS,
-    MIN_FIT_POINTS,
-    LogisticFit,
-    _failed,
-    _logistic_jac,
-    fit_logistic,
-    fit_logistic_folds,
-    is_monotone,
-    linear_fallback,
-    logistic5,
-    max_slope,
-)
-from .logistic import linear_fallback as _linear_fallback  # noqa: F401
-from .nested import nested_selection  # noqa: F401
-from .protocols import (  # noqa: F401
-    ARM_KEYS,
-    FIT_STATS,
-    GROUP_KEYS,
-    MIN_CI_CONTENTS,
-    MIN_CI_IMAGES,
-    PROTOCOLS,
-    REQUIRED_COLUMNS,
-    STATS,
-    CorrelationResult,
-    assign_folds,
-    common_rows,
-    correlations,
-    evaluate_group,
-    save_results,
-)
-from .weighted import (  # noqa: F401
-    _sign_chunks,
-    _tie_groups,
-    _wkendall,
-    _wpearson,
-    _wranks,
-    blocked_stats,
-    bootstrap_weights,
-    percentile_ci,
-    weighted_stats,
-)
-from .weighted import blocked_stats as _blocked_stats  # noqa: F401
-from .weighted import percentile_ci as _percentile_ci  # noqa: F401
+from .logistic import BETA_NAMES, LOGISTIC_METHODS, LogisticFit, fit_logistic, is_monotone, logistic5, max_slope
+from .long_table import GROUP_KEYS, REQUIRED_COLUMNS
+from .nested import nested_selection
+from .protocols import (FIT_STATS, PROTOCOLS, STATS, CorrelationResult, assign_folds, correlations, evaluate_group,
+                        save_results)
+from .weighted import bootstrap_weights, percentile_ci, weighted_stats
+
+__all__ = [
+    "BETA_NAMES", "FIT_STATS", "GROUP_KEYS", "LOGISTIC_METHODS", "PROTOCOLS", "REQUIRED_COLUMNS", "STATS",
+    "CorrelationResult", "LogisticFit", "assign_folds", "bootstrap_weights", "correlations", "evaluate_group",
+    "fit_logistic", "is_monotone", "logistic5", "max_slope", "nested_selection", "percentile_ci", "save_results",
+    "weighted_stats",
+]

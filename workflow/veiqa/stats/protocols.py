@@ -69,13 +69,11 @@ from ..parallel import map_ordered
 from .logistic import (BETA_NAMES, LOGISTIC_METHODS, MIN_FIT_POINTS, LogisticFit, fit_logistic, fit_logistic_folds, fit_logistic_many,
                        linear_fallback)
 from .chance import _chance_from_fits, _chance_plcc, _fit_batched, _perm_draws, _perm_problems
-from .long_table import GROUP_KEYS as _GROUP_KEYS
-from .long_table import ARM_ATTRIBUTES, REQUIRED_COLUMNS, arm_attributes, validate  # noqa: F401 (re-exported)
-from .same_images import UNDEFINED_BY_DESIGN, common_rows  # noqa: F401 (re-exported)
+from .long_table import GROUP_KEYS, arm_attributes, validate
+from .same_images import common_rows
 from .weighted import (blocked_stats, bootstrap_weights, direction_signs, percentile_ci,
                        stratified_content_counts)
 
-GROUP_KEYS = _GROUP_KEYS  # one home: veiqa.stats.long_table
 ARM_KEYS = ("dataset", "distortion", "arm", "pair_kind")
 PROTOCOLS = ("paper", "content_separated")
 STATS = ("plcc", "srocc", "krocc", "rmse")
