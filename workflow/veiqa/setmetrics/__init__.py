@@ -74,7 +74,7 @@ from .inception import (
 )
 from .levels import MANIFEST_COLUMNS, NAN_STATUS, check_statuses, fid_min_n_default, set_metrics_for_levels
 from .lpips import LPIPSMetric, load_lpips
-from .report import column_names, extractor_label, plot_levels, publish, set_metrics_table, write_set_metrics
+from .report import column_names, plot_levels, publish, set_metrics_table, write_set_metrics
 from .running import RunningStats
 from .sets import SetFeatures, as_extractor, fid_between_sets, set_features
 from .weights import FID_INCEPTION_FILE, FID_INCEPTION_URL, LPIPS_BACKBONE_FILES
@@ -84,7 +84,7 @@ __all__ = [
     "LPIPS_BACKBONE_FILES",
     "MANIFEST_COLUMNS", "NAN_STATUS", "Extractor", "FIDResult", "ISResult", "KIDResult", "LPIPSMetric",
     "RunningStats", "SetFeatures", "as_extractor", "backbone_extractor", "check_statuses", "column_names",
-    "extractor_label", "fid_between_sets", "fid_from_features", "fid_from_stats", "fid_min_n_default",
+    "fid_between_sets", "fid_from_features", "fid_from_stats", "fid_min_n_default",
     "frechet_distance", "hooked_pooled_features", "inception_fid_extractor", "inception_tf_extractor",
     "inception_score",
     "kid_from_features",

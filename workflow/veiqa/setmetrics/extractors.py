@@ -19,6 +19,10 @@ class Extractor:
     image (float in [0, 1]) is resized to ``input_size`` (``(H, W)``; None = unchanged) with bilinear interpolation
     (``antialias`` as set) and then normalised: ``normalize`` is None, a ``(mean, std)`` pair, or a callable on the
     batch.
+
+    ``label`` is the short name a table's columns carry (``fid[label]``; default the full ``name``); ``standard``
+    says the network is the published FID network with its published weights (TensorFlow's inception-2015-12-05
+    graph or pytorch-fid's port of it), whose measures the tables name plainly (FID, KID, IS).
     """
 
     name: str
@@ -31,6 +35,12 @@ class Extractor:
     has_logits: bool = False
     module: Any = field(default=None, repr=False)
     weight_files: dict[str, str] = field(default_factory=dict)  # path of each weight file used -> its full SHA-256
+    label: str = ""
+    standard: bool = False
+
+    def __post_init__(self):
+        if not self.label:
+            self.label = self.name
 
     def preprocess(self, img):
         """uint8 H x W x 3 array, or float 3 x H x W tensor in [0, 1] -> float 3 x H' x W' tensor on device."""
@@ -152,11 +162,12 @@ def backbone_extractor(name: str, weights="pretrained", seed: int | None = None,
         forward, how = timm_pooled_features(model), "pooled"
     else:  # torchvision/darknet: spatial mean of the registry's target layer (the last conv feature map)
         forward, how = hooked_pooled_features(model, bb.target_layer), f"{bb.target_layer}.mean"
-    label = bb.label
+    full = bb.label
     if bb.weights_file is not None:
-        label = f"{label}@{bb.weights_sha256[:12]}"
+        full = f"{full}@{bb.weights_sha256[:12]}"
     return Extractor(
-        name=f"{label}:{how}", forward=forward, input_size=_hw(bb.input_size), normalize=bb.normalize,
+        name=f"{full}:{how}", label=name if bb.weights == "pretrained" else f"{name} {bb.weights}",
+        forward=forward, input_size=_hw(bb.input_size), normalize=bb.normalize,
         device=str(bb.device), batch_size=batch_size,
         has_logits=how != "pooled" or model.num_classes > 0, module=model,
         weight_files={bb.weights_file: bb.weights_sha256} if bb.weights_file else {},

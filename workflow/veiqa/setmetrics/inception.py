@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..io import VeiqaError, sha256_file
 from .extractors import Extractor
-from .weights import FID_INCEPTION_FILE, FID_INCEPTION_URL, resolve_weights
+from .weights import FID_INCEPTION_FILE, FID_INCEPTION_SHA256_PREFIX, FID_INCEPTION_URL, resolve_weights
 
 INCEPTION_FID_NAME = "inception_v3_fid:pool3"  # the extractor name of the standard FID network
 
@@ -92,6 +92,8 @@ def inception_fid_extractor(weights=None, device: str = "cpu", batch_size: int =
 
     path = resolve_weights(weights, FID_INCEPTION_FILE, "FID Inception-v3",
                             f"pytorch-fid's release file, {FID_INCEPTION_URL}")
+    sha = sha256_file(path)
+    standard = sha.startswith(FID_INCEPTION_SHA256_PREFIX)
     with torch.device("meta"):  # no wasted random init: every tensor comes from the file (strict load)
         model = _fid_inception_module()
     model = model.to_empty(device="cpu")
@@ -104,7 +106,8 @@ def inception_fid_extractor(weights=None, device: str = "cpu", batch_size: int =
     return Extractor(
         name=INCEPTION_FID_NAME, forward=model, input_size=(299, 299), normalize=lambda x: 2 * x - 1,
         antialias=False, device=device, batch_size=batch_size, has_logits=True, module=model,
-        weight_files={str(path): sha256_file(path)},
+        weight_files={str(path): sha}, label="inception_v3_fid" if standard else f"inception_v3_fid@{sha[:12]}",
+        standard=standard,
     )
 
 
@@ -180,8 +183,10 @@ def inception_tf_extractor(weights=None, device: str = "cpu", batch_size: int = 
     def normalize(x):
         return tf_resize_bilinear(x * 255.0, (299, 299)) / 128.0 - 1.0
 
-    name = INCEPTION_TF_NAME if sha == TF_FID_SHA256 else INCEPTION_TF_NAME.replace("7ff4a85c3a63", sha[:12])
+    standard = sha == TF_FID_SHA256
+    name = INCEPTION_TF_NAME if standard else INCEPTION_TF_NAME.replace("7ff4a85c3a63", sha[:12])
     return Extractor(
         name=name, forward=model, input_size=None, normalize=normalize, device=device, batch_size=batch_size,
         has_logits=False, module=model, weight_files={str(path): sha},
+        label="inception-2015-12-05" if standard else f"inception-2015-12-05@{sha[:12]}", standard=standard,
     )

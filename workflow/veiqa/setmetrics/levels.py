@@ -67,15 +67,22 @@ def _kid_columns(f_d, f_r, name, subset_size, n_subsets, seed) -> dict[str, Any]
                 kid_std_status=kr.std_status)
 
 
+def _classifier(clf) -> dict[str, Any]:
+    """The classifier's columns: its full name, the short label of the IS columns, whether it is the standard one."""
+    if clf is None:
+        return dict(classifier=None, classifier_label=None, classifier_standard=None)
+    return dict(classifier=clf.name, classifier_label=clf.label, classifier_standard=clf.standard)
+
+
 def _is_columns(p_d, p_r, clf, is_splits) -> dict[str, Any]:
     if p_d is None or p_r is None:
         why = "no classifier with logits (pass classifier=...)"
-        return dict(classifier=None if clf is None else clf.name, is_mean=np.nan, is_std=np.nan, is_ref_mean=np.nan,
+        return dict(**_classifier(clf), is_mean=np.nan, is_std=np.nan, is_ref_mean=np.nan,
                     is_ref_std=np.nan, is_splits=0, is_status=why, is_std_status=why, is_ref_std_status=why)
     i_d = inception_score(p_d, splits=is_splits, classifier=clf.name)
     i_r = inception_score(p_r, splits=is_splits, classifier=clf.name)
     one = "no spread: one split (is_splits={} and {} images)"
-    return dict(classifier=clf.name, is_mean=i_d.is_mean, is_std=i_d.is_std if i_d.splits > 1 else np.nan,
+    return dict(**_classifier(clf), is_mean=i_d.is_mean, is_std=i_d.is_std if i_d.splits > 1 else np.nan,
                 is_ref_mean=i_r.is_mean, is_ref_std=i_r.is_std if i_r.splits > 1 else np.nan, is_splits=i_d.splits,
                 is_status="ok", is_std_status="ok" if i_d.splits > 1 else one.format(is_splits, i_d.n),
                 is_ref_std_status="ok" if i_r.splits > 1 else one.format(is_splits, i_r.n))
@@ -175,7 +182,8 @@ def set_metrics_for_levels(
         paths = [str(p) for p in g["path"]]
         refs = list(dict.fromkeys(str(p) for p in g["ref_path"]))
         row: dict[str, Any] = {"distortion": dist, "level": level, "n_images": len(paths), "n_refs": len(refs),
-                               "extractor": ex.name}
+                               "extractor": ex.name, "extractor_label": ex.label,
+                               "extractor_standard": ex.standard}
         f_d, f_r = features_of(paths), features_of(refs)
         row.update(_fid_columns(f_d, f_r, ex.name, fid_method, imag_tol, fid_min_n))
         row.update(_kid_columns(f_d, f_r, ex.name, kid_subset_size, kid_n_subsets, seed))

@@ -11,14 +11,12 @@ Statuses other than "ok" go into a ``notes`` column, or into the caption when ev
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import pandas as pd
 
 from ..contracts import SET_METRICS
 from ..io import write_parquet
-from .inception import INCEPTION_FID_NAME
 
 #: (result column, standard name, stem of the extractor-named column)
 _METRICS = (("fid", "FID", "fid"), ("kid_mean", "KID", "kid"), ("kid_std", "KID std", "kid_std"),
@@ -28,26 +26,17 @@ _NOTES = (("fid_status", "FID"), ("kid_status", "KID"), ("kid_std_status", "KID 
           ("lpips_status", "LPIPS"))
 
 
-def extractor_label(name: str | None) -> str | None:
-    """None for the standard FID Inception-v3, else a short label of the network: ``efficientnet_lite0`` for
-    ``efficientnet_lite0[pretrained]@1a2b3c4d5e6f:pooled``, ``vgg16 random:3`` for
-    ``vgg16[random:3]:features.29.mean``."""
-    if name is None or name == INCEPTION_FID_NAME:
-        return None
-    m = re.match(r"([^\[@:]+)(?:\[([^\]]*)\])?", str(name))
-    base, kind = m.groups() if m else (str(name), None)
-    return base if kind in (None, "pretrained") else f"{base} {kind}"
-
-
 def column_names(df: pd.DataFrame) -> dict[str, str]:
-    """Result column -> table column, named after the extractor (FID, KID) or the classifier (IS)."""
-    ex = extractor_label(df["extractor"].iloc[0]) if len(df) else None
-    clf = df["classifier"].dropna()
-    clf = extractor_label(clf.iloc[0]) if len(clf) else ex
+    """Result column -> table column: the plain name (FID, KID, IS) for the standard FID network, else the name
+    carrying the extractor's (FID, KID) or the classifier's (IS) label, e.g. ``fid[efficientnet_lite0]``."""
+    ex = (df["extractor_label"].iloc[0], bool(df["extractor_standard"].iloc[0])) if len(df) else ("", True)
+    has_clf = df["classifier"].notna() if "classifier" in df else pd.Series(False, index=df.index)
+    clf = ((df.loc[has_clf, "classifier_label"].iloc[0], bool(df.loc[has_clf, "classifier_standard"].iloc[0]))
+           if has_clf.any() else ex)
     out = {}
     for col, std, stem in _METRICS:
-        label = clf if col.startswith("is_") else ex
-        out[col] = std if label is None else f"{stem}[{label}]"
+        label, standard = clf if col.startswith("is_") else ex
+        out[col] = std if standard else f"{stem}[{label}]"
     return out
 
 
@@ -60,6 +49,26 @@ def _notes(df: pd.DataFrame) -> tuple[list[str], list[str]]:
     per_row = [row_notes(r) for _, r in df.iterrows()]
     common = [n for n in (per_row[0] if per_row else []) if all(n in p for p in per_row)]
     return ["; ".join(n for n in p if n not in common) for p in per_row], common
+
+
+def _naming(df: pd.DataFrame, names: dict[str, str]) -> str:
+    """What the FID/KID and IS columns were computed with, and whether those are the published measures."""
+    if not len(df):
+        return ""
+    ex_name = df["extractor"].iloc[0]
+    if bool(df["extractor_standard"].iloc[0]):
+        text = f"FID and KID use the standard FID network's pool3 features ({ex_name})."
+    else:
+        text = (f"{names['fid']} and {names['kid_mean']} are FID and KID computed with {ex_name} instead of "
+                "InceptionV3 pool3: not the published measures, comparable only with values of the same extractor.")
+    clf = df["classifier"].dropna()
+    if not len(clf):
+        return text
+    std = bool(df.loc[clf.index[0], "classifier_standard"])
+    if std:
+        return text + f" IS uses the standard network's 1008-class logits ({clf.iloc[0]})."
+    return text + (f" {names['is_mean']} is the Inception Score from the logits of {clf.iloc[0]} instead of "
+                   "InceptionV3's: not the published measure.")
 
 
 def set_metrics_table(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
@@ -78,14 +87,7 @@ def set_metrics_table(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         t[names[col]] = df[col]
     t["lpips_mean"] = df["lpips_mean"]
     t["notes"], common = _notes(df)
-    ex_name = df["extractor"].iloc[0] if len(df) else ""
-    if extractor_label(ex_name) is None:
-        naming = ("FID, KID and IS use the standard InceptionV3 pool3 features and 1008-class logits (pytorch-fid's "
-                  "pt_inception-2015-12-05 weights).")
-    else:
-        naming = (f"{names['fid']}, {names['kid_mean']} and {names['is_mean']} are FID, KID and the Inception Score "
-                  f"computed with {ex_name} instead of InceptionV3 pool3: not the published measures, comparable only "
-                  "with values of the same extractor.")
+    naming = _naming(df, names)
     min_n = sorted(set(df["fid_min_n"].astype(int))) if len(df) else []
     small = (f"small_n: the smaller set has fewer than {', '.join(map(str, min_n))} images (the feature dimension), "
              "too few to estimate a covariance of full rank, and the FID is dominated by its small-sample bias; "

@@ -11,6 +11,7 @@ from ..weight_sources import get_source
 
 FID_INCEPTION_FILE = get_source("inception_pytorch_fid").file
 FID_INCEPTION_URL = get_source("inception_pytorch_fid").url
+FID_INCEPTION_SHA256_PREFIX = get_source("inception_pytorch_fid").sha256  # a prefix: the one in its file name
 LPIPS_BACKBONE_FILES = {net: get_source(f"lpips_{net}").file for net in ("alex", "vgg", "squeeze")}
 
 
