@@ -245,3 +245,25 @@ def test_renamed_keys_are_read_with_a_warning_and_not_twice():
     assert list(vc.run_arms(cfg))[-2:] == ["niqe", "fr-ceiling"]  # no pixel-PRI arm: the old key was honoured
     with pytest.raises(vc.ConfigError, match="'baseline' and 'pixel_control' are both set"):
         vc.load({"datasets": {"demo": {"loader": "demo"}}, "baseline": True, "pixel_control": True}, check_paths=False)
+
+
+def test_name_enums_are_the_registries(default_cfg):
+    """Backbone names, NR methods, dataset loaders and the set-metrics extractor are allowed by their registries,
+    not by lists written into the schema file (a backbone added to veiqa.backbones is a valid name at once)."""
+    from veiqa import backbones, nr
+    from veiqa.datasets.loaders import LOADERS
+    from veiqa.setmetrics.sets import FID_NETWORKS
+
+    schema = vc.load_schema()
+    props = schema["properties"]
+    assert props["backbones"]["items"]["properties"]["name"]["enum"] == list(backbones.REGISTRY)
+    assert props["nr_methods"]["items"]["enum"] == list(nr.METHODS)
+    assert props["datasets"]["additionalProperties"]["properties"]["loader"]["enum"] == list(LOADERS)
+    assert props["setmetrics"]["properties"]["extractor"]["enum"] == [*FID_NETWORKS, *backbones.REGISTRY]
+    raw = yaml.safe_load(vc.SCHEMA_PATH.read_text())["properties"]
+    assert "enum" not in raw["backbones"]["items"]["properties"]["name"]
+    assert "enum" not in raw["setmetrics"]["properties"]["extractor"]
+    bad = copy.deepcopy(default_cfg)
+    bad["datasets"] = {"x": {"loader": "livee", "source": "/nowhere"}}
+    with pytest.raises(vc.ConfigError, match=r"'livee' is not allowed; allowed values: .*'kadid10k'"):
+        vc.load(bad)

@@ -35,8 +35,15 @@ def load_schema(path: str | Path | None = None) -> dict:
     """The schema, with the allowed names filled in from the registries, their one home: ``gradcam.method`` from
     :data:`veiqa.gradcam.METHODS`, ``measures`` and ``aggregate.table_measure`` from :data:`veiqa.specs.MEASURES`,
     ``distortions`` and the PRI method of a distortion that has several (``pri.jp2k``'s ``codec``) from
-    :data:`veiqa.pri.DISTORTIONS`."""
+    :data:`veiqa.pri.DISTORTIONS`, a backbone's ``name`` from :data:`veiqa.backbones.REGISTRY`, ``nr_methods``
+    from :data:`veiqa.nr.METHODS`, a dataset's ``loader`` from :data:`veiqa.datasets.loaders.LOADERS` and
+    ``setmetrics.extractor`` from the FID networks (:data:`veiqa.setmetrics.sets.FID_NETWORKS`) and the
+    backbones."""
+    from .backbones import REGISTRY as BACKBONES
+    from .datasets.loaders import LOADERS
     from .gradcam.methods import METHODS
+    from .nr import METHODS as NR_METHODS
+    from .setmetrics.sets import FID_NETWORKS
     from .specs import MEASURES
 
     with open(path or SCHEMA_PATH) as fh:
@@ -55,6 +62,16 @@ def load_schema(path: str | Path | None = None) -> dict:
         table_measure["enum"] = measures
     if "distortions" in props:
         props["distortions"]["items"]["enum"] = list(_DISTORTIONS)
+    if "backbones" in props:
+        props["backbones"]["items"]["properties"]["name"]["enum"] = list(BACKBONES)
+    if "nr_methods" in props:
+        props["nr_methods"]["items"]["enum"] = list(NR_METHODS)
+    extractor = props.get("setmetrics", {}).get("properties", {}).get("extractor")
+    if extractor is not None:
+        extractor["enum"] = [*FID_NETWORKS, *BACKBONES]
+    dataset = props.get("datasets", {}).get("additionalProperties")
+    if dataset is not None:
+        dataset["properties"]["loader"]["enum"] = list(LOADERS)
     for code, d in _DISTORTIONS.items():
         setting = props.get("pri", {}).get("properties", {}).get(code)
         if setting is not None and len(d.pri) > 1:

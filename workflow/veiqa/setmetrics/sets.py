@@ -16,6 +16,11 @@ from .extractors import Extractor, backbone_extractor
 from .inception import inception_fid_extractor, inception_tf_extractor
 from .running import RunningStats
 
+#: The FID networks by name (the config's ``setmetrics.extractor``; any other name is a backbone of the registry),
+#: and the other spellings :func:`as_extractor` accepts for them.
+FID_NETWORKS = {"inception": inception_tf_extractor, "inception_pytorch_fid": inception_fid_extractor}
+_FID_ALIASES = {"fid_inception": "inception", "inception_tf": "inception", "fid": "inception",
+                "pytorch_fid": "inception_pytorch_fid", "inception_v3_fid": "inception_pytorch_fid"}
 
 def as_extractor(obj, name: str | None = None, **kw) -> Extractor:
     """Turn ``obj`` into an :class:`Extractor`: an Extractor (returned as is); a string (``"inception"`` -> the
@@ -26,10 +31,9 @@ def as_extractor(obj, name: str | None = None, **kw) -> Extractor:
         return obj
     if isinstance(obj, str):
         key = obj.lower().replace("-", "_")
-        if key in ("inception", "fid_inception", "inception_tf", "fid"):
-            return inception_tf_extractor(**kw)
-        if key in ("inception_pytorch_fid", "pytorch_fid", "inception_v3_fid"):
-            return inception_fid_extractor(**kw)
+        key = _FID_ALIASES.get(key, key)
+        if key in FID_NETWORKS:
+            return FID_NETWORKS[key](**kw)
         return backbone_extractor(obj, **kw)
     if callable(obj):
         nm = name or getattr(obj, "name", None) or type(obj).__name__
