@@ -329,3 +329,11 @@ def test_degenerate_counts_and_set_metrics_hold_their_contracts(vei_shard, tmp_p
     bad = out.copy()
     bad.loc[bad.level == 3, "fid_status"] = C.STATUS_OK  # a NaN FID said to be fine
     _refused(tmp_path, bad, C.SET_METRICS, "fid and its status fid_status disagree", "in 1 row(s) (e.g. level 3)")
+    # a database without discrete levels (LIVE: the manifest's nullable Int64 level is <NA>): one row per
+    # distortion, level null, written under the same contract (CI's miniature LIVE release failed here)
+    nolevel = man[man.level != 3].assign(level=pd.array([pd.NA] * (len(man) - 1), dtype="Int64"))
+    out = sm.set_metrics_for_levels(nolevel, tmp_path / "sm", sm.Extractor("handfeat", _HandFeatures()),
+                                    lpips_metric=None, kid_n_subsets=3, is_splits=1)
+    assert len(out) == 1 and out.level.isna().all() and str(out.level.dtype) == "Int64"
+    sm.write_set_metrics(out, tmp_path / "sm-live.parquet")
+    C.check(pd.read_parquet(tmp_path / "sm-live.parquet"), C.SET_METRICS)

@@ -327,7 +327,8 @@ SET_METRICS = Contract(
     {"distortion": "string", "level": "number", "n_images": "int", "n_refs": "int", "extractor": "string",
      "extractor_label": "string", "extractor_standard": "bool",
      **{c: "float" for c in SET_METRICS_NAN_STATUS}, **{s: "string" for s in SET_METRICS_NAN_STATUS.values()}},
-    not_null=("distortion", "level", "n_images", "n_refs", "extractor", "extractor_label", "extractor_standard",
+    # level is null for a database without discrete levels (LIVE): one row per distortion
+    not_null=("distortion", "n_images", "n_refs", "extractor", "extractor_label", "extractor_standard",
               *dict.fromkeys(SET_METRICS_NAN_STATUS.values())),
     ok_iff_value=SET_METRICS_NAN_STATUS,
     key="level",

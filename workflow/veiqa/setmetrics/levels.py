@@ -197,6 +197,8 @@ def set_metrics_for_levels(
                        lpips_status="ok")
         rows.append(row)
     out = pd.DataFrame(rows)
+    if len(out):  # the groupby keys come back as objects when a level is <NA>: the manifest's dtype again
+        out["level"] = out["level"].astype(manifest_df["level"].dtype)
     check_statuses(out)
     out.attrs["weight_files"] = _weight_provenance(ex, clf, lp)
     return out
