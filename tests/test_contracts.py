@@ -335,5 +335,7 @@ def test_degenerate_counts_and_set_metrics_hold_their_contracts(vei_shard, tmp_p
     out = sm.set_metrics_for_levels(nolevel, tmp_path / "sm", sm.Extractor("handfeat", _HandFeatures()),
                                     lpips_metric=None, kid_n_subsets=3, is_splits=1)
     assert len(out) == 1 and out.level.isna().all() and str(out.level.dtype) == "Int64"
-    sm.write_set_metrics(out, tmp_path / "sm-live.parquet")
+    sm.publish(out, tmp_path / "sm-live.parquet", tmp_path / "sm-live.csv", tmp_path / "sm-live.png")
     C.check(pd.read_parquet(tmp_path / "sm-live.parquet"), C.SET_METRICS)
+    md = (tmp_path / "sm-live.md").read_text()  # the Markdown table writes the missing level as n/a
+    assert "| blur | n/a | whole distortion (no discrete levels) |" in md

@@ -275,7 +275,7 @@ def table_per_measure(corr: pd.DataFrame, dataset: str, arm: str, distortion: st
 # ---------------------------------------------------------------------------------------------------- rendering
 
 def _fmt(v, decimals: int) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
         return "n/a"
     if isinstance(v, (bool, np.bool_)):
         return str(bool(v))
@@ -305,7 +305,7 @@ def to_markdown(df: pd.DataFrame, caption: str | None = None, decimals: int = 3)
     for rec in df.itertuples(index=False):
         cells = []
         for c, v in zip(cols, rec):
-            if c in int_cols and not (isinstance(v, float) and math.isnan(v)):
+            if c in int_cols and not (v is pd.NA or isinstance(v, float) and math.isnan(v)):
                 cells.append(str(int(v)))
             else:
                 cells.append(_fmt(v, decimals))
