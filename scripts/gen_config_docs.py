@@ -164,19 +164,24 @@ def distortions_table() -> str:
     return "\n".join(out) + "\n"
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def write_or_check(page: Path, text: str, script: str, doc: str, argv=None) -> int:
+    """The command line of a generated page (this script's and gen_tables_docs.py's): write ``text`` to ``page``,
+    or with ``--check`` exit 1 when the committed page differs."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="exit 1 when the committed page is not up to date")
     args = ap.parse_args(argv)
-    text = render(load_schema(SCHEMA_PATH))
     if args.check:
-        if not PAGE.exists() or PAGE.read_text() != text:
-            print(f"{PAGE} is not up to date: run python scripts/gen_config_docs.py", file=sys.stderr)
+        if not page.exists() or page.read_text() != text:
+            print(f"{page} is not up to date: run python scripts/{script}", file=sys.stderr)
             return 1
         return 0
-    PAGE.write_text(text)
-    print(f"wrote {PAGE} ({len(text.splitlines())} lines)")
+    page.write_text(text)
+    print(f"wrote {page} ({len(text.splitlines())} lines)")
     return 0
+
+
+def main(argv=None) -> int:
+    return write_or_check(PAGE, render(load_schema(SCHEMA_PATH)), "gen_config_docs.py", __doc__, argv)
 
 
 if __name__ == "__main__":
